@@ -1,0 +1,3 @@
+from webmcp.cli import main
+
+main()

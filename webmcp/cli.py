@@ -1,0 +1,171 @@
+"""The `webmcp` command. A thin shell over the library, and the only place that exits the process.
+
+Exit codes: 0 success; 1 runtime error; 2 usage error; 3 invalid configuration; 4 configuration
+valid but a component could not be built (e.g. a python tool's module does not import).
+Every option can also be set as WEBMCP_<OPTION> (WEBMCP_CONFIG, WEBMCP_TRANSPORT, WEBMCP_PORT, ...).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import click
+import orjson
+
+from webmcp import __version__
+from webmcp.config.layers import Override
+from webmcp.errors import ConfigError, WebmcpError
+
+CONFIG_OPTION = click.option(
+    "-c", "--config", "config", default="webmcp.yaml", show_default=True, envvar="WEBMCP_CONFIG",
+    type=click.Path(dir_okay=False), help="The config file.",
+)
+PROFILE_OPTION = click.option("--profile", envvar="WEBMCP_PROFILE", help="Hardware profile: auto, none, a name or a path.")
+
+
+def _reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn WebmcpErrors into a message on stderr and their exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except WebmcpError as exc:
+            click.echo(str(exc), err=True)
+            if isinstance(exc, ConfigError):
+                n = len(exc.problems)
+                click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _overrides(ctx: click.Context, mapping: dict[str, tuple[str, ...]]) -> list[Override]:
+    """CLI options and WEBMCP_* variables that were actually given, as config overrides."""
+    out = []
+    for param, path in mapping.items():
+        value = ctx.params.get(param)
+        if value is None:
+            continue
+        source = ctx.get_parameter_source(param)
+        if source is click.core.ParameterSource.ENVIRONMENT:
+            label = f"env WEBMCP_{param.upper()}"
+        elif source is click.core.ParameterSource.COMMANDLINE:
+            label = f"--{param.replace('_', '-')}"
+        else:
+            continue
+        out.append(Override(path, value, label))
+    return out
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="webmcp")
+def main() -> None:
+    """webmcp: a declarative MCP server. One YAML file declares the tools; webmcp serves them."""
+
+
+@main.command()
+@CONFIG_OPTION
+@PROFILE_OPTION
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+def validate(ctx: click.Context, config: str, profile: str | None, fmt: str) -> None:
+    """Check a config file: schema, references, and that every tool builds. Prints every problem."""
+    from webmcp.config.load import load
+    from webmcp.graph.build import build
+
+    async def check() -> tuple[int, int]:
+        graph = await build(load(config, overrides=_overrides(ctx, {"profile": ("profile",)})))
+        try:
+            return len(graph.catalog), len(graph.spec.tools)
+        finally:
+            await graph.close()
+
+    try:
+        listed, declared = asyncio.run(check())
+    except ConfigError as exc:
+        if fmt == "json":
+            click.echo(orjson.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]},
+                                    option=orjson.OPT_INDENT_2).decode())
+        else:
+            for p in exc.problems:
+                click.echo(p.render())
+            click.echo(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found", err=True)
+        sys.exit(exc.exit_code)
+    if fmt == "json":
+        click.echo(orjson.dumps({"valid": True, "listed_tools": listed, "tools": declared}).decode())
+    else:
+        click.echo(f"{config}: ok ({listed} tools listed, {declared} declared)")
+
+
+@main.command()
+@CONFIG_OPTION
+@PROFILE_OPTION
+@click.option("--transport", envvar="WEBMCP_TRANSPORT", type=click.Choice(["stdio", "http"]), help="Default: server.transport, else stdio.")
+@click.option("--host", envvar="WEBMCP_HOST", help="HTTP bind address. Default: server.http.host, else 127.0.0.1.")
+@click.option("--port", envvar="WEBMCP_PORT", type=click.IntRange(0, 65535), help="HTTP port. Default: server.http.port, else 8765.")
+@click.option("--log-level", envvar="WEBMCP_LOG_LEVEL", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.pass_context
+@_reports_errors
+def serve(ctx: click.Context, config: str, **_: Any) -> None:
+    """Serve the tools of a config file over MCP (stdio by default)."""
+    from webmcp.config.load import load
+    from webmcp.serve import run
+
+    overrides = _overrides(ctx, {
+        "profile": ("profile",), "transport": ("server", "transport"), "host": ("server", "http", "host"),
+        "port": ("server", "http", "port"), "log_level": ("server", "log_level"),
+    })
+    _setup_logging(ctx.params.get("log_level") or "info")
+    spec = load(config, overrides=overrides)
+    _setup_logging(spec.server.log_level)
+    run(spec)
+
+
+@main.command()
+@CONFIG_OPTION
+@PROFILE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the tools/list entries as JSON.")
+@click.pass_context
+@_reports_errors
+def tools(ctx: click.Context, config: str, profile: str | None, as_json: bool) -> None:
+    """Print the tool catalog a client will see: each tool, its operations, the count."""
+    from webmcp.config.load import load
+    from webmcp.graph.build import build
+
+    async def catalog() -> list[dict[str, Any]]:
+        graph = await build(load(config, overrides=_overrides(ctx, {"profile": ("profile",)})))
+        try:
+            return list(graph.catalog)
+        finally:
+            await graph.close()
+
+    entries = asyncio.run(catalog())
+    if as_json:
+        click.echo(orjson.dumps({"tools": entries, "count": len(entries)}, option=orjson.OPT_INDENT_2).decode())
+        return
+    for entry in entries:
+        summary = entry.get("description", "").strip().split("\n")[0]
+        click.echo(f"{entry['name']}" + (f"  {summary}" if summary else ""))
+        ops = entry["inputSchema"].get("properties", {}).get("operation", {}).get("enum")
+        for op in ops or []:
+            click.echo(f"    operation: {op}")
+    click.echo(f"{len(entries)} tool{'s' if len(entries) != 1 else ''}")
+
+
+@main.command()
+def schema() -> None:
+    """Print the config file's JSON Schema (one bundled document, for editors)."""
+    from webmcp.config.schemas import bundle
+
+    click.echo(orjson.dumps(bundle(), option=orjson.OPT_INDENT_2).decode())
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True)
+    logging.getLogger().setLevel(level.upper())

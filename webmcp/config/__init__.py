@@ -1,0 +1,1 @@
+"""Configuration: read, interpolate, parse with marks, merge layers, validate, produce a frozen Spec."""

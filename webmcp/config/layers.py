@@ -1,0 +1,93 @@
+"""Layering: defaults < profile < file < WEBMCP_* env < CLI flags.
+
+Defaults live in the Spec factories (each documented beside its key in the schemas). A profile is a
+partial config file. Env and flag overrides arrive from the CLI as (key path, value, label) triples;
+click reads WEBMCP_* variables, and the label says which source won ("--port" or "env WEBMCP_PORT").
+"""
+
+from __future__ import annotations
+
+import copy
+import platform
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path as FsPath
+from typing import Any
+
+from webmcp.config.marked_yaml import Locations, Path
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    path: Path
+    value: Any
+    label: str  # "--port", "env WEBMCP_PORT"
+
+
+def merge(base: Any, top: Any) -> Any:
+    """Deep-merge mappings; anything else in `top` replaces what is in `base`."""
+    if isinstance(base, dict) and isinstance(top, dict):
+        out = dict(base)
+        for key, value in top.items():
+            out[key] = merge(base.get(key), value) if key in base else copy.deepcopy(value)
+        return out
+    return copy.deepcopy(top)
+
+
+def apply(doc: dict[str, Any], overrides: list[Override]) -> dict[str, Any]:
+    out = copy.deepcopy(doc)
+    for ov in overrides:
+        node = out
+        for key in ov.path[:-1]:
+            child = node.get(key)
+            if not isinstance(child, dict):
+                child = node[key] = {}
+            node = child
+        node[ov.path[-1]] = ov.value
+    return out
+
+
+def detect_profile() -> str:
+    """What `profile: auto` means on this machine."""
+    if platform.system() == "Darwin" and platform.machine() == "arm64":
+        return "apple-silicon"
+    if platform.system() == "Linux":
+        return "linux-cpu"
+    return "none"
+
+
+def profile_source(name: str, base_dir: FsPath) -> tuple[str, str] | None:
+    """(label, YAML text) of a profile by name or path; None for `none`. Raises FileNotFoundError."""
+    if name == "none":
+        return None
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        path = (base_dir / name).resolve()
+        return str(path), path.read_text()
+    entry = resources.files("webmcp.profiles") / f"{name}.yaml"
+    if not entry.is_file():
+        raise FileNotFoundError(name)
+    return f"profile {name}", entry.read_text()
+
+
+def builtin_profiles() -> list[str]:
+    return sorted(e.name.removesuffix(".yaml") for e in resources.files("webmcp.profiles").iterdir()
+                  if e.name.endswith(".yaml"))
+
+
+@dataclass(slots=True)
+class Origins:
+    """Answers 'where was the value at this path written?' across all layers."""
+
+    file: Locations
+    profile: Locations | None
+    overrides: list[Override]
+
+    def locate(self, path: Path) -> tuple[str, int | None, int | None]:
+        for ov in reversed(self.overrides):
+            if path[: len(ov.path)] == ov.path:
+                return ov.label, None, None
+        if self.profile is not None and not self.file.has(path) and self.profile.has(path):
+            mark = self.profile.find(path)
+            return self.profile.source, mark[0] if mark else None, mark[1] if mark else None
+        mark = self.file.find(path)
+        return self.file.source, (mark[0] if mark else None), (mark[1] if mark else None)

@@ -1,0 +1,108 @@
+"""`load()`: a config file (plus profile, env and flag layers) in, a frozen ConfigSpec out, or a
+ConfigError listing every problem at once. Same code path for `validate`, `serve` and reload."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path as FsPath
+from typing import Any
+
+from webmcp.config import interpolate, layers, marked_yaml
+from webmcp.config.layers import Origins, Override
+from webmcp.config.marked_yaml import Locations
+from webmcp.config.spec import ConfigSpec, ExecutorSpec, ServerSpec, SpecContext
+from webmcp.config.validate import show, validate_document
+from webmcp.errors import ConfigError, Problem
+
+
+def read_layer(text: str, source: str, env: Mapping[str, str]) -> tuple[Any, Locations, list[Problem]]:
+    expanded, cmap, problems = interpolate.expand(text, env, source)
+    data, locations, parse_problems = marked_yaml.parse(expanded, source, cmap)
+    return data, locations, problems + parse_problems
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    overrides: list[Override] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> ConfigSpec:
+    env = os.environ if env is None else env
+    overrides = overrides or []
+    file = FsPath(path)
+    source = str(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ConfigError([Problem(source, None, None, "", f"cannot read the config file: {reason}")]) from None
+    data, locations, problems = read_layer(text, source, env)
+    if problems:
+        raise ConfigError(problems)
+    if not isinstance(data, dict):
+        raise ConfigError([Problem(source, 1, 1, "", "the config must be a mapping of sections", show(data),
+                                   "start with `version: 1` and a `tools:` section")])
+    base_dir = file.resolve().parent
+
+    profile_name, profile_doc, profile_locs = _profile(data, overrides, base_dir, env, locations, problems)
+    merged = layers.apply(layers.merge(profile_doc, data), overrides)
+    origins = Origins(locations, profile_locs, overrides)
+    problems += validate_document(merged, origins.locate)
+    if problems:
+        raise ConfigError(problems)
+
+    ctx = SpecContext(origins.locate, base_dir)
+    spec = _build_spec(merged, ctx, source, base_dir, profile_name)
+    if ctx.problems:
+        raise ConfigError(ctx.problems)
+    return spec
+
+
+def _profile(
+    data: dict[str, Any],
+    overrides: list[Override],
+    base_dir: FsPath,
+    env: Mapping[str, str],
+    locations: Locations,
+    problems: list[Problem],
+) -> tuple[str, dict[str, Any], Locations | None]:
+    chosen = next((ov for ov in reversed(overrides) if ov.path == ("profile",)), None)
+    name = chosen.value if chosen else data.get("profile", "auto")
+    if not isinstance(name, str):
+        return "none", {}, None  # the schema check reports the bad type
+    resolved = layers.detect_profile() if name == "auto" else name
+    try:
+        found = layers.profile_source(resolved, base_dir)
+    except (FileNotFoundError, OSError):
+        label, line, col = (chosen.label, None, None) if chosen else (locations.source, *(locations.find(("profile",))
+                                                                                           or (None, None)))
+        known = ", ".join(["auto", "none", *layers.builtin_profiles()])
+        problems.append(Problem(label, line, col, "profile", "no such profile", show(name),
+                                f"use one of {known}, or a path to a .yaml file"))
+        return resolved, {}, None
+    if found is None:
+        return resolved, {}, None
+    label, text = found
+    doc, locs, profile_problems = read_layer(text, label, env)
+    problems += profile_problems
+    return resolved, (doc if isinstance(doc, dict) else {}), locs
+
+
+def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
+    from webmcp.config.master import master_specs
+    from webmcp.kinds.registry import kind
+
+    tools = {}
+    for name, node in (merged.get("tools") or {}).items():
+        tools[name] = kind("tools", node["kind"]).spec_type.from_config(name, node, ("tools", name), ctx)
+    masters = master_specs(merged.get("master_tools") or {}, tools, ctx)
+    return ConfigSpec(
+        source=source,
+        base_dir=base_dir,
+        profile=profile,
+        server=ServerSpec.from_config(merged.get("server") or {}),
+        executor=ExecutorSpec.from_config(merged.get("executor") or {}),
+        tools=tools,
+        master_tools=masters,
+    )

@@ -1,0 +1,101 @@
+"""YAML parsing that remembers where every value came from.
+
+`parse` returns the plain data (safe types only) and a `Locations` map from key paths to 1-based
+(line, column). Duplicate keys are errors, not a silent "last one wins".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from webmcp.config.interpolate import ColumnMap
+from webmcp.errors import Problem
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(slots=True)
+class Locations:
+    """Where each key path was written. Lookups fall back to the nearest written ancestor."""
+
+    source: str
+    marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def find(self, path: Path) -> tuple[int, int] | None:
+        for cut in range(len(path), -1, -1):
+            mark = self.marks.get(path[:cut])
+            if mark is not None:
+                return mark
+        return None
+
+    def has(self, path: Path) -> bool:
+        return path in self.marks
+
+
+def _line_col(mark: yaml.Mark, cmap: ColumnMap) -> tuple[int, int]:
+    return mark.line + 1, cmap.original(mark.line, mark.column) + 1
+
+
+def parse(text: str, source: str, cmap: ColumnMap | None = None) -> tuple[Any, Locations, list[Problem]]:
+    cmap = cmap or ColumnMap()
+    locations = Locations(source)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = _line_col(mark, cmap) if mark else (None, None)
+        message = exc.problem or exc.context or "invalid YAML"
+        return None, locations, [Problem(source, line, col, "", f"YAML syntax error: {message}")]
+    if node is None:
+        return {}, locations, []
+    problems: list[Problem] = []
+    for path, mark, dup in _walk(node, ()):
+        line, col = _line_col(mark, cmap)
+        if dup:
+            first = locations.marks.get(path)
+            where = f" (first at line {first[0]})" if first else ""
+            problems.append(Problem(source, line, col, dotted(path), f"duplicate key{where}",
+                                    hint="remove one of them"))
+        else:
+            locations.marks.setdefault(path, (line, col))
+    try:
+        data = yaml.SafeLoader("").construct_document(node)  # merges `<<` keys, resolves scalars
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        line, col = _line_col(mark, cmap) if mark else (None, None)
+        problems.append(Problem(source, line, col, "", f"YAML error: {exc.problem}"))
+        data = None
+    return data, locations, problems
+
+
+def _walk(node: yaml.Node, path: Path) -> Iterator[tuple[Path, yaml.Mark, bool]]:
+    yield path, node.start_mark, False
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = str(key_node.value)
+            if key in seen:
+                yield (*path, key), key_node.start_mark, True
+                continue
+            seen.add(key)
+            # Point at the key for the entry itself: "tools.search: ..." errors land on the key.
+            yield (*path, key), key_node.start_mark, False
+            for sub in _walk(value_node, (*path, key)):
+                if sub[0] != (*path, key):
+                    yield sub
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            yield from _walk(item, (*path, i))
+
+
+def dotted(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

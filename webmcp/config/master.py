@@ -1,0 +1,60 @@
+"""Specs of master tools: operations resolved to tool names (inline operations become tools)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from webmcp.config.spec import MasterToolSpec, SpecContext
+from webmcp.config.validate import show, suggest
+from webmcp.kinds.tools.base import ToolSpec
+
+
+def master_specs(
+    nodes: Mapping[str, Any], tools: dict[str, ToolSpec], ctx: SpecContext
+) -> dict[str, MasterToolSpec]:
+    """Build every master tool's Spec. Inline operation tools are added to `tools` as `master.op`."""
+    from webmcp.kinds.registry import kind
+
+    used: set[str] = set()
+    out: dict[str, MasterToolSpec] = {}
+    for name, node in nodes.items():
+        path = ("master_tools", name)
+        operations: dict[str, str] = {}
+        for op, target in node["operations"].items():
+            op_path = (*path, "operations", op)
+            if isinstance(target, str):
+                if target not in tools:
+                    hint = suggest(target, tools) or f"declared tools: {', '.join(sorted(tools)) or 'none'}"
+                    ctx.problem(op_path, "no such tool in tools:", show(target), hint)
+                    continue
+                operations[op] = target
+            else:
+                generated = f"{name}.{op}"
+                if generated in tools:
+                    ctx.problem(op_path, f"inline operation would be named {generated!r}, which tools: already has")
+                    continue
+                tools[generated] = kind("tools", target["kind"]).spec_type.from_config(generated, target, op_path, ctx)
+                operations[op] = generated
+            used.add(operations[op])
+        out[name] = MasterToolSpec(
+            name=name,
+            description=node.get("description", ""),
+            title=node.get("title"),
+            annotations=node.get("annotations"),
+            schema_style=node.get("schema_style", "flat"),
+            operations=operations,
+            where=ctx.where(path),
+        )
+    for name in out:
+        if name in tools and (name not in used or tools[name].expose):
+            ctx.problem(("master_tools", name), "a tool with this name is listed already", show(name),
+                        "rename the master tool or the tool")
+    return out
+
+
+def is_listed(tool: ToolSpec, masters: Mapping[str, MasterToolSpec]) -> bool:
+    """Tools used by a master tool are listed on their own only with `expose: true`."""
+    if tool.expose:
+        return True
+    return not any(tool.name in m.operations.values() for m in masters.values())

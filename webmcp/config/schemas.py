@@ -1,0 +1,91 @@
+"""The JSON Schemas shipped in `schemas/`: loading, cross-file references, compiled validators."""
+
+from __future__ import annotations
+
+import functools
+from importlib import resources
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+ENVELOPE_ID = "urn:webmcp:config"
+
+
+def kind_schema_id(section: str, kind: str) -> str:
+    return f"urn:webmcp:kinds/{section}/{kind}"
+
+
+@functools.cache
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema file under schemas/, keyed by its $id."""
+    found: dict[str, dict[str, Any]] = {}
+
+    def visit(folder: Any) -> None:
+        for entry in folder.iterdir():
+            if entry.is_dir():
+                visit(entry)
+            elif entry.name.endswith(".schema.json"):
+                schema = orjson.loads(entry.read_bytes())
+                found[schema["$id"]] = schema
+
+    visit(resources.files("webmcp.schemas"))
+    return found
+
+
+@functools.cache
+def _registry() -> Registry:  # type: ignore[type-arg]
+    resources_ = [(sid, Resource.from_contents(s, default_specification=DRAFT202012)) for sid, s in all_schemas().items()]
+    return Registry().with_resources(resources_)
+
+
+@functools.cache
+def validator(schema_id: str) -> Draft202012Validator:
+    return Draft202012Validator(all_schemas()[schema_id], registry=_registry())
+
+
+def resolve(schema: dict[str, Any]) -> dict[str, Any]:
+    """Follow a `$ref` (one level at a time is enough for our files)."""
+    ref = schema.get("$ref")
+    if isinstance(ref, str) and not ref.startswith("#"):
+        base, _, pointer = ref.partition("#")
+        target: Any = all_schemas()[base]
+        for part in filter(None, pointer.split("/")):
+            target = target[part]
+        return dict(target)
+    return schema
+
+
+def known_keys(schema: dict[str, Any]) -> list[str]:
+    """Property names a schema object (with its $ref and allOf parts) declares."""
+    keys: list[str] = list(schema.get("properties", {}))
+    if "$ref" in schema and not str(schema["$ref"]).startswith("#"):
+        keys += known_keys(resolve({"$ref": schema["$ref"]}))
+    for part in schema.get("allOf", []):
+        keys += known_keys(part)
+    return sorted(set(keys))
+
+
+def bundle() -> dict[str, Any]:
+    """One self-contained schema for editors: the envelope, with every kind's schema embedded.
+
+    Embedded resources keep their `$id`, so `urn:webmcp:...` references resolve inside the bundle
+    (the JSON Schema 2020-12 bundling rule).
+    """
+    schemas = all_schemas()
+    envelope = dict(schemas[ENVELOPE_ID])
+    defs = dict(envelope.get("$defs", {}))
+    for sid, schema in schemas.items():
+        if sid != ENVELOPE_ID:
+            defs[sid.removeprefix("urn:webmcp:").replace("/", "_")] = schema
+    kinds = [sid for sid in schemas if sid.startswith("urn:webmcp:kinds/tools/")]
+    entry = dict(defs["tool_entry"])
+    entry["allOf"] = [
+        {"if": {"properties": {"kind": {"const": sid.rsplit("/", 1)[1]}}, "required": ["kind"]}, "then": {"$ref": sid}}
+        for sid in sorted(kinds)
+    ]
+    defs["tool_entry"] = entry
+    envelope["$defs"] = defs
+    return envelope

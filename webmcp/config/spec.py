@@ -1,0 +1,120 @@
+"""Frozen Specs: the validated configuration as plain records. No I/O happens here."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any, Literal
+
+from webmcp.config.marked_yaml import Path, dotted
+from webmcp.config.units import parse_duration, parse_size
+from webmcp.config.validate import Locate
+from webmcp.errors import Problem
+
+if TYPE_CHECKING:
+    from webmcp.kinds.tools.base import ToolSpec
+
+Transport = Literal["stdio", "http"]
+
+
+@dataclass(frozen=True, slots=True)
+class Where:
+    """Where an entry was written, for errors raised after validation (build, call time)."""
+
+    source: str
+    line: int | None
+    column: int | None
+    path: str
+
+    def problem(self, message: str, got: str | None = None, hint: str | None = None) -> Problem:
+        return Problem(self.source, self.line, self.column, self.path, message, got, hint)
+
+
+@dataclass(slots=True)
+class SpecContext:
+    """What spec factories need: where things were written, the config folder, a problem sink."""
+
+    locate: Locate
+    base_dir: FsPath
+    problems: list[Problem] = field(default_factory=list)
+
+    def where(self, path: Path) -> Where:
+        src, line, col = self.locate(path)
+        return Where(src, line, col, dotted(path))
+
+    def problem(self, path: Path, message: str, got: str | None = None, hint: str | None = None) -> None:
+        self.problems.append(self.where(path).problem(message, got, hint))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec:
+    name: str = "webmcp"
+    version: str = ""
+    instructions: str | None = None
+    transport: Transport = "stdio"
+    host: str = "127.0.0.1"
+    port: int = 8765
+    http_path: str = "/mcp"
+    log_level: str = "info"
+    page_size: int = 500
+    max_message_size: int = 4 * 1024 * 1024
+    error_details: bool = False
+    graceful_timeout: float = 30.0
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> ServerSpec:
+        from webmcp import __version__
+
+        http = node.get("http") or {}
+        return cls(
+            name=node.get("name", "webmcp"),
+            version=node.get("version", __version__),
+            instructions=node.get("instructions"),
+            transport=node.get("transport", "stdio"),
+            host=http.get("host", "127.0.0.1"),
+            port=http.get("port", 8765),
+            http_path=http.get("path", "/mcp"),
+            log_level=node.get("log_level", "info"),
+            page_size=node.get("page_size", 500),
+            max_message_size=parse_size(node.get("max_message_size", "4MiB")),
+            error_details=node.get("error_details", False),
+            graceful_timeout=parse_duration(node.get("graceful_timeout", "30s")),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorSpec:
+    threads: int
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> ExecutorSpec:
+        threads = node.get("threads", "auto")
+        if threads == "auto":
+            threads = min(32, (os.cpu_count() or 1) + 4)
+        return cls(threads=threads)
+
+
+@dataclass(frozen=True, slots=True)
+class MasterToolSpec:
+    name: str
+    description: str
+    title: str | None
+    annotations: Mapping[str, Any] | None
+    schema_style: Literal["flat", "one_of"]
+    operations: Mapping[str, str]  # operation -> tool name (inline tools get a generated name)
+    where: Where
+
+
+@dataclass(frozen=True, slots=True)
+class ConfigSpec:
+    """The whole validated configuration."""
+
+    source: str
+    base_dir: FsPath
+    profile: str
+    server: ServerSpec
+    executor: ExecutorSpec
+    tools: Mapping[str, ToolSpec]
+    master_tools: Mapping[str, MasterToolSpec]

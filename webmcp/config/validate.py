@@ -1,0 +1,117 @@
+"""Check configuration data against the schemas and turn every failure into a located Problem.
+
+The envelope is checked first; then each tool entry against its own kind's schema (so a python tool
+gets python-tool errors, not a wall of oneOf noise). Unknown keys and names get a "did you mean".
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import orjson
+from jsonschema import ValidationError
+from jsonschema.exceptions import best_match
+
+from webmcp.config.marked_yaml import Path, dotted
+from webmcp.config.schemas import ENVELOPE_ID, kind_schema_id, known_keys, validator
+from webmcp.errors import Problem
+
+Locate = Callable[[Path], tuple[str, int | None, int | None]]
+
+_TYPE_NAMES = {
+    "object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
+    "number": "a number", "boolean": "true or false", "null": "null",
+}
+
+
+def show(value: Any) -> str:
+    """A short rendering of a bad value for error messages."""
+    try:
+        text = orjson.dumps(value, default=str).decode()
+    except TypeError:
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def suggest(word: str, choices: Iterable[str]) -> str | None:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"did you mean {close[0]!r}?" if close else None
+
+
+def validate_document(data: Any, locate: Locate) -> list[Problem]:
+    problems = _check(ENVELOPE_ID, data, (), locate)
+    if problems or not isinstance(data, dict):
+        # Kind checks on a broken envelope would mostly repeat what is already said.
+        return problems
+    for name, entry in (data.get("tools") or {}).items():
+        problems += validate_tool(entry, ("tools", name), locate)
+    for name, master in (data.get("master_tools") or {}).items():
+        for op, target in (master.get("operations") or {}).items():
+            if isinstance(target, dict):
+                problems += validate_tool(target, ("master_tools", name, "operations", op), locate, inline=True)
+    return problems
+
+
+def validate_tool(entry: Any, path: Path, locate: Locate, *, inline: bool = False) -> list[Problem]:
+    from webmcp.kinds.registry import kinds_of  # the registry imports every kind module
+
+    kinds = kinds_of("tools")
+    if inline:
+        kind = entry.get("kind")
+        if kind not in kinds:
+            src, line, col = locate((*path, "kind"))
+            return [Problem(src, line, col, dotted((*path, "kind")), "unknown tool kind", show(kind),
+                            _join(suggest(str(kind), kinds), f"kinds: {', '.join(sorted(kinds))}"))]
+    return _check(kind_schema_id("tools", entry["kind"]), entry, path, locate)
+
+
+def _check(schema_id: str, data: Any, base: Path, locate: Locate) -> list[Problem]:
+    problems: list[Problem] = []
+    for error in validator(schema_id).iter_errors(data):
+        problems += _explain(error, base, locate)
+    return problems
+
+
+def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem]:
+    path: Path = (*base, *error.absolute_path)
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    kw = error.validator
+
+    def problem(message: str, at: Path = path, got: str | None = None, hint: str | None = None) -> Problem:
+        src, line, col = locate(at)
+        return Problem(src, line, col, dotted(at), message, got, hint)
+
+    if kw in ("additionalProperties", "unevaluatedProperties") and isinstance(error.instance, dict):
+        allowed = known_keys(schema)
+        extras = [k for k in error.instance if k not in allowed]
+        return [
+            problem("unknown key", (*path, k), None, _join(suggest(k, allowed), f"allowed: {', '.join(allowed)}"))
+            for k in extras
+        ]
+    if kw == "required":
+        missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
+        return [problem(f"missing required key {k!r}") for k in missing]
+    if "x-message" in schema:
+        return [problem(schema["x-message"], got=show(error.instance))]
+    if kw == "type":
+        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return [problem("must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in wanted), got=show(error.instance))]
+    if kw == "enum":
+        choices = [str(c) for c in error.validator_value]
+        hint = suggest(str(error.instance), choices)
+        return [problem(f"must be one of: {', '.join(choices)}", got=show(error.instance), hint=hint)]
+    if kw == "const":
+        return [problem(f"must be {show(error.validator_value)}", got=show(error.instance))]
+    if kw in ("oneOf", "anyOf") and error.context:
+        inner = best_match(error.context)
+        return _explain(inner, base, locate)
+    if kw == "propertyNames":
+        return [problem(f"bad name: {error.message}")]
+    return [problem(error.message)]
+
+
+def _join(*parts: str | None) -> str | None:
+    kept = [p for p in parts if p]
+    return "; ".join(kept) if kept else None

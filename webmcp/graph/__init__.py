@@ -1,0 +1,1 @@
+"""The runtime graph: built from a Spec all-or-nothing, immutable once built, swapped by one assignment."""

@@ -1,0 +1,111 @@
+"""Build a Graph from a ConfigSpec, all or nothing.
+
+Shared components (worker threads, the HTTP session) are created on first use and entered into one
+AsyncExitStack; if any tool fails to build, every problem is collected, the stack unwinds what was
+built, and a BuildError lists them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from pathlib import Path as FsPath
+from typing import Any
+
+from webmcp.config.master import is_listed
+from webmcp.config.spec import ConfigSpec, Where
+from webmcp.errors import BuildError, Problem
+from webmcp.graph.graph import Graph
+from webmcp.graph.master import MasterTool, conflicts
+from webmcp.kinds.registry import kind
+from webmcp.kinds.tools.base import Tool
+
+log = logging.getLogger(__name__)
+
+
+class BuildFailure(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.render())
+        self.problem = problem
+
+
+class BuildContext:
+    """Handed to each kind's build(): shared components and the failure helper."""
+
+    def __init__(self, spec: ConfigSpec, stack: AsyncExitStack) -> None:
+        self.spec = spec
+        self.stack = stack
+        self.base_dir: FsPath = spec.base_dir
+        self.error_details = spec.server.error_details
+        self._pool: ThreadPoolExecutor | None = None
+        self._http: Any = None
+
+    def fail(self, where: Where, message: str, got: str | None = None, hint: str | None = None) -> BuildFailure:
+        return BuildFailure(where.problem(message, got, hint))
+
+    def thread_pool(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            pool = ThreadPoolExecutor(self.spec.executor.threads, thread_name_prefix="webmcp-tool")
+            self.stack.callback(pool.shutdown, wait=False, cancel_futures=True)
+            self._pool = pool
+        return self._pool
+
+    async def http_session(self) -> Any:
+        if self._http is None:
+            import aiohttp
+
+            session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100, limit_per_host=20, keepalive_timeout=30),
+                timeout=aiohttp.ClientTimeout(total=None),  # each tool's own timeout applies
+                raise_for_status=False,
+            )
+            self.stack.push_async_callback(session.close)
+            self._http = session
+        return self._http
+
+
+async def build(spec: ConfigSpec, generation: int = 1) -> Graph:
+    stack = AsyncExitStack()
+    ctx = BuildContext(spec, stack)
+    try:
+        tools: dict[str, Tool] = {}
+        problems: list[Problem] = []
+        for name, tspec in spec.tools.items():
+            try:
+                tool = await kind("tools", tspec.kind).build(tspec, ctx)
+            except BuildFailure as exc:
+                problems.append(exc.problem)
+                continue
+            bad_schema = tool.check_schema()
+            if bad_schema:
+                problems.append(tspec.where.problem(bad_schema))
+            tools[name] = tool
+        masters: dict[str, MasterTool] = {}
+        for name, mspec in spec.master_tools.items():
+            ops = {op: tools[t] for op, t in mspec.operations.items() if t in tools}
+            if len(ops) < len(mspec.operations):
+                continue  # an operation's tool failed to build; that problem is reported already
+            for op in conflicts(ops):
+                problems.append(mspec.where.problem(f"operation {op!r} has its own argument named 'operation', "
+                                                    "which the master tool uses to pick the operation",
+                                                    hint="rename that argument"))
+            masters[name] = MasterTool(mspec, ops)
+        if problems:
+            raise BuildError(problems)
+        listed: dict[str, Tool | MasterTool] = {n: t for n, t in tools.items() if is_listed(spec.tools[n], spec.master_tools)}
+        listed.update(masters)
+        return Graph(generation, spec, listed, stack)
+    except BaseException:
+        await close_stack(stack)
+        raise
+
+
+async def close_stack(stack: AsyncExitStack) -> None:
+    """Unwind a stack; log each teardown error instead of losing all but the first."""
+    try:
+        await stack.aclose()
+    except Exception:
+        log.exception("error while closing components")
+    await asyncio.sleep(0)

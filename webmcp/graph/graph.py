@@ -1,0 +1,74 @@
+"""The immutable runtime graph and its tools/list catalog.
+
+Contract: nothing in a Graph changes after build except its lease count. Requests read
+`holder.current` once and keep that snapshot; a reload builds a new Graph and swaps it in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from contextlib import AsyncExitStack
+from typing import TYPE_CHECKING, Any, Protocol
+
+from webmcp.config.spec import ConfigSpec
+
+if TYPE_CHECKING:
+    from webmcp.protocol.context import Context
+
+
+class Callable_(Protocol):
+    name: str
+    definition: dict[str, Any]
+
+    async def call(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]: ...
+
+
+class Graph:
+    __slots__ = ("_idle", "_pages", "_stack", "catalog", "generation", "leases", "spec", "tools")
+
+    def __init__(self, generation: int, spec: ConfigSpec, tools: dict[str, Any], stack: AsyncExitStack) -> None:
+        self.generation = generation
+        self.spec = spec
+        self.tools: dict[str, Callable_] = tools
+        self.catalog: tuple[dict[str, Any], ...] = tuple(t.definition for t in tools.values())
+        self.leases = 0
+        self._stack = stack
+        self._idle: asyncio.Event | None = None
+        self._pages: dict[int, dict[str, Any]] = {}
+
+    def page(self, cursor: str | None) -> dict[str, Any] | None:
+        """One tools/list result; None when the cursor is not one of ours."""
+        offset = 0
+        if cursor is not None:
+            try:
+                offset = int(base64.urlsafe_b64decode(cursor.encode()).decode())
+            except (ValueError, UnicodeDecodeError):
+                return None
+            if offset < 0 or offset > len(self.catalog):
+                return None
+        cached = self._pages.get(offset)
+        if cached is None:
+            size = self.spec.server.page_size
+            cached = {"tools": list(self.catalog[offset : offset + size])}
+            if offset + size < len(self.catalog):
+                cached["nextCursor"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
+            self._pages[offset] = cached
+        return cached
+
+    def release(self) -> None:
+        self.leases -= 1
+        if self.leases == 0 and self._idle is not None:
+            self._idle.set()
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Close once running calls holding leases are done (or after `timeout` seconds)."""
+        if self.leases:
+            self._idle = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._idle.wait(), timeout)
+            except TimeoutError:
+                pass
+        from webmcp.graph.build import close_stack
+
+        await close_stack(self._stack)

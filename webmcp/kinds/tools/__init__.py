@@ -1,0 +1,1 @@
+"""Tool kinds: python, command, http, static."""

@@ -1,0 +1,151 @@
+"""command tool: runs a program with an argv template. Never through a shell.
+
+Contract: the child gets its own process group and is killed (group-wide) on timeout, cancellation
+or server shutdown; stdout is captured up to `max_output` (the rest is drained and dropped); a
+non-zero exit is an `isError` result carrying the tail of stderr.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path as FsPath
+from typing import TYPE_CHECKING, Any, Literal
+
+import orjson
+
+from webmcp.config.marked_yaml import Path
+from webmcp.config.spec import SpecContext
+from webmcp.config.units import parse_size
+from webmcp.kinds.registry import Kind, register
+from webmcp.kinds.tools.base import Tool, ToolSpec, template_input
+from webmcp.kinds.tools.results import error_result, from_value, text_result
+from webmcp.kinds.tools.templates import Template, stringify
+
+if TYPE_CHECKING:
+    from webmcp.graph.build import BuildContext
+    from webmcp.protocol.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class CommandToolSpec(ToolSpec):
+    argv: tuple[str, ...]
+    cwd: str
+    env: Mapping[str, str]
+    inherit_env: bool
+    max_output: int
+    stderr_tail: int
+    output: Literal["text", "json"]
+
+    @classmethod
+    def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> CommandToolSpec:
+        common = ToolSpec.common(name, node, path, ctx)
+        env = {k: str(v) for k, v in (node.get("env") or {}).items()}
+        common["input_schema"] = template_input([node["argv"], env], common["input_schema"], path, ctx)
+        return cls(
+            **common,
+            argv=tuple(node["argv"]),
+            cwd=str(ctx.base_dir / node.get("cwd", ".")),
+            env=env,
+            inherit_env=node.get("inherit_env", True),
+            max_output=parse_size(node.get("max_output", "1MiB")),
+            stderr_tail=parse_size(node.get("stderr_tail", "4KiB")),
+            output=node.get("output", "text"),
+        )
+
+
+class CommandBackend:
+    def __init__(self, spec: CommandToolSpec) -> None:
+        self.spec = spec
+        self._argv = [Template.parse(a) for a in spec.argv]
+        self._env = {k: Template.parse(v) for k, v in spec.env.items()}
+
+    def argv(self, args: Mapping[str, Any]) -> list[str]:
+        out: list[str] = []
+        for t in self._argv:
+            whole = t.whole
+            if whole is not None:
+                value = args.get(whole)
+                if value is None:
+                    continue
+                if isinstance(value, list):
+                    out.extend(stringify(v) for v in value)
+                    continue
+            out.append(t.render(args))
+        return out
+
+    async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        spec = self.spec
+        env = dict(os.environ) if spec.inherit_env else {}
+        env.update({k: t.render(arguments) for k, t in self._env.items()})
+        argv = self.argv(arguments)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, cwd=spec.cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, start_new_session=True,
+            )
+        except OSError as exc:
+            return error_result(f"Tool {spec.name!r} could not start {argv[0]!r}: {exc.strerror or exc}")
+        try:
+            (out, truncated), (err, _) = await asyncio.gather(
+                _read_capped(proc.stdout, spec.max_output), _read_tail(proc.stderr, spec.stderr_tail)
+            )
+            code = await proc.wait()
+        except BaseException:
+            _kill_group(proc)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(proc.wait())
+            raise
+        if code != 0:
+            tail = err.decode(errors="replace").strip()
+            what = f"exited with code {code}" if code > 0 else f"was killed by signal {-code}"
+            return error_result(f"Command {argv[0]!r} {what}" + (f"\nstderr:\n{tail}" if tail else ""))
+        text = out.decode(errors="replace")
+        if spec.output == "json" and not truncated:
+            try:
+                return from_value(orjson.loads(out))
+            except orjson.JSONDecodeError as exc:
+                return error_result(f"Command {argv[0]!r} did not print JSON: {exc}")
+        if truncated:
+            text += f"\n[output truncated at {spec.max_output} bytes]"
+        return text_result(text)
+
+
+async def _read_capped(stream: asyncio.StreamReader | None, cap: int) -> tuple[bytes, bool]:
+    assert stream is not None
+    chunks: list[bytes] = []
+    size = 0
+    truncated = False
+    while chunk := await stream.read(65536):
+        if size < cap:
+            chunks.append(chunk[: cap - size])
+        truncated = truncated or size + len(chunk) > cap
+        size += len(chunk)
+    return b"".join(chunks), truncated
+
+
+async def _read_tail(stream: asyncio.StreamReader | None, keep: int) -> tuple[bytes, bool]:
+    assert stream is not None
+    tail = b""
+    while chunk := await stream.read(65536):
+        tail = (tail + chunk)[-keep:]
+    return tail, False
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+async def build(spec: CommandToolSpec, ctx: BuildContext) -> Tool:
+    if not FsPath(spec.cwd).is_dir():
+        raise ctx.fail(spec.where, "cwd is not a folder", spec.cwd)
+    assert spec.input_schema is not None
+    return Tool(spec, CommandBackend(spec), spec.input_schema, None, ctx.error_details)
+
+
+KIND = register(Kind("tools", "command", CommandToolSpec, build))

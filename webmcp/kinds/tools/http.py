@@ -1,0 +1,133 @@
+"""http tool: one templated HTTP request per call, through the graph's pooled aiohttp session.
+
+aiohttp is imported only when a config has http tools (it costs ~200 ms and ~20 MB at start-up).
+"""
+
+from __future__ import annotations
+
+import base64
+import urllib.parse
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from webmcp.config.marked_yaml import Path
+from webmcp.config.spec import SpecContext
+from webmcp.config.units import parse_size
+from webmcp.kinds.registry import Kind, register
+from webmcp.kinds.tools.base import Tool, ToolSpec, template_input
+from webmcp.kinds.tools.results import error_result, from_value, text_result
+from webmcp.kinds.tools.templates import Template
+
+if TYPE_CHECKING:
+    from webmcp.graph.build import BuildContext
+    from webmcp.protocol.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class HttpToolSpec(ToolSpec):
+    method: str
+    url: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: Any
+    max_response: int
+
+    @classmethod
+    def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> HttpToolSpec:
+        common = ToolSpec.common(name, node, path, ctx)
+        req = node["request"]
+        query = {k: str(v) for k, v in (req.get("query") or {}).items()}
+        headers = {k: str(v) for k, v in (req.get("headers") or {}).items()}
+        templates = [req["url"], query, headers, req.get("body")]
+        common["input_schema"] = template_input(templates, common["input_schema"], (*path, "request"), ctx)
+        return cls(
+            **common,
+            method=req.get("method", "GET"),
+            url=req["url"],
+            query=query,
+            headers=headers,
+            body=req.get("body"),
+            max_response=parse_size(node.get("max_response", "4MiB")),
+        )
+
+
+def _render_body(template: Any, args: Mapping[str, Any]) -> Any:
+    if isinstance(template, str):
+        t = Template.parse(template)
+        return args.get(t.whole) if t.whole is not None else t.render(args)
+    if isinstance(template, list):
+        return [_render_body(v, args) for v in template]
+    if isinstance(template, dict):
+        return {k: _render_body(v, args) for k, v in template.items()}
+    return template
+
+
+class HttpBackend:
+    def __init__(self, spec: HttpToolSpec, session: Any, error_details: bool) -> None:
+        import aiohttp
+
+        self.spec = spec
+        self._session = session
+        self._url = Template.parse(spec.url)
+        self._query = {k: Template.parse(v) for k, v in spec.query.items()}
+        self._headers = {k: Template.parse(v) for k, v in spec.headers.items()}
+        self._error_details = error_details
+        self._client_error = aiohttp.ClientError
+
+    async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        spec = self.spec
+        url = self._url.render(arguments, quote=lambda s: urllib.parse.quote(s, safe=""))
+        query = {k: t.render(arguments) for k, t in self._query.items()
+                 if t.whole is None or arguments.get(t.whole) is not None}
+        headers = {k: t.render(arguments) for k, t in self._headers.items()}
+        body = None
+        if spec.body is not None:
+            body = orjson.dumps(_render_body(spec.body, arguments))
+            headers.setdefault("Content-Type", "application/json")
+        try:
+            async with self._session.request(spec.method, url, params=query, headers=headers, data=body) as resp:
+                if resp.content_length is not None and resp.content_length > spec.max_response:
+                    return error_result(f"HTTP response too large ({resp.content_length} bytes > {spec.max_response})")
+                raw = await resp.content.read(spec.max_response + 1)
+                if len(raw) > spec.max_response:
+                    return error_result(f"HTTP response too large (over {spec.max_response} bytes)")
+                status, reason, ctype = resp.status, resp.reason, resp.content_type
+        except self._client_error as exc:
+            return error_result(f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {exc}")
+        if status >= 400:
+            text = f"HTTP {status} {reason or ''}".rstrip() + f" from {spec.method} {_origin(url)}"
+            if self._error_details and raw:
+                text += "\n" + raw.decode(errors="replace")
+            return error_result(text)
+        return _result(raw, ctype)
+
+
+def _origin(url: str) -> str:
+    """scheme://host/path, without the query (it may carry secrets)."""
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+
+
+def _result(raw: bytes, ctype: str) -> dict[str, Any]:
+    if ctype == "application/json" or ctype.endswith("+json"):
+        try:
+            return from_value(orjson.loads(raw)) if raw else text_result("")
+        except orjson.JSONDecodeError:
+            return text_result(raw.decode(errors="replace"))
+    if ctype.startswith(("image/", "audio/")):
+        kind = "image" if ctype.startswith("image/") else "audio"
+        block = {"type": kind, "data": base64.b64encode(raw).decode(), "mimeType": ctype}
+        return {"content": [block], "isError": False}
+    return text_result(raw.decode(errors="replace"))
+
+
+async def build(spec: HttpToolSpec, ctx: BuildContext) -> Tool:
+    assert spec.input_schema is not None
+    backend = HttpBackend(spec, await ctx.http_session(), ctx.error_details)
+    return Tool(spec, backend, spec.input_schema, None, ctx.error_details)
+
+
+KIND = register(Kind("tools", "http", HttpToolSpec, build))

@@ -1,0 +1,98 @@
+"""python tool: calls `package.module:function`. Async functions run on the event loop; sync ones
+in the graph's worker threads so that they never block other calls."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import importlib
+import inspect
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from webmcp.config.marked_yaml import Path
+from webmcp.config.spec import SpecContext
+from webmcp.kinds.registry import Kind, register
+from webmcp.kinds.tools.base import Tool, ToolSpec
+from webmcp.kinds.tools.results import from_value
+from webmcp.kinds.tools.signature import Signature, describe
+
+if TYPE_CHECKING:
+    from webmcp.graph.build import BuildContext
+    from webmcp.protocol.context import Context
+
+
+@dataclass(frozen=True, slots=True)
+class PythonToolSpec(ToolSpec):
+    function: str
+
+    @classmethod
+    def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> PythonToolSpec:
+        return cls(**ToolSpec.common(name, node, path, ctx), function=node["function"])
+
+
+class PythonBackend:
+    __slots__ = ("_call", "_ctx_param", "_fn", "_params", "_pool", "_pass_all")
+
+    def __init__(self, fn: Callable[..., Any], sig: Signature, pool: Any) -> None:
+        self._fn = fn
+        self._ctx_param = sig.context_param
+        self._params = sig.params
+        self._pass_all = sig.takes_kwargs
+        self._pool = pool
+        self._call = self._call_async if inspect.iscoroutinefunction(fn) else self._call_sync
+
+    async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        kwargs = dict(arguments) if self._pass_all else {k: v for k, v in arguments.items() if k in self._params}
+        if self._ctx_param is not None:
+            kwargs[self._ctx_param] = ctx
+        return from_value(await self._call(kwargs))
+
+    async def _call_async(self, kwargs: dict[str, Any]) -> Any:
+        return await self._fn(**kwargs)
+
+    async def _call_sync(self, kwargs: dict[str, Any]) -> Any:
+        loop = asyncio.get_running_loop()
+        run = functools.partial(contextvars.copy_context().run, self._fn, **kwargs)
+        return await loop.run_in_executor(self._pool, run)
+
+
+def resolve_function(reference: str, base_dir: str) -> Callable[..., Any]:
+    """Import `package.module:attr`; the config file's folder is importable."""
+    module_name, _, attr = reference.partition(":")
+    if base_dir not in sys.path:
+        sys.path.insert(0, base_dir)
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise TypeError(f"{reference} is a {type(obj).__name__}, not a function")
+    return obj  # type: ignore[no-any-return]
+
+
+async def build(spec: PythonToolSpec, ctx: BuildContext) -> Tool:
+    try:
+        fn = resolve_function(spec.function, str(ctx.base_dir))
+    except (ImportError, AttributeError) as exc:
+        raise ctx.fail(spec.where, f"cannot import {spec.function}: {type(exc).__name__}: {exc}",
+                       hint="the config file's folder is on sys.path; check the module and attribute names") from None
+    try:
+        sig = describe(fn)
+    except (TypeError, ValueError) as exc:
+        raise ctx.fail(spec.where, f"cannot use {spec.function} as a tool: {exc}") from None
+    pool = None if inspect.iscoroutinefunction(fn) else ctx.thread_pool()
+    backend = PythonBackend(fn, sig, pool)
+    schema = spec.input_schema or sig.schema
+    if spec.input_schema is not None and sig.takes_kwargs is False:
+        # A declared schema may name arguments the function does not take: say so now, not per call.
+        unknown = set((spec.input_schema.get("properties") or {})) - set(sig.params)
+        if unknown:
+            raise ctx.fail(spec.where, f"input declares {', '.join(sorted(unknown))}, which {spec.function} "
+                           "does not accept", hint="add the parameters or a **kwargs")
+    return Tool(spec, backend, schema, sig.description, ctx.error_details)
+
+
+KIND = register(Kind("tools", "python", PythonToolSpec, build))

@@ -1,0 +1,42 @@
+"""Building MCP CallToolResult dicts from what backends produce."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+CONTENT_TYPES = frozenset({"text", "image", "audio", "resource", "resource_link"})
+
+
+def text_result(text: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": text}], "isError": False}
+
+
+def error_result(text: str) -> dict[str, Any]:
+    return {"content": [{"type": "text", "text": text}], "isError": True}
+
+
+def _is_block(item: Any) -> bool:
+    return isinstance(item, dict) and item.get("type") in CONTENT_TYPES
+
+
+def from_value(value: Any) -> dict[str, Any]:
+    """The pinned mapping of a python tool's return value to a result.
+
+    str -> one text block; dict -> structuredContent plus its JSON as text; a list of MCP content
+    blocks -> passed through; None -> no content; anything else -> its JSON as text.
+    """
+    if isinstance(value, str):
+        return {"content": [{"type": "text", "text": value}], "isError": False}
+    if isinstance(value, dict):
+        return {"content": [{"type": "text", "text": _json(value)}], "structuredContent": value, "isError": False}
+    if isinstance(value, list) and value and all(_is_block(item) for item in value):
+        return {"content": value, "isError": False}
+    if value is None:
+        return {"content": [], "isError": False}
+    return {"content": [{"type": "text", "text": _json(value)}], "isError": False}
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()

@@ -1,0 +1,117 @@
+"""Derive a tool's input schema and description from a Python function's signature and docstring."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import re
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+_SIMPLE: dict[Any, dict[str, Any]] = {
+    str: {"type": "string"},
+    int: {"type": "integer"},
+    float: {"type": "number"},
+    bool: {"type": "boolean"},
+    type(None): {"type": "null"},
+    bytes: {"type": "string"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Signature:
+    schema: dict[str, Any]
+    context_param: str | None  # name of the parameter that receives the Context
+    params: frozenset[str]  # parameters that take arguments
+    takes_kwargs: bool
+    description: str | None
+
+
+def describe(fn: Callable[..., Any]) -> Signature:
+    from webmcp.protocol.context import Context
+
+    sig = inspect.signature(fn)
+    try:
+        hints = typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # unresolvable forward references: fall back to "any"
+        hints = {}
+    summary, param_docs = _parse_doc(inspect.getdoc(fn) or "")
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    context_param = None
+    takes_kwargs = False
+    for p in sig.parameters.values():
+        hint = hints.get(p.name, p.annotation)
+        if hint is Context or hint == "Context" or (hint is inspect.Parameter.empty and p.name == "ctx"):
+            context_param = p.name
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            takes_kwargs = True
+            continue
+        if p.kind in (p.VAR_POSITIONAL, p.POSITIONAL_ONLY):
+            raise TypeError(f"parameter {p.name!r}: *args and positional-only parameters cannot take tool arguments")
+        prop = schema_of(hint)
+        if p.name in param_docs and "description" not in prop:
+            prop = {**prop, "description": param_docs[p.name]}
+        if p.default is inspect.Parameter.empty:
+            required.append(p.name)
+        elif _is_json(p.default):
+            prop = {**prop, "default": p.default}
+        properties[p.name] = prop
+    schema: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    if not takes_kwargs:
+        schema["additionalProperties"] = False
+    return Signature(schema, context_param, frozenset(properties), takes_kwargs, summary or None)
+
+
+def schema_of(hint: Any) -> dict[str, Any]:
+    """JSON Schema for a type hint; unknown types give {} (any value)."""
+    if hint is inspect.Parameter.empty or hint is Any:
+        return {}
+    if hint in _SIMPLE:
+        return dict(_SIMPLE[hint])
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is typing.Annotated:
+        base = schema_of(args[0])
+        notes = [a for a in args[1:] if isinstance(a, str)]
+        return {**base, "description": notes[0]} if notes else base
+    if origin is typing.Literal:
+        return {"enum": list(args)}
+    if origin in (typing.Union, types.UnionType):
+        options = [schema_of(a) for a in args]
+        if all(set(o) == {"type"} for o in options):
+            return {"type": [o["type"] for o in options]}
+        return {"anyOf": options}
+    if origin in (list, set, frozenset, tuple) or hint in (list, set, frozenset, tuple):
+        item = schema_of(args[0]) if args else {}
+        return {"type": "array", "items": item} if item else {"type": "array"}
+    if origin is dict or hint is dict:
+        value = schema_of(args[1]) if len(args) == 2 else {}
+        return {"type": "object", "additionalProperties": value} if value else {"type": "object"}
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return {"enum": [m.value for m in hint]}
+    return {}
+
+
+def _is_json(value: Any) -> bool:
+    return value is None or isinstance(value, (str, int, float, bool, list, dict))
+
+
+def _parse_doc(doc: str) -> tuple[str, dict[str, str]]:
+    """First paragraph, and `name: text` lines from an Args:/Parameters: section."""
+    paragraphs = doc.strip().split("\n\n")
+    summary = paragraphs[0].strip() if paragraphs and not re.match(r"^(Args|Parameters):", paragraphs[0]) else ""
+    params: dict[str, str] = {}
+    m = re.search(r"^(?:Args|Arguments|Parameters):\s*\n((?:[ \t]+.*\n?)+)", doc, re.MULTILINE)
+    if m:
+        for line in m.group(1).splitlines():
+            pm = re.match(r"^\s+(\w+)(?:\s*\([^)]*\))?:\s*(.+)$", line)
+            if pm:
+                params[pm.group(1)] = pm.group(2).strip()
+    return summary, params

@@ -1,0 +1,202 @@
+"""One client connection's protocol state and its message handling. Transport-agnostic.
+
+Contract:
+- `receive(message)` is called on the event loop for each decoded message, in arrival order; it
+  never raises and never blocks. Everything outgoing goes through the `emit` callback.
+- tools/call runs in its own task (so it can be cancelled); every other request is answered inline.
+- Each call leases the Graph current when it arrived and finishes on it.
+- A call cancelled by `notifications/cancelled` gets no reply (as the spec asks).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from webmcp.errors import ProtocolError
+from webmcp.graph.holder import GraphHolder
+from webmcp.protocol import jsonrpc
+from webmcp.protocol.context import LEVELS, Context
+from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
+from webmcp.protocol.versions import negotiate
+
+log = logging.getLogger(__name__)
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+class Session:
+    def __init__(self, holder: GraphHolder, emit: Emit) -> None:
+        self.holder = holder
+        self.emit = emit
+        self.protocol_version: str | None = None
+        self.client_info: dict[str, Any] = {}
+        self.client_capabilities: dict[str, Any] = {}
+        self.log_level: str | None = None
+        self.in_flight: dict[str | int, asyncio.Task[None]] = {}
+        self._cancelled: set[str | int] = set()
+        self._loop = asyncio.get_running_loop()
+        self._methods: dict[str, Callable[[Any], Any]] = {
+            "initialize": self._initialize,
+            "ping": _ping,
+            "tools/list": self._tools_list,
+            "logging/setLevel": self._set_level,
+        }
+
+    # -- entry point -------------------------------------------------------------------------
+    def receive(self, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            if isinstance(msg, list):
+                self.emit(jsonrpc.error(None, INVALID_REQUEST, "batch requests are not supported by this protocol "
+                                        "revision; send one message per line"))
+            else:
+                self.emit(jsonrpc.error(None, INVALID_REQUEST, "a JSON-RPC message must be an object"))
+            return
+        method = msg.get("method")
+        if "id" in msg:
+            mid = msg["id"]
+            if method is None and ("result" in msg or "error" in msg):
+                return  # a response to a server->client request; we send none yet
+            if msg.get("jsonrpc") != "2.0":
+                self.emit(jsonrpc.error(_safe_id(mid), INVALID_REQUEST, 'jsonrpc must be "2.0"'))
+                return
+            if type(mid) not in (str, int):
+                self.emit(jsonrpc.error(None, INVALID_REQUEST, "id must be a string or an integer"))
+                return
+            if not isinstance(method, str):
+                self.emit(jsonrpc.error(mid, INVALID_REQUEST, "method must be a string"))
+                return
+            params = msg.get("params")
+            if params is not None and not isinstance(params, dict):
+                self.emit(jsonrpc.error(mid, INVALID_PARAMS, "params must be an object"))
+                return
+            if method == "tools/call":
+                self._start_call(mid, params)
+                return
+            handler = self._methods.get(method)
+            if handler is None:
+                self.emit(jsonrpc.error(mid, METHOD_NOT_FOUND, f"Method not found: {method}"))
+                return
+            try:
+                self.emit(jsonrpc.result(mid, handler(params or {})))
+            except ProtocolError as exc:
+                self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
+            except Exception:
+                log.exception("%s failed", method)
+                self.emit(jsonrpc.error(mid, INTERNAL_ERROR, "Internal error"))
+        elif isinstance(method, str):
+            self._notification(method, msg.get("params"))
+        else:
+            self.emit(jsonrpc.error(None, INVALID_REQUEST, "not a request, notification or response"))
+
+    # -- tools/call --------------------------------------------------------------------------
+    def _start_call(self, mid: str | int, params: dict[str, Any] | None) -> None:
+        if mid in self.in_flight:
+            self.emit(jsonrpc.error(mid, INVALID_REQUEST, f"request id {mid!r} is already in use"))
+            return
+        task = self._loop.create_task(self._call(mid, params or {}))
+        self.in_flight[mid] = task
+        # A done-callback, not a finally: a task cancelled before it starts never runs its body.
+        task.add_done_callback(lambda _t: self._forget(mid))
+
+    def _forget(self, mid: str | int) -> None:
+        del self.in_flight[mid]
+        self._cancelled.discard(mid)
+
+    async def _call(self, mid: str | int, params: dict[str, Any]) -> None:
+        graph = self.holder.lease()
+        try:
+            name = params.get("name")
+            arguments = params.get("arguments")
+            if arguments is None:
+                arguments = {}
+            tool = graph.tools.get(name) if isinstance(name, str) else None
+            if tool is None:
+                message = "params.name must be a string" if not isinstance(name, str) else f"Unknown tool: {name}"
+                self.emit(jsonrpc.error(mid, INVALID_PARAMS, message))
+                return
+            if not isinstance(arguments, dict):
+                self.emit(jsonrpc.error(mid, INVALID_PARAMS, "params.arguments must be an object"))
+                return
+            meta = params.get("_meta")
+            token = meta.get("progressToken") if isinstance(meta, dict) else None
+            ctx = Context(self.emit, self._get_level, mid, name, token)
+            result = await tool.call(arguments, ctx)
+            self.emit({"jsonrpc": "2.0", "id": mid, "result": result})
+        except ProtocolError as exc:
+            self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
+        except asyncio.CancelledError:
+            if mid not in self._cancelled:
+                raise  # shutdown: no reply
+        except Exception:
+            log.exception("tools/call %s failed", params.get("name"))
+            self.emit(jsonrpc.error(mid, INTERNAL_ERROR, "Internal error"))
+        finally:
+            graph.release()
+
+    # -- other methods -----------------------------------------------------------------------
+    def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not isinstance(params.get("protocolVersion"), str):
+            raise ProtocolError(INVALID_PARAMS, "initialize: params.protocolVersion must be a string")
+        self.protocol_version = negotiate(params["protocolVersion"])
+        self.client_info = params.get("clientInfo") or {}
+        self.client_capabilities = params.get("capabilities") or {}
+        server = self.holder.current.spec.server
+        result: dict[str, Any] = {
+            "protocolVersion": self.protocol_version,
+            "capabilities": {"tools": {"listChanged": True}, "logging": {}},
+            "serverInfo": {"name": server.name, "version": server.version},
+        }
+        if server.instructions:
+            result["instructions"] = server.instructions
+        return result
+
+    def _tools_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        cursor = params.get("cursor")
+        if cursor is not None and not isinstance(cursor, str):
+            raise ProtocolError(INVALID_PARAMS, "cursor must be a string")
+        page = self.holder.current.page(cursor)
+        if page is None:
+            raise ProtocolError(INVALID_PARAMS, f"invalid cursor {cursor!r}")
+        return page
+
+    def _set_level(self, params: dict[str, Any]) -> dict[str, Any]:
+        level = params.get("level")
+        if level not in LEVELS:
+            raise ProtocolError(INVALID_PARAMS, f"level must be one of {', '.join(LEVELS)}")
+        self.log_level = level
+        return {}
+
+    def _get_level(self) -> str | None:
+        return self.log_level
+
+    def _notification(self, method: str, params: Any) -> None:
+        if method == "notifications/cancelled" and isinstance(params, dict):
+            rid = params.get("requestId")
+            task = self.in_flight.get(rid) if type(rid) in (str, int) else None
+            if task is not None:
+                self._cancelled.add(rid)  # type: ignore[arg-type]
+                task.cancel()
+        # notifications/initialized and unknown notifications need no action
+
+    # -- shutdown ----------------------------------------------------------------------------
+    async def drain(self, timeout: float) -> None:
+        """Let running calls finish for up to `timeout` seconds, then cancel what is left."""
+        tasks = list(self.in_flight.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("cancelled %d call(s) still running at shutdown", len(pending))
+                await asyncio.wait(pending, timeout=5)
+
+
+def _ping(params: dict[str, Any]) -> dict[str, Any]:
+    return {}
+
+
+def _safe_id(mid: Any) -> str | int | None:
+    return mid if type(mid) in (str, int) else None

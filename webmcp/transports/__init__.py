@@ -1,0 +1,1 @@
+"""Transports: byte streams in and out of a protocol Session."""
