@@ -25,7 +25,9 @@ CONFIG_OPTION = click.option(
     "-c", "--config", "config", default="webmcp.yaml", show_default=True, envvar="WEBMCP_CONFIG",
     type=click.Path(dir_okay=False), help="The config file.",
 )
-PROFILE_OPTION = click.option("--profile", envvar="WEBMCP_PROFILE", help="Hardware profile: auto, none, a name or a path.")
+PROFILE_OPTION = click.option(
+    "--profile", envvar="WEBMCP_PROFILE", help="Hardware profile: auto, none, a name or a path."
+)
 
 
 def _reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -106,9 +108,11 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str) -> 
 @main.command()
 @CONFIG_OPTION
 @PROFILE_OPTION
-@click.option("--transport", envvar="WEBMCP_TRANSPORT", type=click.Choice(["stdio", "http"]), help="Default: server.transport, else stdio.")
+@click.option("--transport", envvar="WEBMCP_TRANSPORT", type=click.Choice(["stdio", "http"]),
+              help="Default: server.transport, else stdio.")
 @click.option("--host", envvar="WEBMCP_HOST", help="HTTP bind address. Default: server.http.host, else 127.0.0.1.")
-@click.option("--port", envvar="WEBMCP_PORT", type=click.IntRange(0, 65535), help="HTTP port. Default: server.http.port, else 8765.")
+@click.option("--port", envvar="WEBMCP_PORT", type=click.IntRange(0, 65535),
+              help="HTTP port. Default: server.http.port, else 8765.")
 @click.option("--log-level", envvar="WEBMCP_LOG_LEVEL", type=click.Choice(["debug", "info", "warning", "error"]))
 @click.pass_context
 @_reports_errors

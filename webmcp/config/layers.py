@@ -19,7 +19,7 @@ from webmcp.config.marked_yaml import Locations, Path
 
 @dataclass(frozen=True, slots=True)
 class Override:
-    path: Path
+    path: tuple[str, ...]
     value: Any
     label: str  # "--port", "env WEBMCP_PORT"
 

@@ -36,9 +36,10 @@ def all_schemas() -> dict[str, dict[str, Any]]:
 
 
 @functools.cache
-def _registry() -> Registry:  # type: ignore[type-arg]
-    resources_ = [(sid, Resource.from_contents(s, default_specification=DRAFT202012)) for sid, s in all_schemas().items()]
-    return Registry().with_resources(resources_)
+def _registry() -> Registry:
+    return Registry().with_resources(
+        (sid, Resource.from_contents(s, default_specification=DRAFT202012)) for sid, s in all_schemas().items()
+    )
 
 
 @functools.cache

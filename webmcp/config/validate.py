@@ -20,7 +20,7 @@ from webmcp.errors import Problem
 
 Locate = Callable[[Path], tuple[str, int | None, int | None]]
 
-_TYPE_NAMES = {
+_TYPE_NAMES: dict[str, str] = {
     "object": "a mapping", "array": "a list", "string": "a string", "integer": "a whole number",
     "number": "a number", "boolean": "true or false", "null": "null",
 }
@@ -41,17 +41,28 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 
 
 def validate_document(data: Any, locate: Locate) -> list[Problem]:
+    from webmcp.kinds.registry import kinds_of
+
     problems = _check(ENVELOPE_ID, data, (), locate)
-    if problems or not isinstance(data, dict):
-        # Kind checks on a broken envelope would mostly repeat what is already said.
+    if not isinstance(data, dict):
         return problems
-    for name, entry in (data.get("tools") or {}).items():
-        problems += validate_tool(entry, ("tools", name), locate)
-    for name, master in (data.get("master_tools") or {}).items():
-        for op, target in (master.get("operations") or {}).items():
-            if isinstance(target, dict):
-                problems += validate_tool(target, ("master_tools", name, "operations", op), locate, inline=True)
+    # Each entry whose kind is known is checked against its kind's schema even when other parts of
+    # the file are broken: every problem is reported at once. (A bad kind is an envelope error.)
+    known = kinds_of("tools")
+    for name, entry in _entries(data.get("tools")):
+        if entry.get("kind") in known:
+            problems += validate_tool(entry, ("tools", name), locate)
+    for name, master in _entries(data.get("master_tools")):
+        for op, target in _entries(master.get("operations")):
+            problems += validate_tool(target, ("master_tools", name, "operations", op), locate, inline=True)
     return problems
+
+
+def _entries(section: Any) -> list[tuple[str, dict[str, Any]]]:
+    """The mapping entries of a section, skipping what the envelope check already reports."""
+    if not isinstance(section, dict):
+        return []
+    return [(k, v) for k, v in section.items() if isinstance(v, dict)]
 
 
 def validate_tool(entry: Any, path: Path, locate: Locate, *, inline: bool = False) -> list[Problem]:
@@ -78,6 +89,7 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
     path: Path = (*base, *error.absolute_path)
     schema = error.schema if isinstance(error.schema, dict) else {}
     kw = error.validator
+    wanted: Any = error.validator_value
 
     def problem(message: str, at: Path = path, got: str | None = None, hint: str | None = None) -> Problem:
         src, line, col = locate(at)
@@ -91,19 +103,20 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
             for k in extras
         ]
     if kw == "required":
-        missing = [k for k in error.validator_value if isinstance(error.instance, dict) and k not in error.instance]
+        missing = [k for k in wanted if isinstance(error.instance, dict) and k not in error.instance]
         return [problem(f"missing required key {k!r}") for k in missing]
     if "x-message" in schema:
         return [problem(schema["x-message"], got=show(error.instance))]
     if kw == "type":
-        wanted = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
-        return [problem("must be " + " or ".join(_TYPE_NAMES.get(t, t) for t in wanted), got=show(error.instance))]
+        types = wanted if isinstance(wanted, list) else [wanted]
+        names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)
+        return [problem(f"must be {names}", got=show(error.instance))]
     if kw == "enum":
-        choices = [str(c) for c in error.validator_value]
+        choices = [str(c) for c in wanted]
         hint = suggest(str(error.instance), choices)
         return [problem(f"must be one of: {', '.join(choices)}", got=show(error.instance), hint=hint)]
     if kw == "const":
-        return [problem(f"must be {show(error.validator_value)}", got=show(error.instance))]
+        return [problem(f"must be {show(wanted)}", got=show(error.instance))]
     if kw in ("oneOf", "anyOf") and error.context:
         inner = best_match(error.context)
         return _explain(inner, base, locate)

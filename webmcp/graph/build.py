@@ -94,7 +94,9 @@ async def build(spec: ConfigSpec, generation: int = 1) -> Graph:
             masters[name] = MasterTool(mspec, ops)
         if problems:
             raise BuildError(problems)
-        listed: dict[str, Tool | MasterTool] = {n: t for n, t in tools.items() if is_listed(spec.tools[n], spec.master_tools)}
+        listed: dict[str, Tool | MasterTool] = {
+            n: t for n, t in tools.items() if is_listed(spec.tools[n], spec.master_tools)
+        }
         listed.update(masters)
         return Graph(generation, spec, listed, stack)
     except BaseException:

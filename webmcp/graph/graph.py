@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
 from webmcp.config.spec import ConfigSpec
@@ -65,10 +65,8 @@ class Graph:
         """Close once running calls holding leases are done (or after `timeout` seconds)."""
         if self.leases:
             self._idle = asyncio.Event()
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), timeout)
-            except TimeoutError:
-                pass
         from webmcp.graph.build import close_stack
 
         await close_stack(self._stack)

@@ -122,7 +122,7 @@ class Session:
                 return
             meta = params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
-            ctx = Context(self.emit, self._get_level, mid, name, token)
+            ctx = Context(self.emit, self._get_level, mid, tool.name, token)
             result = await tool.call(arguments, ctx)
             self.emit({"jsonrpc": "2.0", "id": mid, "result": result})
         except ProtocolError as exc:
@@ -175,7 +175,7 @@ class Session:
     def _notification(self, method: str, params: Any) -> None:
         if method == "notifications/cancelled" and isinstance(params, dict):
             rid = params.get("requestId")
-            task = self.in_flight.get(rid) if type(rid) in (str, int) else None
+            task = self.in_flight.get(rid) if isinstance(rid, (str, int)) else None
             if task is not None:
                 self._cancelled.add(rid)  # type: ignore[arg-type]
                 task.cancel()

@@ -12,6 +12,7 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import sys
@@ -94,10 +95,8 @@ async def serve(holder: GraphHolder, stdin: BinaryIO, stdout: BinaryIO, stop: as
     await asyncio.gather(read_task, return_exceptions=True)
     await session.drain(holder.current.spec.server.graceful_timeout)
     out.flush()
-    try:
+    with contextlib.suppress(ConnectionError, BrokenPipeError):
         await writer.drain()
-    except (ConnectionError, BrokenPipeError):
-        pass
     writer.close()
 
 

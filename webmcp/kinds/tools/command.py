@@ -39,7 +39,7 @@ class CommandToolSpec(ToolSpec):
     inherit_env: bool
     max_output: int
     stderr_tail: int
-    output: Literal["text", "json"]
+    stdout: Literal["text", "json"]
 
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> CommandToolSpec:
@@ -54,7 +54,7 @@ class CommandToolSpec(ToolSpec):
             inherit_env=node.get("inherit_env", True),
             max_output=parse_size(node.get("max_output", "1MiB")),
             stderr_tail=parse_size(node.get("stderr_tail", "4KiB")),
-            output=node.get("output", "text"),
+            stdout=node.get("stdout", "text"),
         )
 
 
@@ -105,7 +105,7 @@ class CommandBackend:
             what = f"exited with code {code}" if code > 0 else f"was killed by signal {-code}"
             return error_result(f"Command {argv[0]!r} {what}" + (f"\nstderr:\n{tail}" if tail else ""))
         text = out.decode(errors="replace")
-        if spec.output == "json" and not truncated:
+        if spec.stdout == "json" and not truncated:
             try:
                 return from_value(orjson.loads(out))
             except orjson.JSONDecodeError as exc:

@@ -35,7 +35,7 @@ class PythonToolSpec(ToolSpec):
 
 
 class PythonBackend:
-    __slots__ = ("_call", "_ctx_param", "_fn", "_params", "_pool", "_pass_all")
+    __slots__ = ("_call", "_ctx_param", "_fn", "_params", "_pass_all", "_pool")
 
     def __init__(self, fn: Callable[..., Any], sig: Signature, pool: Any) -> None:
         self._fn = fn
@@ -88,7 +88,7 @@ async def build(spec: PythonToolSpec, ctx: BuildContext) -> Tool:
     schema = spec.input_schema or sig.schema
     if spec.input_schema is not None and sig.takes_kwargs is False:
         # A declared schema may name arguments the function does not take: say so now, not per call.
-        unknown = set((spec.input_schema.get("properties") or {})) - set(sig.params)
+        unknown = set(spec.input_schema.get("properties") or {}) - set(sig.params)
         if unknown:
             raise ctx.fail(spec.where, f"input declares {', '.join(sorted(unknown))}, which {spec.function} "
                            "does not accept", hint="add the parameters or a **kwargs")

@@ -1,0 +1,27 @@
+# The two commands of the README quick start. Both set up .venv on first use (and when
+# pyproject.toml changes). Set-up output goes to stderr: in `make serve`, stdout is the MCP stream.
+PYTHON ?= python3
+VENV ?= .venv
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: serve test lint bench
+.DEFAULT_GOAL := serve
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -m venv $(VENV) 1>&2
+	@$(VENV)/bin/python -m pip install -q --upgrade pip 1>&2
+	@$(VENV)/bin/python -m pip install -q -e '.[test]' 1>&2
+	@touch $@
+
+serve: $(STAMP)
+	@exec $(VENV)/bin/webmcp serve -c webmcp.yaml
+
+test: $(STAMP) lint
+	@$(VENV)/bin/python -m pytest
+
+lint: $(STAMP)
+	@$(VENV)/bin/ruff check webmcp tests bench examples
+	@$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	@bench/run.sh

@@ -1,0 +1,77 @@
+"""A real HTTP backend on loopback for http-tool tests, run in a thread with its own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from aiohttp import web
+
+PNG_1PX = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+)
+
+
+def _app(seen: list[dict[str, Any]]) -> web.Application:
+    async def search(request: web.Request) -> web.Response:
+        seen.append({"path": request.path, "query": dict(request.query), "headers": dict(request.headers)})
+        return web.json_response({"query": request.query.get("q"), "limit": request.query.get("limit"), "hits": 3})
+
+    async def echo_body(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append({"path": request.path, "body": body})
+        return web.json_response({"received": body})
+
+    async def item(request: web.Request) -> web.Response:
+        return web.Response(text=f"item {request.match_info['id']}")
+
+    async def missing(request: web.Request) -> web.Response:
+        return web.Response(status=404, text="secret internal detail")
+
+    async def image(request: web.Request) -> web.Response:
+        return web.Response(body=PNG_1PX, content_type="image/png")
+
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(text="x" * 200_000)
+
+    app = web.Application()
+    app.router.add_get("/search", search)
+    app.router.add_post("/echo", echo_body)
+    app.router.add_get("/items/{id}", item)
+    app.router.add_get("/missing", missing)
+    app.router.add_get("/image", image)
+    app.router.add_get("/huge", huge)
+    return app
+
+
+@contextmanager
+def run_backend() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Serve the app on 127.0.0.1 on a free port; yields (base URL, list of recorded requests)."""
+    seen: list[dict[str, Any]] = []
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    state: dict[str, Any] = {}
+
+    async def start() -> None:
+        runner = web.AppRunner(_app(seen))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        state["runner"] = runner
+        state["port"] = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        started.set()
+
+    thread = threading.Thread(target=lambda: (loop.run_until_complete(start()), loop.run_forever()), daemon=True)
+    thread.start()
+    started.wait(10)
+    try:
+        yield f"http://127.0.0.1:{state['port']}", seen
+    finally:
+        asyncio.run_coroutine_threadsafe(state["runner"].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

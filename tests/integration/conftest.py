@@ -1,0 +1,53 @@
+"""Fixtures that run real `webmcp serve` processes and drive them with the official MCP client."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import tempfile
+import textwrap
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mcp import ClientSession, StdioServerParameters, stdio_client
+
+TOOLS_MODULE = Path(__file__).with_name("sample_tools.py")
+
+
+def write_config(folder: Path, yaml_text: str) -> Path:
+    """A config file in `folder`, next to a copy of sample_tools.py (importable as `sample_tools`)."""
+    (folder / "sample_tools.py").write_text(TOOLS_MODULE.read_text())
+    path = folder / "webmcp.yaml"
+    path.write_text(textwrap.dedent(yaml_text))
+    return path
+
+
+def server_params(config: Path, *extra: str, env: dict[str, str] | None = None) -> StdioServerParameters:
+    args = ["-m", "webmcp", "serve", "-c", str(config), *extra]
+    return StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(config.parent))
+
+
+@contextlib.asynccontextmanager
+async def connect(
+    config: Path,
+    *extra: str,
+    stderr: Any = None,
+    logging_callback: Callable[..., Any] | None = None,
+    env: dict[str, str] | None = None,
+) -> AsyncIterator[ClientSession]:
+    """An initialized ClientSession to a fresh `webmcp serve -c config` process over stdio."""
+    errlog = stderr if stderr is not None else sys.stderr
+    async with (
+        stdio_client(server_params(config, *extra, env=env), errlog=errlog) as (read, write),
+        ClientSession(read, write, logging_callback=logging_callback) as session,
+    ):
+        await session.initialize()
+        yield session
+
+
+@pytest.fixture
+def workdir() -> Any:
+    with tempfile.TemporaryDirectory(prefix="webmcp-test-") as d:
+        yield Path(d)

@@ -1,0 +1,61 @@
+"""Python tools used by the integration tests (copied next to each test config)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import Literal
+
+from webmcp import Context, ToolError
+
+
+def greet(name: str, punctuation: Literal["!", "."] = "!") -> str:
+    """Greet someone by name."""
+    return f"Hello, {name}{punctuation}"
+
+
+async def add(a: int, b: int) -> dict[str, int]:
+    """Add two whole numbers."""
+    return {"sum": a + b}
+
+
+def blocks() -> list[dict[str, str]]:
+    """Return MCP content blocks as they are."""
+    return [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}]
+
+
+def noisy(text: str) -> str:
+    """Print to stdout (which must not corrupt the protocol) and return the text."""
+    print("stray print from a tool", text)
+    os.write(1, b"raw write to fd 1\n")
+    return text
+
+
+def fails(kind: Literal["tool_error", "crash"]) -> str:
+    """Fail in one of two ways."""
+    if kind == "tool_error":
+        raise ToolError("the widget is out of stock")
+    raise ValueError("unexpected state 42")
+
+
+async def slow(seconds: float, marker: str, ctx: Context) -> str:
+    """Sleep, reporting progress; on cancellation write `marker` so a test can see it happened."""
+    ctx.info(f"sleeping {seconds}s")
+    try:
+        steps = 4
+        for i in range(steps):
+            ctx.report_progress(i, steps, f"step {i}")
+            await asyncio.sleep(seconds / steps)
+    except asyncio.CancelledError:
+        with open(marker, "w") as f:
+            f.write("cancelled")
+        raise
+    ctx.report_progress(steps, steps, "done")
+    return "slept"
+
+
+def blocking_sleep(seconds: float) -> str:
+    """A sync function that blocks; it must run off the event loop."""
+    time.sleep(seconds)
+    return "woke"

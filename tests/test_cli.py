@@ -1,0 +1,98 @@
+"""The `webmcp` command line, through click's CliRunner."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from webmcp.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def test_validate_accepts_the_example_config(runner: CliRunner) -> None:
+    """The shipped webmcp.yaml is valid; exit code 0."""
+    result = runner.invoke(main, ["validate", "-c", str(REPO / "webmcp.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "ok (" in result.output
+
+
+def test_validate_prints_every_problem_and_exits_3(runner: CliRunner, tmp_path: Path) -> None:
+    """Each problem is one FILE:LINE:COL line; exit code 3 for an invalid config."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("version: 1\ntools:\n  a:\n    kind: python\n    function: x:y\n    timeot: 2s\n"
+                   "  b:\n    kind: statik\n")
+    result = runner.invoke(main, ["validate", "-c", str(cfg)])
+    assert result.exit_code == 3
+    lines = result.stdout.strip().splitlines()
+    assert lines == [
+        f"{cfg}:6:5: tools.a.timeot: unknown key; did you mean 'timeout'?; allowed: annotations, description, expose, "
+        "function, input, kind, output, timeout, title",
+        f"{cfg}:8:5: tools.b.kind: must be one of: command, http, python, static (got \"statik\"); "
+        "did you mean 'static'?",
+    ]
+
+
+def test_validate_json_format(runner: CliRunner, tmp_path: Path) -> None:
+    """--format json gives machine-readable problems."""
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("version: 1\nserver: {transport: carrier-pigeon}\n")
+    result = runner.invoke(main, ["validate", "-c", str(cfg), "--format", "json"])
+    assert result.exit_code == 3
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    (problem,) = report["problems"]
+    assert problem["path"] == "server.transport" and problem["line"] == 2 and problem["got"] == '"carrier-pigeon"'
+
+
+def test_validate_reports_build_errors_with_exit_code_4(runner: CliRunner, tmp_path: Path) -> None:
+    """A valid file whose python function does not import exits 4, naming file:line."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("version: 1\ntools:\n  t:\n    kind: python\n    function: no_such_module_xyz:f\n")
+    result = runner.invoke(main, ["validate", "-c", str(cfg)])
+    assert result.exit_code == 4
+    assert result.stdout.startswith(f"{cfg}:3:3: tools.t: cannot import no_such_module_xyz:f: ModuleNotFoundError")
+
+
+def test_tools_prints_the_catalog(runner: CliRunner) -> None:
+    """`webmcp tools` lists each tool, a master tool's operations, and the count."""
+    result = runner.invoke(main, ["tools", "-c", str(REPO / "webmcp.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "    operation: count" in result.stdout
+    assert result.stdout.strip().endswith("5 tools")
+    as_json = json.loads(runner.invoke(main, ["tools", "-c", str(REPO / "webmcp.yaml"), "--json"]).stdout)
+    assert as_json["count"] == 5 and {t["name"] for t in as_json["tools"]} >= {"text", "about"}
+
+
+def test_schema_prints_one_bundled_schema(runner: CliRunner) -> None:
+    """`webmcp schema` prints a self-contained JSON Schema with every kind embedded."""
+    from jsonschema import Draft202012Validator
+
+    result = runner.invoke(main, ["schema"])
+    schema = json.loads(result.stdout)
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema)
+    assert validator.is_valid({"version": 1, "tools": {"a": {"kind": "static", "content": "x"}}})
+    assert not validator.is_valid({"version": 1, "tools": {"a": {"kind": "static", "contnt": "x"}}})
+
+
+def test_http_transport_is_refused_clearly(runner: CliRunner) -> None:
+    """Until the HTTP transport exists, asking for it is a clear usage error, not a silent stdio server."""
+    result = runner.invoke(main, ["serve", "-c", str(REPO / "webmcp.yaml"), "--transport", "http"])
+    assert result.exit_code == 2
+    assert "http transport is not available" in result.stderr
+
+
+def test_env_overrides_are_reported_with_their_source(runner: CliRunner, tmp_path: Path) -> None:
+    """A bad WEBMCP_PROFILE is reported as coming from the environment."""
+    result = runner.invoke(main, ["validate", "-c", str(REPO / "webmcp.yaml")], env={"WEBMCP_PROFILE": "quantum"})
+    assert result.exit_code == 3
+    assert result.stdout.startswith("env WEBMCP_PROFILE: profile: no such profile (got \"quantum\")")
