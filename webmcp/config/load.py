@@ -74,9 +74,10 @@ def _profile(
     resolved = layers.detect_profile() if name == "auto" else name
     try:
         found = layers.profile_source(resolved, base_dir)
-    except (FileNotFoundError, OSError):
-        label, line, col = (chosen.label, None, None) if chosen else (locations.source, *(locations.find(("profile",))
-                                                                                           or (None, None)))
+    except OSError:
+        mark = None if chosen else locations.find(("profile",))
+        label = chosen.label if chosen else locations.source
+        line, col = mark if mark else (None, None)
         known = ", ".join(["auto", "none", *layers.builtin_profiles()])
         problems.append(Problem(label, line, col, "profile", "no such profile", show(name),
                                 f"use one of {known}, or a path to a .yaml file"))

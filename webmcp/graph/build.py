@@ -7,7 +7,6 @@ built, and a BuildError lists them all.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
@@ -17,7 +16,7 @@ from typing import Any
 from webmcp.config.master import is_listed
 from webmcp.config.spec import ConfigSpec, Where
 from webmcp.errors import BuildError, Problem
-from webmcp.graph.graph import Graph
+from webmcp.graph.graph import Graph, close_stack
 from webmcp.graph.master import MasterTool, conflicts
 from webmcp.kinds.registry import kind
 from webmcp.kinds.tools.base import Tool
@@ -103,11 +102,3 @@ async def build(spec: ConfigSpec, generation: int = 1) -> Graph:
         await close_stack(stack)
         raise
 
-
-async def close_stack(stack: AsyncExitStack) -> None:
-    """Unwind a stack; log each teardown error instead of losing all but the first."""
-    try:
-        await stack.aclose()
-    except Exception:
-        log.exception("error while closing components")
-    await asyncio.sleep(0)

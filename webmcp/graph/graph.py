@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import logging
 from contextlib import AsyncExitStack, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,8 +17,10 @@ from webmcp.config.spec import ConfigSpec
 if TYPE_CHECKING:
     from webmcp.protocol.context import Context
 
+log = logging.getLogger(__name__)
 
-class Callable_(Protocol):
+
+class Invocable(Protocol):
     name: str
     definition: dict[str, Any]
 
@@ -30,7 +33,7 @@ class Graph:
     def __init__(self, generation: int, spec: ConfigSpec, tools: dict[str, Any], stack: AsyncExitStack) -> None:
         self.generation = generation
         self.spec = spec
-        self.tools: dict[str, Callable_] = tools
+        self.tools: dict[str, Invocable] = tools
         self.catalog: tuple[dict[str, Any], ...] = tuple(t.definition for t in tools.values())
         self.leases = 0
         self._stack = stack
@@ -67,6 +70,12 @@ class Graph:
             self._idle = asyncio.Event()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), timeout)
-        from webmcp.graph.build import close_stack
-
         await close_stack(self._stack)
+
+
+async def close_stack(stack: AsyncExitStack) -> None:
+    """Unwind a stack, logging a teardown error instead of raising it into the caller's shutdown."""
+    try:
+        await stack.aclose()
+    except Exception:
+        log.exception("error while closing components")

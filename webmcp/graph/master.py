@@ -31,7 +31,7 @@ class MasterTool:
             raise ProtocolError(INVALID_PARAMS, f"{what} for tool {self.name!r}; valid operations: {self._valid}",
                                 {"operations": list(self.operations)})
         rest = {k: v for k, v in arguments.items() if k != "operation"}
-        return await tool.call(rest, ctx)
+        return await tool.call(rest, ctx, f"{self.name!r} operation {op!r}")
 
 
 def conflicts(operations: Mapping[str, Tool]) -> list[str]:

@@ -137,9 +137,10 @@ class Tool:
             return f"input is not a valid JSON Schema: {getattr(exc, 'message', exc)}"
         return None
 
-    async def call(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    async def call(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> dict[str, Any]:
+        """Run one call. `label` names the tool in messages when it is called as a master-tool operation."""
         if not self._is_valid(arguments):
-            return error_result(self.describe_invalid(arguments))
+            return error_result(self.describe_invalid(arguments, label))
         deadline = asyncio.timeout(self.timeout)
         try:
             async with deadline:
@@ -147,18 +148,19 @@ class Tool:
         except ToolError as exc:
             return error_result(str(exc))
         except Exception as exc:
+            label = label or f"Tool {self.name!r}"
             if isinstance(exc, TimeoutError) and deadline.expired():
-                return error_result(f"Tool {self.name!r} timed out after {self.timeout:g}s")
-            log.exception("tool %s failed", self.name)
-            text = f"Tool {self.name!r} failed: {type(exc).__name__}: {exc}"
+                return error_result(f"{label} timed out after {self.timeout:g}s")
+            log.exception("%s failed", label)
+            text = f"{label} failed: {type(exc).__name__}: {exc}"
             if self.error_details:
                 text += "\n" + traceback.format_exc()
             return error_result(text)
 
-    def describe_invalid(self, arguments: Any) -> str:
+    def describe_invalid(self, arguments: Any, label: str | None = None) -> str:
         errors = sorted(self._validator.iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path)))
         lines = []
         for e in errors:
             where = ".".join(map(str, e.absolute_path))
             lines.append(f"- {where + ': ' if where else ''}{e.message}")
-        return f"Invalid arguments for tool {self.name!r}:\n" + "\n".join(lines)
+        return f"Invalid arguments for {label or f'tool {self.name!r}'}:\n" + "\n".join(lines)
