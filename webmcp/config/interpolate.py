@@ -2,30 +2,40 @@
 
 Forms: `${VAR}`, `${VAR:-default}` (default when unset or empty), `${VAR-default}` (when unset),
 `${VAR:?message}` / `${VAR?message}` (an error with that message), and `$${...}` for a literal `${...}`.
-Comment lines and trailing comments are left alone, so a commented-out `${TOKEN}` never fails a load.
 
-Every missing variable is reported at once. The line structure never changes (a value containing a
-newline is refused), and each line keeps a map from expanded columns back to original ones, so
-errors found later by the parser or the schema point at the column the user wrote.
+Only references inside YAML scalars are expanded (PyYAML's scanner says where scalars are and how
+they are quoted), so a commented-out `${TOKEN}` never fails a load. A value is escaped for the
+quoting it lands in; a value that would change the document's structure in an unquoted scalar
+(`: `, ` #`, a leading indicator, flow punctuation) is refused with a "quote it" hint instead of
+being parsed into something else.
+
+Every problem is reported at once. Line structure never changes (a value containing a newline is
+refused), and each line keeps a map from expanded columns back to original ones, so errors found
+later by the parser or the schema point at the column the user wrote.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+import yaml
 
 from webmcp.errors import Problem
 
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
 _BODY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)(.*)|(:?\?)(.*))?$", re.DOTALL)
+_UNSAFE_PLAIN = re.compile(r"^[-?:,\[\]{}#&*!|>'\"%@`\s]|: |:$| #|\s$")
+_UNSAFE_IN_FLOW = re.compile(r"[,\[\]{}]")
 
 
 @dataclass(slots=True)
 class ColumnMap:
     """Maps 0-based columns of expanded lines back to the original text's columns."""
 
-    # per line: list of (expanded_start, original_start, expanded_end, original_end) replaced spans
+    # per line: (expanded_start, original_start, expanded_end, original_end) of each replaced span
     spans: dict[int, list[tuple[int, int, int, int]]] = field(default_factory=dict)
 
     def original(self, line: int, column: int) -> int:
@@ -39,48 +49,90 @@ class ColumnMap:
         return column + shift
 
 
-def _comment_start(line: str) -> int:
-    """Index of a YAML comment on this line (outside quotes), or len(line)."""
-    quote = ""
-    for i, ch in enumerate(line):
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch == "#" and (i == 0 or line[i - 1] in " \t"):
-            return i
-    return len(line)
+@dataclass(frozen=True, slots=True)
+class _Scalar:
+    start: int
+    end: int
+    style: str | None  # None plain, '"', "'", '|', '>'
+    in_flow: bool
+
+
+def _scalars(text: str) -> tuple[list[_Scalar], int | None]:
+    """Every scalar's extent and style; plus the offset where scanning failed, if it did."""
+    found: list[_Scalar] = []
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=yaml.SafeLoader):
+            if isinstance(token, (yaml.FlowMappingStartToken, yaml.FlowSequenceStartToken)):
+                depth += 1
+            elif isinstance(token, (yaml.FlowMappingEndToken, yaml.FlowSequenceEndToken)):
+                depth = max(0, depth - 1)
+            elif isinstance(token, yaml.ScalarToken):
+                found.append(_Scalar(token.start_mark.index, token.end_mark.index, token.style, depth > 0))
+    except yaml.MarkedYAMLError as exc:
+        # The parser will report the syntax error; references after it are expanded as they stand.
+        mark = exc.problem_mark or exc.context_mark
+        return found, (mark.index if mark else 0)
+    return found, None
 
 
 def expand(text: str, env: Mapping[str, str], source: str) -> tuple[str, ColumnMap, list[Problem]]:
     """Expand references in `text`; returns the new text, the column map and every problem found."""
     problems: list[Problem] = []
     cmap = ColumnMap()
-    out_lines: list[str] = []
-    for lineno, line in enumerate(text.split("\n")):
-        cut = _comment_start(line)
-        code, comment = line[:cut], line[cut:]
-        pieces: list[str] = []
-        spans: list[tuple[int, int, int, int]] = []
-        pos = 0
-        out_len = 0
-        for m in _REF.finditer(code):
-            pieces.append(code[pos : m.start()])
-            out_len += m.start() - pos
-            if m.group(0) == "$${":
-                value = "${"
-            else:
-                value = _resolve(m.group(1), env, source, lineno + 1, m.start() + 1, problems)
-            spans.append((out_len, m.start(), out_len + len(value), m.end()))
-            pieces.append(value)
-            out_len += len(value)
-            pos = m.end()
-        pieces.append(code[pos:])
-        if spans:
-            cmap.spans[lineno] = spans
-        out_lines.append("".join(pieces) + comment)
-    return "\n".join(out_lines), cmap, problems
+    if "${" not in text:
+        return text, cmap, problems
+    scalars, failed_at = _scalars(text)
+    starts = [s.start for s in scalars]
+    line_starts = [0, *(m.end() for m in re.finditer("\n", text))]
+    shifts: dict[int, int] = {}
+    out: list[str] = []
+    pos = 0
+    for m in _REF.finditer(text):
+        scalar = _containing(scalars, starts, m.start())
+        if scalar is None and (failed_at is None or m.start() < failed_at):
+            continue  # in a comment
+        line = bisect.bisect_right(line_starts, m.start()) - 1
+        col = m.start() - line_starts[line]
+        if m.group(0) == "$${":
+            value = "${"
+        else:
+            raw = _resolve(m.group(1), env, source, line + 1, col + 1, problems)
+            value = _fit(raw, scalar, m.group(1), source, line + 1, col + 1, problems)
+        shift = shifts.get(line, 0)
+        end = m.end() - line_starts[line]
+        cmap.spans.setdefault(line, []).append((col + shift, col, col + shift + len(value), end))
+        shifts[line] = shift + len(value) - (m.end() - m.start())
+        out.append(text[pos : m.start()])
+        out.append(value)
+        pos = m.end()
+    out.append(text[pos:])
+    return "".join(out), cmap, problems
+
+
+def _containing(scalars: list[_Scalar], starts: list[int], index: int) -> _Scalar | None:
+    i = bisect.bisect_right(starts, index) - 1
+    if i >= 0 and scalars[i].start <= index < max(scalars[i].end, scalars[i].start + 1):
+        return scalars[i]
+    return None
+
+
+def _fit(value: str, scalar: _Scalar | None, ref: str, source: str, line: int, col: int,
+         problems: list[Problem]) -> str:
+    """The value escaped for the scalar it lands in, or a problem when it cannot land there as is."""
+    style = scalar.style if scalar else None
+    if style == '"':
+        return value.replace("\\", "\\\\").replace('"', '\\"')
+    if style == "'":
+        return value.replace("'", "''")
+    if style is None and scalar is not None and value:
+        unsafe = _UNSAFE_PLAIN.search(value) or (scalar.in_flow and _UNSAFE_IN_FLOW.search(value))
+        if unsafe:
+            problems.append(Problem(source, line, col, "", f"the value of ${{{ref}}} would change the YAML structure "
+                                    f"here (it has {unsafe.group(0).strip() or 'white space'!r})", None,
+                                    f'quote the reference: "${{{ref}}}"'))
+            return ""
+    return value
 
 
 def _resolve(body: str, env: Mapping[str, str], source: str, line: int, col: int, problems: list[Problem]) -> str:

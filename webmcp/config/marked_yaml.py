@@ -51,6 +51,7 @@ def parse(text: str, source: str, cmap: ColumnMap | None = None) -> tuple[Any, L
         message = exc.problem or exc.context or "invalid YAML"
         return None, locations, [Problem(source, line, col, "", f"YAML syntax error: {message}")]
     if node is None:
+        locations.marks[()] = (1, 1)  # an empty file: its problems belong to it, not to a profile
         return {}, locations, []
     problems: list[Problem] = []
     for path, mark, dup in _walk(node, ()):

@@ -118,11 +118,41 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
     if kw == "const":
         return [problem(f"must be {show(wanted)}", got=show(error.instance))]
     if kw in ("oneOf", "anyOf") and error.context:
+        # Explain the branch whose type fits the value; if none fits, say which shapes are allowed.
+        fitting = [e for e in error.context if e.validator != "type"]
+        if fitting:
+            return _explain(best_match(fitting), base, locate)
+        shapes = sorted({_TYPE_NAMES.get(str(t), str(t)) for e in error.context for t in _as_list(e.validator_value)})
+        return [problem(f"must be {' or '.join(shapes)}", got=show(error.instance))]
+    if kw == "propertyNames" and error.context:
+        name = error.instance if isinstance(error.instance, str) else None
         inner = best_match(error.context)
-        return _explain(inner, base, locate)
-    if kw == "propertyNames":
-        return [problem(f"bad name: {error.message}")]
+        message = (inner.schema.get("x-message") if isinstance(inner.schema, dict) else None) or inner.message
+        return [problem(f"bad name: {message}", (*path, name) if name else path, show(name))]
+    if kw in _LIMITS:
+        return [problem(_LIMITS[kw](wanted), got=show(error.instance))]
     return [problem(error.message)]
+
+
+def _plural(n: Any, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+_LIMITS: dict[str, Callable[[Any], str]] = {
+    "minimum": lambda n: f"must be at least {n}",
+    "maximum": lambda n: f"must be at most {n}",
+    "exclusiveMinimum": lambda n: f"must be more than {n}",
+    "exclusiveMaximum": lambda n: f"must be less than {n}",
+    "minItems": lambda n: f"must have at least {_plural(n, 'item')}",
+    "maxItems": lambda n: f"must have at most {_plural(n, 'item')}",
+    "minProperties": lambda n: f"must have at least {_plural(n, 'entry').replace('entrys', 'entries')}",
+    "minLength": lambda n: f"must be at least {_plural(n, 'character')} long",
+    "maxLength": lambda n: f"must be at most {_plural(n, 'character')} long",
+}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _join(*parts: str | None) -> str | None:

@@ -44,7 +44,7 @@ class CommandToolSpec(ToolSpec):
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> CommandToolSpec:
         common = ToolSpec.common(name, node, path, ctx)
-        env = {k: str(v) for k, v in (node.get("env") or {}).items()}
+        env = {k: stringify(v) for k, v in (node.get("env") or {}).items()}
         common["input_schema"] = template_input([node["argv"], env], common["input_schema"], path, ctx)
         return cls(
             **common,

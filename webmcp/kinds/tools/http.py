@@ -19,7 +19,7 @@ from webmcp.config.units import parse_size
 from webmcp.kinds.registry import Kind, register
 from webmcp.kinds.tools.base import Tool, ToolSpec, template_input
 from webmcp.kinds.tools.results import error_result, from_value, text_result
-from webmcp.kinds.tools.templates import Template
+from webmcp.kinds.tools.templates import Template, stringify
 
 if TYPE_CHECKING:
     from webmcp.graph.build import BuildContext
@@ -39,8 +39,8 @@ class HttpToolSpec(ToolSpec):
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> HttpToolSpec:
         common = ToolSpec.common(name, node, path, ctx)
         req = node["request"]
-        query = {k: str(v) for k, v in (req.get("query") or {}).items()}
-        headers = {k: str(v) for k, v in (req.get("headers") or {}).items()}
+        query = {k: stringify(v) for k, v in (req.get("query") or {}).items()}
+        headers = {k: stringify(v) for k, v in (req.get("headers") or {}).items()}
         templates = [req["url"], query, headers, req.get("body")]
         common["input_schema"] = template_input(templates, common["input_schema"], (*path, "request"), ctx)
         return cls(

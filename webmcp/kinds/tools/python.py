@@ -60,6 +60,10 @@ class PythonBackend:
         return await loop.run_in_executor(self._pool, run)
 
 
+class NotCallable(TypeError):
+    pass
+
+
 def resolve_function(reference: str, base_dir: str) -> Callable[..., Any]:
     """Import `package.module:attr`; the config file's folder is importable."""
     module_name, _, attr = reference.partition(":")
@@ -69,7 +73,7 @@ def resolve_function(reference: str, base_dir: str) -> Callable[..., Any]:
     for part in attr.split("."):
         obj = getattr(obj, part)
     if not callable(obj):
-        raise TypeError(f"{reference} is a {type(obj).__name__}, not a function")
+        raise NotCallable(f"{reference} is a {type(obj).__name__}, not a function")
     return obj  # type: ignore[no-any-return]
 
 
@@ -79,6 +83,10 @@ async def build(spec: PythonToolSpec, ctx: BuildContext) -> Tool:
     except (ImportError, AttributeError) as exc:
         raise ctx.fail(spec.where, f"cannot import {spec.function}: {type(exc).__name__}: {exc}",
                        hint="the config file's folder is on sys.path; check the module and attribute names") from None
+    except NotCallable as exc:
+        raise ctx.fail(spec.where, str(exc)) from None
+    except Exception as exc:  # the module itself fails: syntax error, exception at import time
+        raise ctx.fail(spec.where, f"importing {spec.function} failed: {type(exc).__name__}: {exc}") from None
     try:
         sig = describe(fn)
     except (TypeError, ValueError) as exc:

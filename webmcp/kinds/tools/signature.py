@@ -88,6 +88,9 @@ def schema_of(hint: Any) -> dict[str, Any]:
         if all(set(o) == {"type"} for o in options):
             return {"type": [o["type"] for o in options]}
         return {"anyOf": options}
+    if (origin is tuple or hint is tuple) and args and args[-1] is not Ellipsis:
+        fixed = [schema_of(a) for a in args]
+        return {"type": "array", "prefixItems": fixed, "minItems": len(fixed), "maxItems": len(fixed)}
     if origin in (list, set, frozenset, tuple) or hint in (list, set, frozenset, tuple):
         item = schema_of(args[0]) if args else {}
         return {"type": "array", "items": item} if item else {"type": "array"}
@@ -110,8 +113,14 @@ def _parse_doc(doc: str) -> tuple[str, dict[str, str]]:
     params: dict[str, str] = {}
     m = re.search(r"^(?:Args|Arguments|Parameters):\s*\n((?:[ \t]+.*\n?)+)", doc, re.MULTILINE)
     if m:
-        for line in m.group(1).splitlines():
+        lines = m.group(1).splitlines()
+        indent = len(lines[0]) - len(lines[0].lstrip())
+        current = None
+        for line in lines:
             pm = re.match(r"^\s+(\w+)(?:\s*\([^)]*\))?:\s*(.+)$", line)
-            if pm:
-                params[pm.group(1)] = pm.group(2).strip()
+            if pm and len(line) - len(line.lstrip()) == indent:
+                current = pm.group(1)
+                params[current] = pm.group(2).strip()
+            elif current and line.strip():  # a description wrapped onto the next line
+                params[current] += " " + line.strip()
     return summary, params
