@@ -295,3 +295,15 @@ def test_exit_code_of_config_error(workdir: Path) -> None:
     assert info.value.exit_code == 3
     assert str(info.value).splitlines() == [p.render() for p in info.value.problems]
     assert len(info.value.problems) == 2
+
+
+def test_bad_tool_name_is_reported_at_the_name(workdir: Path) -> None:
+    """An invalid entry name is located at the name itself, with the naming rule."""
+    (workdir / "webmcp.yaml").write_text('version: 1\nprofile: none\ntools:\n  "bad name!":\n    kind: static\n'
+                                         "    content: x\n")
+    with pytest.raises(ConfigError) as info:
+        load("webmcp.yaml")
+    assert str(info.value) == (
+        "webmcp.yaml:4:3: tools.bad name!: must be 1-128 characters of letters, digits, _ . - "
+        '(not starting with . or -) (got "bad name!")'
+    )

@@ -87,6 +87,8 @@ def _check(schema_id: str, data: Any, base: Path, locate: Locate) -> list[Proble
 
 def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem]:
     path: Path = (*base, *error.absolute_path)
+    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
+        path = (*path, error.instance)  # point at the bad name itself, not at its section
     schema = error.schema if isinstance(error.schema, dict) else {}
     kw = error.validator
     wanted: Any = error.validator_value
@@ -124,11 +126,6 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
             return _explain(best_match(fitting), base, locate)
         shapes = sorted({_TYPE_NAMES.get(str(t), str(t)) for e in error.context for t in _as_list(e.validator_value)})
         return [problem(f"must be {' or '.join(shapes)}", got=show(error.instance))]
-    if kw == "propertyNames" and error.context:
-        name = error.instance if isinstance(error.instance, str) else None
-        inner = best_match(error.context)
-        message = (inner.schema.get("x-message") if isinstance(inner.schema, dict) else None) or inner.message
-        return [problem(f"bad name: {message}", (*path, name) if name else path, show(name))]
     if kw in _LIMITS:
         return [problem(_LIMITS[kw](wanted), got=show(error.instance))]
     return [problem(error.message)]
