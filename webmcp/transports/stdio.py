@@ -4,7 +4,11 @@ Contract:
 - The protocol owns the process's real stdout. `claim_stdout()` (called before any tool code is
   imported) moves it to a private descriptor and points fd 1 and `sys.stdout` at stderr, so a stray
   `print` or a C library writing to fd 1 lands in the log, never in the protocol stream.
-- Replies produced in one event-loop turn are written with one write (cheap pipelining).
+- Input is handled in the read callback itself (no reader task to wake): every complete line of a
+  chunk goes to the Session, and the replies produced meanwhile are written with one write.
+- A reply finished later by a call's task is written at once when it is the only call in flight
+  (lowest latency), else with the other replies of that event-loop turn (one write for many).
+- When the client stops reading our output, we stop reading its input (back-pressure).
 - A line longer than `max_message_size` gets one -32600 error and is skipped; serving goes on.
 - On end of input, running calls may finish (up to `graceful_timeout`) and their replies are written.
 """
@@ -29,7 +33,6 @@ from webmcp.protocol.session import Session
 log = logging.getLogger(__name__)
 
 _NL = orjson.OPT_APPEND_NEWLINE
-_CHUNK = 1 << 16
 
 
 def claim_stdout() -> BinaryIO:
@@ -42,13 +45,15 @@ def claim_stdout() -> BinaryIO:
 
 
 class _Output:
-    """Buffers outgoing messages and writes them once per event-loop turn."""
+    """Encodes outgoing messages and decides when to write them (see the module contract)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, write: Callable[[bytes], None]) -> None:
         self._loop = loop
         self._write = write
         self._buffer: list[bytes] = []
         self._scheduled = False
+        self.batching = False  # set while a chunk of input is being handled
+        self.busy: Callable[[], bool] = lambda: False  # more than one call in flight?
 
     def emit(self, message: dict[str, Any]) -> None:
         try:
@@ -58,9 +63,13 @@ class _Output:
             log.error("cannot encode reply to %r: %s", mid, exc)
             data = orjson.dumps(jsonrpc.error(mid, jsonrpc.INTERNAL_ERROR, f"result is not JSON: {exc}"), option=_NL)
         self._buffer.append(data)
-        if not self._scheduled:
+        if self.batching or self._scheduled:
+            return
+        if self.busy():
             self._scheduled = True
             self._loop.call_soon(self.flush)
+        else:
+            self.flush()
 
     def flush(self) -> None:
         self._scheduled = False
@@ -70,100 +79,145 @@ class _Output:
             self._write(data)
 
 
+class _LineReader:
+    """Splits input into lines and hands each decoded message to the session."""
+
+    def __init__(self, session: Session, out: _Output, limit: int) -> None:
+        self._receive = session.receive
+        self._out = out
+        self._limit = limit
+        self._pending = b""
+        self._skipping = False  # inside an oversized line: drop bytes up to the next newline
+
+    def feed(self, chunk: bytes) -> None:
+        out = self._out
+        out.batching = True
+        try:
+            lines = (self._pending + chunk).split(b"\n") if self._pending else chunk.split(b"\n")
+            self._pending = lines.pop()
+            for line in lines:
+                if self._skipping:
+                    self._skipping = False
+                    continue
+                self._line(line)
+            if len(self._pending) > self._limit:
+                if not self._skipping:
+                    out.emit(_too_large(len(self._pending), self._limit))
+                self._skipping = True
+                self._pending = b""
+        finally:
+            out.batching = False
+            out.flush()
+
+    def finish(self) -> None:
+        if not self._skipping:
+            self.feed(b"\n")
+
+    def _line(self, line: bytes) -> None:
+        if len(line) > self._limit:
+            self._out.emit(_too_large(len(line), self._limit))
+            return
+        if not line or line.isspace():
+            return
+        try:
+            msg = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            self._out.emit(jsonrpc.error(None, PARSE_ERROR, f"Parse error: {exc}"))
+            return
+        self._receive(msg)
+
+
+class _InputProtocol(asyncio.Protocol):
+    def __init__(self, reader: _LineReader, ended: asyncio.Event) -> None:
+        self._reader = reader
+        self._ended = ended
+
+    def data_received(self, data: bytes) -> None:
+        self._reader.feed(data)
+
+    def eof_received(self) -> bool:
+        self._reader.finish()
+        self._ended.set()
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ended.set()
+
+
+class _OutputProtocol(asyncio.Protocol):
+    """Pauses input while the client is not reading our output; notices when it goes away."""
+
+    def __init__(self, ended: asyncio.Event) -> None:
+        self.input: asyncio.ReadTransport | None = None
+        self._ended = ended
+        self.closed = asyncio.Event()
+
+    def pause_writing(self) -> None:
+        if self.input is not None:
+            self.input.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.input is not None:
+            self.input.resume_reading()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._ended.set()
+        self.closed.set()
+
+
 async def serve(holder: GraphHolder, stdin: BinaryIO, stdout: BinaryIO, stop: asyncio.Event) -> None:
     loop = asyncio.get_running_loop()
-    reader: Any = asyncio.StreamReader(limit=_CHUNK * 4)
+    ended = asyncio.Event()
+    output = _OutputProtocol(ended)
+    write_transport: Any = None
     try:
-        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), stdin)
-    except ValueError:  # stdin is a regular file (`webmcp serve < requests.jsonl`)
-        reader = _FileReader(stdin)
-    writer: Any
-    try:
-        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, stdout)
-        writer = asyncio.StreamWriter(transport, protocol, None, loop)
-    except ValueError:  # stdout is a regular file
-        writer = _FileWriter(stdout)
-    out = _Output(loop, writer.write)
+        write_transport, _ = await loop.connect_write_pipe(lambda: output, stdout)
+        write = write_transport.write
+    except ValueError:  # stdout is a regular file (`webmcp serve > replies.jsonl`)
+        write = _file_writer(stdout)
+    out = _Output(loop, write)
     session = Session(holder, out.emit)
-    limit = holder.current.spec.server.max_message_size
+    out.busy = lambda: len(session.in_flight) > 1
+    reader = _LineReader(session, out, holder.current.spec.server.max_message_size)
+    try:
+        read_transport, _ = await loop.connect_read_pipe(lambda: _InputProtocol(reader, ended), stdin)
+        output.input = read_transport
+        input_task = None
+    except ValueError:  # stdin is a regular file (`webmcp serve < requests.jsonl`)
+        read_transport = None
+        input_task = loop.create_task(_read_file(stdin, reader, ended))
 
-    read_task = loop.create_task(_read_loop(reader, writer, session, out, limit))
-    stop_task = loop.create_task(stop.wait())
-    await asyncio.wait({read_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
-    stop_task.cancel()
-    read_task.cancel()
-    await asyncio.gather(read_task, return_exceptions=True)
+    waiters = {loop.create_task(stop.wait()), loop.create_task(ended.wait())}
+    await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    if read_transport is not None:
+        read_transport.close()
+    if input_task is not None:
+        input_task.cancel()
     await session.drain(holder.current.spec.server.graceful_timeout)
     out.flush()
-    with contextlib.suppress(ConnectionError, BrokenPipeError):
-        await writer.drain()
-    writer.close()
+    if write_transport is not None and not write_transport.is_closing():
+        write_transport.close()  # closes once everything buffered is written
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(output.closed.wait(), 10)
 
 
-async def _read_loop(
-    reader: Any, writer: Any, session: Session, out: _Output, limit: int
-) -> None:
-    pending = b""
-    skipping = False  # inside an oversized line: drop bytes up to the next newline
-    receive = session.receive
-    loads = orjson.loads
-    while True:
-        chunk = await reader.read(_CHUNK)
-        if not chunk:
-            break
-        lines = (pending + chunk).split(b"\n") if pending else chunk.split(b"\n")
-        pending = lines.pop()
-        for line in lines:
-            if skipping:
-                skipping = False
-                continue
-            if len(line) > limit:
-                out.emit(_too_large(len(line), limit))
-                continue
-            if not line or line.isspace():
-                continue
-            try:
-                msg = loads(line)
-            except orjson.JSONDecodeError as exc:
-                out.emit(jsonrpc.error(None, PARSE_ERROR, f"Parse error: {exc}"))
-                continue
-            receive(msg)
-        if len(pending) > limit:
-            if not skipping:
-                out.emit(_too_large(len(pending), limit))
-            skipping = True
-            pending = b""
-        try:
-            await writer.drain()  # back-pressure: stop reading while the client is not reading replies
-        except (ConnectionError, BrokenPipeError):
-            break
-    if pending.strip() and not skipping:
-        try:
-            receive(loads(pending))
-        except orjson.JSONDecodeError as exc:
-            out.emit(jsonrpc.error(None, PARSE_ERROR, f"Parse error: {exc}"))
+async def _read_file(file: BinaryIO, reader: _LineReader, ended: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    fd = file.fileno()
+    while chunk := await loop.run_in_executor(None, os.read, fd, 1 << 16):
+        reader.feed(chunk)
+    reader.finish()
+    ended.set()
 
 
-class _FileReader:
-    def __init__(self, file: BinaryIO) -> None:
-        self._fd = file.fileno()
+def _file_writer(file: BinaryIO) -> Callable[[bytes], None]:
+    def write(data: bytes) -> None:
+        file.write(data)
+        file.flush()
 
-    async def read(self, n: int) -> bytes:
-        return await asyncio.get_running_loop().run_in_executor(None, os.read, self._fd, n)
-
-
-class _FileWriter:
-    def __init__(self, file: BinaryIO) -> None:
-        self._file = file
-
-    def write(self, data: bytes) -> None:
-        self._file.write(data)
-
-    async def drain(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self._file.flush()
+    return write
 
 
 def _too_large(size: int, limit: int) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
 from webmcp.config.validate import show
 from webmcp.errors import ToolError
+from webmcp.kinds.tools.arguments import compile_check
 from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names
 
@@ -111,8 +112,7 @@ class Tool:
         self.timeout = spec.timeout
         self.error_details = error_details
         self._backend = backend
-        self._validator = Draft202012Validator(dict(input_schema))
-        self._is_valid = self._validator.is_valid
+        self._is_valid, self._validator = compile_check(input_schema)
         definition: dict[str, Any] = {"name": spec.name}
         if spec.title:
             definition["title"] = spec.title
