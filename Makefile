@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint bench
+.PHONY: serve test lint bench binary
 .DEFAULT_GOAL := serve
 
 $(STAMP): pyproject.toml
@@ -25,3 +25,6 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@bench/run.sh
+
+binary: $(STAMP)
+	@build/build.sh
