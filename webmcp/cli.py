@@ -8,6 +8,7 @@ Every option can also be set as WEBMCP_<OPTION> (WEBMCP_CONFIG, WEBMCP_TRANSPORT
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import sys
@@ -40,8 +41,7 @@ def _reports_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
         except WebmcpError as exc:
             click.echo(str(exc), err=True)
             if isinstance(exc, ConfigError):
-                n = len(exc.problems)
-                click.echo(f"{n} problem{'s' if n != 1 else ''} found", err=True)
+                click.echo(f"{_count(len(exc.problems), 'problem')} found", err=True)
             sys.exit(exc.exit_code)
 
     return wrapper
@@ -82,7 +82,8 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str) -> 
     from webmcp.graph.build import build
 
     async def check() -> tuple[int, int]:
-        graph = await build(load(config, overrides=_overrides(ctx, {"profile": ("profile",)})))
+        with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt our output
+            graph = await build(load(config, overrides=_overrides(ctx, {"profile": ("profile",)})))
         try:
             return len(graph.catalog), len(graph.spec.tools)
         finally:
@@ -97,7 +98,7 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str) -> 
         else:
             for p in exc.problems:
                 click.echo(p.render())
-            click.echo(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''} found", err=True)
+            click.echo(f"{_count(len(exc.problems), 'problem')} found", err=True)
         sys.exit(exc.exit_code)
     if fmt == "json":
         click.echo(orjson.dumps({"valid": True, "listed_tools": listed, "tools": declared}).decode())
@@ -143,7 +144,8 @@ def tools(ctx: click.Context, config: str, profile: str | None, as_json: bool) -
     from webmcp.graph.build import build
 
     async def catalog() -> list[dict[str, Any]]:
-        graph = await build(load(config, overrides=_overrides(ctx, {"profile": ("profile",)})))
+        with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt --json
+            graph = await build(load(config, overrides=_overrides(ctx, {"profile": ("profile",)})))
         try:
             return list(graph.catalog)
         finally:
@@ -159,7 +161,7 @@ def tools(ctx: click.Context, config: str, profile: str | None, as_json: bool) -
         ops = entry["inputSchema"].get("properties", {}).get("operation", {}).get("enum")
         for op in ops or []:
             click.echo(f"    operation: {op}")
-    click.echo(f"{len(entries)} tool{'s' if len(entries) != 1 else ''}")
+    click.echo(_count(len(entries), "tool"))
 
 
 @main.command()
@@ -168,6 +170,10 @@ def schema() -> None:
     from webmcp.config.schemas import bundle
 
     click.echo(orjson.dumps(bundle(), option=orjson.OPT_INDENT_2).decode())
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _setup_logging(level: str) -> None:

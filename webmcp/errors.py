@@ -64,6 +64,12 @@ class BuildError(ConfigError):
     exit_code = 4
 
 
+class TransportUnavailable(WebmcpError):
+    """The configured transport cannot be served by this build."""
+
+    exit_code = 2
+
+
 class ToolError(Exception):
     """Raise from a tool to return an `isError` result with exactly this message (no traceback)."""
 

@@ -28,6 +28,10 @@ def pick(operation: str) -> str:
 
 def many(*items: str) -> str:
     return ""
+
+
+def odd_default(x: dict = {1: 2}) -> str:  # noqa: B006
+    return ""
 '''
 IMPORT_HINT = "the config file's folder is on sys.path; check the module and attribute names"
 
@@ -174,3 +178,46 @@ def test_unusable_function_is_a_located_build_problem(workdir: Path, function: s
     [error] = build_problems(workdir, f"tools:\n  a: {{kind: python, function: '{function}'}}\n")
     assert error.startswith("webmcp.yaml:4:3: tools.a: ")
     assert message in error
+
+
+@pytest.mark.parametrize(
+    ("tools_yaml", "errors"),
+    [
+        pytest.param(
+            "tools:\n  t:\n    kind: command\n    argv: [date]\n    output: {type: object}\n",
+            ["webmcp.yaml:4:3: tools.t: output: needs `stdout: json` (text output has no structured content)"],
+            id="command-text-with-output-schema",
+        ),
+        pytest.param(
+            "tools:\n  t:\n    kind: static\n    content: x\n    output: {type: object}\n",
+            ["webmcp.yaml:4:3: tools.t: output: needs `structured:` content to describe"],
+            id="static-output-without-structured",
+        ),
+        pytest.param(
+            "tools:\n  t:\n    kind: static\n    content: x\n    structured: {n: x}\n"
+            "    output: {type: object, properties: {n: {type: integer}}}\n",
+            ["webmcp.yaml:4:3: tools.t: structured does not match output: 'x' is not of type 'integer'"],
+            id="static-structured-not-matching-output",
+        ),
+        pytest.param(
+            "tools:\n  t:\n    kind: python\n    function: bt_tools:echo\n"
+            "    input: {type: object, properties: {text: {$ref: '#/$defs/nope'}}}\n",
+            ["webmcp.yaml:4:3: tools.t: input is not a valid JSON Schema: $ref '#/$defs/nope' does not resolve"],
+            id="unresolvable-ref",
+        ),
+    ],
+)
+def test_tools_that_could_never_answer_correctly_are_refused_at_build(
+    workdir: Path, tools_yaml: str, errors: list[str]
+) -> None:
+    """Contradictions between a tool's declarations and what it can return are build errors, not call errors."""
+    assert build_problems(workdir, tools_yaml) == errors
+
+
+def test_a_default_json_cannot_carry_is_not_advertised(workdir: Path) -> None:
+    """A parameter default that is not JSON (a dict with int keys) is left out of the schema."""
+    (workdir / "webmcp.yaml").write_text("version: 1\nprofile: none\ntools:\n  t:\n    kind: python\n"
+                                         "    function: bt_tools:odd_default\n")
+    graph = asyncio.run(build(load("webmcp.yaml", env={})))
+    assert graph.tools["t"].definition["inputSchema"]["properties"] == {"x": {"type": "object"}}
+    asyncio.run(graph.close())

@@ -38,7 +38,29 @@ def _app(seen: list[dict[str, Any]]) -> web.Application:
     async def huge(request: web.Request) -> web.Response:
         return web.Response(text="x" * 200_000)
 
+    async def profile_escape(request: web.Request) -> web.Response:
+        seen.append({"path": request.raw_path})
+        return web.Response(text="escaped the path segment")
+
+    async def chunked(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        await resp.write(b'{"items": [')
+        for i in range(20_000):
+            await resp.write(b'"item-%05d",' % i)
+        await resp.write(b'"last"]}')
+        await resp.write_eof()
+        return resp
+
+    async def profile(request: web.Request) -> web.Response:
+        seen.append({"path": request.raw_path})
+        return web.Response(text=f"profile of {request.match_info['id']}")
+
     app = web.Application()
+    app.router.add_get("/chunked", chunked)
+    app.router.add_get("/api/users/{id}/profile", profile)
+    app.router.add_get("/api/profile", profile_escape)
     app.router.add_get("/search", search)
     app.router.add_post("/echo", echo_body)
     app.router.add_get("/items/{id}", item)

@@ -59,3 +59,46 @@ def blocking_sleep(seconds: float) -> str:
     """A sync function that blocks; it must run off the event loop."""
     time.sleep(seconds)
     return "woke"
+
+
+async def raises_cancel() -> str:
+    """Raise CancelledError without being cancelled (as a cancelled inner task would)."""
+    raise asyncio.CancelledError()
+
+
+async def swallows_cancel(seconds: float) -> str:
+    """Ignore cancellation and return anyway."""
+    try:
+        await asyncio.sleep(seconds)
+    except asyncio.CancelledError:
+        return "ignored the cancellation"
+    return "slept"
+
+
+def not_json() -> dict[str, object]:
+    """Return a value JSON cannot carry."""
+    return {"numbers": {1, 2}}
+
+
+def logs_not_json(ctx: Context) -> str:
+    """Log a value JSON cannot carry, then answer."""
+    ctx.info({"numbers": {1, 2}})
+    return "answered"
+
+
+def keeps_reporting(ctx: Context) -> str:
+    """A sync tool that outlives its timeout and keeps reporting progress from its thread."""
+    for i in range(10):
+        ctx.report_progress(i, 10)
+        time.sleep(0.1)
+    return "done"
+
+
+def text_only() -> str:
+    """Return text where structured content is expected."""
+    return "no structure"
+
+
+def structured(ok: bool) -> dict[str, object]:
+    """Return structured content that does or does not match the declared output schema."""
+    return {"count": 3} if ok else {"count": "three"}

@@ -160,6 +160,31 @@ async def test_command_tools(config: Path) -> None:
         assert r.is_error and r.content[0].text == "Tool 'sleeper' timed out after 0.3s"
 
 
+async def test_declared_output_schema_is_enforced(workdir: Path) -> None:
+    """With `output:`, missing or non-conforming structured content is an isError result."""
+    config = write_config(workdir, """
+        version: 1
+        tools:
+          text_only:
+            kind: python
+            function: "sample_tools:text_only"
+            output: {type: object}
+          structured:
+            kind: python
+            function: "sample_tools:structured"
+            output: {type: object, properties: {count: {type: integer}}, required: [count]}
+    """)
+    async with connect(config) as s:
+        r = await s.call_tool("text_only", {})
+        assert r.is_error and r.content[0].text == (
+            "Tool 'text_only' declares an output schema but returned no structured content")
+        r = await s.call_tool("structured", {"ok": True})
+        assert not r.is_error and r.structured_content == {"count": 3}
+        r = await s.call_tool("structured", {"ok": False})
+        assert r.is_error and r.content[0].text == ("Tool 'structured' returned structured content that does not "
+                                                    "match its output schema: count: 'three' is not of type 'integer'")
+
+
 async def test_static_tools_return_text_image_and_resource(config: Path) -> None:
     """static content: a string is one text block; image and embedded resource blocks pass through."""
     async with connect(config) as s:
@@ -194,6 +219,8 @@ async def test_http_tools_against_a_real_backend(workdir: Path) -> None:
               missing: {{kind: http, request: {{url: "{base}/missing"}}}}
               image: {{kind: http, request: {{url: "{base}/image"}}}}
               huge: {{kind: http, request: {{url: "{base}/huge"}}, max_response: 1KB}}
+              chunked: {{kind: http, request: {{url: "{base}/chunked"}}}}
+              chunked_small: {{kind: http, request: {{url: "{base}/chunked"}}, max_response: 10KB}}
         """)
         async with connect(config) as s:
             r = await s.call_tool("search", {"query": "a b&c"})
@@ -209,3 +236,34 @@ async def test_http_tools_against_a_real_backend(workdir: Path) -> None:
             assert r.content[0].type == "image" and base64.b64decode(r.content[0].data) == PNG_1PX
             r = await s.call_tool("huge", {})
             assert r.is_error and "too large" in r.content[0].text
+            r = await s.call_tool("chunked", {})
+            assert not r.is_error and len(r.structured_content["items"]) == 20_001
+            r = await s.call_tool("chunked_small", {})
+            assert r.is_error and r.content[0].text == "HTTP response too large (over 10000 bytes)"
+
+
+async def test_http_arguments_cannot_escape_their_place(workdir: Path) -> None:
+    """A path value cannot climb out of its segment; a header value cannot carry a line break."""
+    with run_backend() as (base, seen):
+        config = write_config(workdir, f"""
+            version: 1
+            tools:
+              profile: {{kind: http, request: {{url: "{base}/api/users/{{id}}/profile"}}}}
+              with_header:
+                kind: http
+                request: {{url: "{base}/search", query: {{q: x}}, headers: {{X-Trace: "{{trace}}", X-Opt: "{{opt}}"}}}}
+                input:
+                  type: object
+                  properties: {{trace: {{type: string}}, opt: {{type: string}}}}
+                  required: [trace]
+        """)
+        async with connect(config) as s:
+            r = await s.call_tool("profile", {"id": "a/../b"})
+            assert r.content[0].text == "profile of a/../b" and seen[-1]["path"] == "/api/users/a%2F..%2Fb/profile"
+            for bad in ("..", "."):
+                r = await s.call_tool("profile", {"id": bad})
+                assert r.is_error and r.content[0].text == f"{bad!r} is not allowed as a URL path value"
+            r = await s.call_tool("with_header", {"trace": "t\r\nX-Evil: 1"})
+            assert r.is_error and r.content[0].text == "the value for header X-Trace contains a line break"
+            r = await s.call_tool("with_header", {"trace": "t1"})
+            assert seen[-1]["headers"]["X-Trace"] == "t1" and "X-Opt" not in seen[-1]["headers"]

@@ -10,6 +10,7 @@ import pytest
 
 from webmcp.config.load import load
 from webmcp.config.spec import Where
+from webmcp.errors import ConfigError
 from webmcp.kinds.tools.base import ToolSpec
 
 NO_INPUT = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
@@ -223,3 +224,22 @@ def test_inline_master_operation_becomes_a_named_tool(workdir: Path) -> None:
 def test_boolean_values_are_rendered_like_json(workdir: Path, entry: str, field: str, key: str) -> None:
     """A YAML boolean in env or query is sent as `true`, as `{placeholder}` templates render booleans."""
     assert getattr(tool_spec(workdir, entry), field)[key] == "true"
+
+
+def test_string_maps_keep_the_text_as_written(workdir: Path) -> None:
+    """env, query and headers values are strings: YAML 1.1 must not turn 0755 into 493 or no into false."""
+    spec = tool_spec(workdir, "    kind: command\n    argv: [env]\n    env: {A: 0755, B: no, C: 0x1F, D: 1.10, E: 7}\n")
+    assert spec.env == {"A": "0755", "B": "no", "C": "0x1F", "D": "1.10", "E": "7"}  # type: ignore[attr-defined]
+    http = '    kind: http\n    request: {url: "http://h/x", headers: {X-On: yes}, query: {v: 1:30}}\n'
+    spec = tool_spec(workdir, http)
+    assert spec.headers == {"X-On": "yes"} and spec.query == {"v": "1:30"}  # type: ignore[attr-defined]
+
+
+def test_the_program_cannot_come_from_an_argument(workdir: Path) -> None:
+    """argv[0] with a placeholder is refused: an argument must never choose which program runs."""
+    (workdir / "webmcp.yaml").write_text('version: 1\nprofile: none\ntools:\n  t:\n    kind: command\n'
+                                         '    argv: ["{prog}", x]\n')
+    with pytest.raises(ConfigError) as info:
+        load("webmcp.yaml", env={})
+    assert str(info.value) == ('webmcp.yaml:6:12: tools.t.argv[0]: the program cannot come from an argument '
+                               '(got "{prog}"); name a fixed program; pass arguments as later items')

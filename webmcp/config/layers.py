@@ -82,6 +82,14 @@ class Origins:
     profile: Locations | None
     overrides: list[Override]
 
+    def text(self, path: Path) -> str | None:
+        """The source text of an unquoted scalar, when the value at `path` came from a file."""
+        if any(path[: len(ov.path)] == ov.path for ov in self.overrides):
+            return None
+        if self.file.has(path):
+            return self.file.texts.get(path)
+        return self.profile.texts.get(path) if self.profile is not None else None
+
     def locate(self, path: Path) -> tuple[str, int | None, int | None]:
         for ov in reversed(self.overrides):
             if path[: len(ov.path)] == ov.path:

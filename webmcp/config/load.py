@@ -52,7 +52,7 @@ def load(
     if problems:
         raise ConfigError(problems)
 
-    ctx = SpecContext(origins.locate, base_dir)
+    ctx = SpecContext(origins.locate, base_dir, origins.text)
     spec = _build_spec(merged, ctx, source, base_dir, profile_name)
     if ctx.problems:
         raise ConfigError(ctx.problems)

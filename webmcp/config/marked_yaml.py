@@ -24,6 +24,9 @@ class Locations:
 
     source: str
     marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    # The text of each unquoted scalar as written: YAML 1.1 reads `0755`, `no` or `1:30` as numbers
+    # and booleans, which fields that are strings by nature (headers, env) must not see.
+    texts: dict[Path, str] = field(default_factory=dict)
 
     def find(self, path: Path) -> tuple[int, int] | None:
         for cut in range(len(path), -1, -1):
@@ -54,7 +57,14 @@ def parse(text: str, source: str, cmap: ColumnMap | None = None) -> tuple[Any, L
         locations.marks[()] = (1, 1)  # an empty file: its problems belong to it, not to a profile
         return {}, locations, []
     problems: list[Problem] = []
-    for path, mark, dup in _walk(node, ()):
+    try:
+        walked = list(_walk(node, (), set(), [0]))
+    except _TooDeep as exc:
+        line, col = _line_col(exc.mark, cmap)
+        return None, locations, [Problem(source, line, col, "", str(exc), hint="expand the aliases by hand")]
+    for path, mark, dup, plain in walked:
+        if plain is not None:
+            locations.texts[path] = plain
         line, col = _line_col(mark, cmap)
         if dup:
             first = locations.marks.get(path)
@@ -73,8 +83,32 @@ def parse(text: str, source: str, cmap: ColumnMap | None = None) -> tuple[Any, L
     return data, locations, problems
 
 
-def _walk(node: yaml.Node, path: Path) -> Iterator[tuple[Path, yaml.Mark, bool]]:
-    yield path, node.start_mark, False
+class _TooDeep(Exception):
+    def __init__(self, message: str, mark: yaml.Mark) -> None:
+        super().__init__(message)
+        self.mark = mark
+
+
+_MAX_NODES = 200_000
+
+
+def _plain_text(node: yaml.Node) -> str | None:
+    return node.value if isinstance(node, yaml.ScalarNode) and node.style is None else None
+
+
+def _walk(
+    node: yaml.Node, path: Path, active: set[int], count: list[int]
+) -> Iterator[tuple[Path, yaml.Mark, bool, str | None]]:
+    """(key path, mark, is a duplicate key, source text of a plain scalar) for every node.
+
+    Refuses recursive aliases and alias expansions past _MAX_NODES nodes ("billion laughs")."""
+    count[0] += 1
+    if count[0] > _MAX_NODES:
+        raise _TooDeep(f"the document expands to more than {_MAX_NODES} nodes (aliases?)", node.start_mark)
+    if id(node) in active:
+        raise _TooDeep("recursive alias: a node contains itself", node.start_mark)
+    yield path, node.start_mark, False, _plain_text(node)
+    active.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -82,17 +116,18 @@ def _walk(node: yaml.Node, path: Path) -> Iterator[tuple[Path, yaml.Mark, bool]]
                 continue
             key = str(key_node.value)
             if key in seen:
-                yield (*path, key), key_node.start_mark, True
+                yield (*path, key), key_node.start_mark, True, None
                 continue
             seen.add(key)
             # Point at the key for the entry itself: "tools.search: ..." errors land on the key.
-            yield (*path, key), key_node.start_mark, False
-            for sub in _walk(value_node, (*path, key)):
+            yield (*path, key), key_node.start_mark, False, _plain_text(value_node)
+            for sub in _walk(value_node, (*path, key), active, count):
                 if sub[0] != (*path, key):
                     yield sub
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
-            yield from _walk(item, (*path, i))
+            yield from _walk(item, (*path, i), active, count)
+    active.discard(id(node))
 
 
 def dotted(path: Path) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, Literal
@@ -38,6 +38,7 @@ class SpecContext:
 
     locate: Locate
     base_dir: FsPath
+    source_text: Callable[[Path], str | None] = lambda path: None
     problems: list[Problem] = field(default_factory=list)
 
     def where(self, path: Path) -> Where:
@@ -57,7 +58,7 @@ class ServerSpec:
     host: str = "127.0.0.1"
     port: int = 8765
     http_path: str = "/mcp"
-    log_level: str = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
     page_size: int = 500
     max_message_size: int = 4 * 1024 * 1024
     error_details: bool = False

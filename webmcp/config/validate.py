@@ -87,8 +87,12 @@ def _check(schema_id: str, data: Any, base: Path, locate: Locate) -> list[Proble
 
 def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem]:
     path: Path = (*base, *error.absolute_path)
-    if "propertyNames" in error.absolute_schema_path and isinstance(error.instance, str):
-        path = (*path, error.instance)  # point at the bad name itself, not at its section
+    name_hint = None
+    if "propertyNames" in error.absolute_schema_path:
+        if isinstance(error.instance, str):
+            path = (*path, error.instance)  # point at the bad name itself, not at its section
+        else:
+            name_hint = "YAML reads this name as a boolean or a number: put it in quotes"
     schema = error.schema if isinstance(error.schema, dict) else {}
     kw = error.validator
     wanted: Any = error.validator_value
@@ -108,7 +112,7 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
         missing = [k for k in wanted if isinstance(error.instance, dict) and k not in error.instance]
         return [problem(f"missing required key {k!r}") for k in missing]
     if "x-message" in schema:
-        return [problem(schema["x-message"], got=show(error.instance))]
+        return [problem(schema["x-message"], got=show(error.instance), hint=name_hint)]
     if kw == "type":
         types = wanted if isinstance(wanted, list) else [wanted]
         names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)

@@ -8,16 +8,18 @@ built, and a BuildError lists them all.
 from __future__ import annotations
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from pathlib import Path as FsPath
 from typing import Any
+
+import orjson
 
 from webmcp.config.master import is_listed
 from webmcp.config.spec import ConfigSpec, Where
 from webmcp.errors import BuildError, Problem
 from webmcp.graph.graph import Graph, close_stack
 from webmcp.graph.master import MasterTool, conflicts
+from webmcp.graph.threads import WorkerThreads
 from webmcp.kinds.registry import kind
 from webmcp.kinds.tools.base import Tool
 
@@ -38,15 +40,15 @@ class BuildContext:
         self.stack = stack
         self.base_dir: FsPath = spec.base_dir
         self.error_details = spec.server.error_details
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: WorkerThreads | None = None
         self._http: Any = None
 
     def fail(self, where: Where, message: str, got: str | None = None, hint: str | None = None) -> BuildFailure:
         return BuildFailure(where.problem(message, got, hint))
 
-    def thread_pool(self) -> ThreadPoolExecutor:
+    def thread_pool(self) -> WorkerThreads:
         if self._pool is None:
-            pool = ThreadPoolExecutor(self.spec.executor.threads, thread_name_prefix="webmcp-tool")
+            pool = WorkerThreads(self.spec.executor.threads)
             self.stack.callback(pool.shutdown, wait=False, cancel_futures=True)
             self._pool = pool
         return self._pool
@@ -65,6 +67,14 @@ class BuildContext:
         return self._http
 
 
+def _not_json(definition: dict[str, Any]) -> str | None:
+    try:
+        orjson.dumps(definition)
+    except TypeError as exc:
+        return f"the tool's definition is not JSON ({exc}); check defaults in the function's signature"
+    return None
+
+
 async def build(spec: ConfigSpec, generation: int = 1) -> Graph:
     stack = AsyncExitStack()
     ctx = BuildContext(spec, stack)
@@ -77,7 +87,7 @@ async def build(spec: ConfigSpec, generation: int = 1) -> Graph:
             except BuildFailure as exc:
                 problems.append(exc.problem)
                 continue
-            bad_schema = tool.check_schema()
+            bad_schema = tool.check_schema() or _not_json(tool.definition)
             if bad_schema:
                 problems.append(tspec.where.problem(bad_schema))
             tools[name] = tool

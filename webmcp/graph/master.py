@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from webmcp.config.spec import MasterToolSpec
 from webmcp.errors import ProtocolError
-from webmcp.kinds.tools.base import Tool
+from webmcp.kinds.tools.base import Tool, tool_definition
 from webmcp.protocol.jsonrpc import INVALID_PARAMS
 
 if TYPE_CHECKING:
@@ -82,11 +82,4 @@ def definition(spec: MasterToolSpec, operations: Mapping[str, Tool]) -> dict[str
             props[field] = merged
         input_schema = {"type": "object", "properties": props, "required": ["operation"]}
 
-    out: dict[str, Any] = {"name": spec.name}
-    if spec.title:
-        out["title"] = spec.title
-    out["description"] = description
-    out["inputSchema"] = input_schema
-    if spec.annotations:
-        out["annotations"] = dict(spec.annotations)
-    return out
+    return tool_definition(spec.name, spec.title, description, input_schema, None, spec.annotations)

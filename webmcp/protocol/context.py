@@ -29,13 +29,14 @@ _SENT = _Sent()
 
 
 class Context:
-    __slots__ = ("_emit", "_level", "_loop", "_thread", "progress_token", "request_id", "tool")
+    """Passed to a tool that asks for it. `tool` is the name of the running tool."""
+
+    __slots__ = ("_closed", "_emit", "_level", "_loop", "_thread", "progress_token", "tool")
 
     def __init__(
         self,
         emit: Callable[[dict[str, Any]], None],
         level: Callable[[], str | None],
-        request_id: str | int,
         tool: str,
         progress_token: str | int | None,
     ) -> None:
@@ -43,15 +44,23 @@ class Context:
         self._level = level
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
-        self.request_id = request_id
+        self._closed = False
         self.tool = tool
         self.progress_token = progress_token
 
+    def close(self) -> None:
+        """The call has its reply: anything sent from now on (a lingering thread, say) is dropped."""
+        self._closed = True
+
     def _send(self, message: dict[str, Any]) -> None:
         if threading.get_ident() == self._thread:
-            self._emit(message)
+            self._deliver(message)
         else:
-            self._loop.call_soon_threadsafe(self._emit, message)
+            self._loop.call_soon_threadsafe(self._deliver, message)
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        if not self._closed:
+            self._emit(message)
 
     def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> _Sent:
         """Send notifications/progress, if the client asked for progress on this call."""

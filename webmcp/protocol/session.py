@@ -5,7 +5,10 @@ Contract:
   never raises and never blocks. Everything outgoing goes through the `emit` callback.
 - tools/call runs in its own task (so it can be cancelled); every other request is answered inline.
 - Each call leases the Graph current when it arrived and finishes on it.
-- A call cancelled by `notifications/cancelled` gets no reply (as the spec asks).
+- A call cancelled by `notifications/cancelled` gets no reply (as the spec asks), even if the tool
+  swallows the cancellation and returns. A CancelledError a tool raises on its own (not cancelled by
+  us) is a tool failure with an `isError` reply, never a silent hang.
+- After the reply, the call's Context sends nothing more (no progress for finished requests).
 """
 
 from __future__ import annotations
@@ -16,7 +19,9 @@ from collections.abc import Callable
 from typing import Any
 
 from webmcp.errors import ProtocolError
+from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
+from webmcp.kinds.tools.results import error_result
 from webmcp.protocol import jsonrpc
 from webmcp.protocol.context import LEVELS, Context
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
@@ -32,8 +37,6 @@ class Session:
         self.holder = holder
         self.emit = emit
         self.protocol_version: str | None = None
-        self.client_info: dict[str, Any] = {}
-        self.client_capabilities: dict[str, Any] = {}
         self.log_level: str | None = None
         self.in_flight: dict[str | int, asyncio.Task[None]] = {}
         self._cancelled: set[str | int] = set()
@@ -96,7 +99,8 @@ class Session:
         if mid in self.in_flight:
             self.emit(jsonrpc.error(mid, INVALID_REQUEST, f"request id {mid!r} is already in use"))
             return
-        task = self._loop.create_task(self._call(mid, params or {}))
+        graph = self.holder.lease()  # the Graph current on arrival, even if the task starts later
+        task = self._loop.create_task(self._call(mid, params or {}, graph))
         self.in_flight[mid] = task
         # A done-callback, not a finally: a task cancelled before it starts never runs its body.
         task.add_done_callback(lambda _t: self._forget(mid))
@@ -105,8 +109,8 @@ class Session:
         del self.in_flight[mid]
         self._cancelled.discard(mid)
 
-    async def _call(self, mid: str | int, params: dict[str, Any]) -> None:
-        graph = self.holder.lease()
+    async def _call(self, mid: str | int, params: dict[str, Any], graph: Graph) -> None:
+        ctx = None
         try:
             name = params.get("name")
             arguments = params.get("arguments")
@@ -122,18 +126,26 @@ class Session:
                 return
             meta = params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
-            ctx = Context(self.emit, self._get_level, mid, tool.name, token)
+            ctx = Context(self.emit, self._get_level, tool.name, token)
             result = await tool.call(arguments, ctx)
-            self.emit({"jsonrpc": "2.0", "id": mid, "result": result})
+            if mid not in self._cancelled:
+                self.emit({"jsonrpc": "2.0", "id": mid, "result": result})
         except ProtocolError as exc:
             self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
         except asyncio.CancelledError:
-            if mid not in self._cancelled:
-                raise  # shutdown: no reply
+            if mid in self._cancelled:
+                return  # cancelled by the client: no reply
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise  # shutdown
+            log.error("tools/call %s: the tool raised CancelledError without being cancelled", params.get("name"))
+            self.emit({"jsonrpc": "2.0", "id": mid,
+                       "result": error_result(f"Tool {params.get('name')!r} failed: it was cancelled internally")})
         except Exception:
             log.exception("tools/call %s failed", params.get("name"))
             self.emit(jsonrpc.error(mid, INTERNAL_ERROR, "Internal error"))
         finally:
+            if ctx is not None:
+                ctx.close()
             graph.release()
 
     # -- other methods -----------------------------------------------------------------------
@@ -141,12 +153,11 @@ class Session:
         if not isinstance(params.get("protocolVersion"), str):
             raise ProtocolError(INVALID_PARAMS, "initialize: params.protocolVersion must be a string")
         self.protocol_version = negotiate(params["protocolVersion"])
-        self.client_info = params.get("clientInfo") or {}
-        self.client_capabilities = params.get("capabilities") or {}
         server = self.holder.current.spec.server
         result: dict[str, Any] = {
             "protocolVersion": self.protocol_version,
-            "capabilities": {"tools": {"listChanged": True}, "logging": {}},
+            # listChanged becomes true when reload (which sends the notification) exists.
+            "capabilities": {"tools": {"listChanged": False}, "logging": {}},
             "serverInfo": {"name": server.name, "version": server.version},
         }
         if server.instructions:
@@ -182,16 +193,25 @@ class Session:
         # notifications/initialized and unknown notifications need no action
 
     # -- shutdown ----------------------------------------------------------------------------
-    async def drain(self, timeout: float) -> None:
-        """Let running calls finish for up to `timeout` seconds, then cancel what is left."""
+    async def drain(self, timeout: float, force: asyncio.Event) -> None:
+        """Let running calls finish for up to `timeout` seconds (or until `force` is set), then
+        cancel what is left."""
         tasks = list(self.in_flight.values())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=timeout)
-            for task in pending:
-                task.cancel()
-            if pending:
-                log.warning("cancelled %d call(s) still running at shutdown", len(pending))
-                await asyncio.wait(pending, timeout=5)
+        if not tasks:
+            return
+        deadline = self._loop.time() + timeout
+        forced = asyncio.ensure_future(force.wait())
+        remaining: set[asyncio.Future[Any]] = set(tasks)
+        while remaining and not forced.done() and (left := deadline - self._loop.time()) > 0:
+            done, _ = await asyncio.wait([*remaining, forced], timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            remaining -= done
+        forced.cancel()
+        pending = [t for t in tasks if not t.done()]
+        for task in pending:
+            task.cancel()
+        if pending:
+            log.warning("cancelled %d call(s) still running at shutdown", len(pending))
+            await asyncio.wait(pending, timeout=5)
 
 
 def _ping(params: dict[str, Any]) -> dict[str, Any]:

@@ -56,12 +56,9 @@ class _Output:
         self.busy: Callable[[], bool] = lambda: False  # more than one call in flight?
 
     def emit(self, message: dict[str, Any]) -> None:
-        try:
-            data = orjson.dumps(message, option=_NL)
-        except TypeError as exc:  # a tool returned something JSON cannot carry
-            mid = message.get("id")
-            log.error("cannot encode reply to %r: %s", mid, exc)
-            data = orjson.dumps(jsonrpc.error(mid, jsonrpc.INTERNAL_ERROR, f"result is not JSON: {exc}"), option=_NL)
+        data = jsonrpc.encode(message, _NL)
+        if data is None:
+            return
         self._buffer.append(data)
         if self.batching or self._scheduled:
             return
@@ -86,25 +83,30 @@ class _LineReader:
         self._receive = session.receive
         self._out = out
         self._limit = limit
-        self._pending = b""
+        self._pending = bytearray()  # an incomplete line; grows without re-copying what came before
         self._skipping = False  # inside an oversized line: drop bytes up to the next newline
 
     def feed(self, chunk: bytes) -> None:
         out = self._out
         out.batching = True
         try:
-            lines = (self._pending + chunk).split(b"\n") if self._pending else chunk.split(b"\n")
-            self._pending = lines.pop()
-            for line in lines:
-                if self._skipping:
-                    self._skipping = False
-                    continue
-                self._line(line)
+            if b"\n" not in chunk:
+                self._pending += chunk
+            else:
+                lines = chunk.split(b"\n")
+                if self._pending:
+                    lines[0] = bytes(self._pending) + lines[0]
+                self._pending = bytearray(lines.pop())
+                for line in lines:
+                    if self._skipping:
+                        self._skipping = False
+                        continue
+                    self._line(line)
             if len(self._pending) > self._limit:
                 if not self._skipping:
                     out.emit(_too_large(len(self._pending), self._limit))
                 self._skipping = True
-                self._pending = b""
+                self._pending.clear()
         finally:
             out.batching = False
             out.flush()
@@ -165,7 +167,9 @@ class _OutputProtocol(asyncio.Protocol):
         self.closed.set()
 
 
-async def serve(holder: GraphHolder, stdin: BinaryIO, stdout: BinaryIO, stop: asyncio.Event) -> None:
+async def serve(
+    holder: GraphHolder, stdin: BinaryIO, stdout: BinaryIO, stop: asyncio.Event, force: asyncio.Event
+) -> None:
     loop = asyncio.get_running_loop()
     ended = asyncio.Event()
     output = _OutputProtocol(ended)
@@ -195,7 +199,7 @@ async def serve(holder: GraphHolder, stdin: BinaryIO, stdout: BinaryIO, stop: as
         read_transport.close()
     if input_task is not None:
         input_task.cancel()
-    await session.drain(holder.current.spec.server.graceful_timeout)
+    await session.drain(holder.current.spec.server.graceful_timeout, force)
     out.flush()
     if write_transport is not None and not write_transport.is_closing():
         write_transport.close()  # closes once everything buffered is written

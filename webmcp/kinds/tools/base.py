@@ -23,7 +23,7 @@ from webmcp.config.validate import show
 from webmcp.errors import ToolError
 from webmcp.kinds.tools.arguments import compile_check
 from webmcp.kinds.tools.results import error_result
-from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names
+from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
 
 if TYPE_CHECKING:
     from webmcp.protocol.context import Context
@@ -62,6 +62,15 @@ class ToolSpec:
         }
 
 
+def string_map(node: Mapping[str, Any] | None, path: Path, ctx: SpecContext) -> dict[str, str]:
+    """A mapping whose values are strings by nature (headers, env, query): an unquoted `0755` or
+    `no` keeps the text the user wrote instead of YAML 1.1's number or boolean."""
+    out = {}
+    for key, value in (node or {}).items():
+        out[key] = value if isinstance(value, str) else (ctx.source_text((*path, key)) or stringify(value))
+    return out
+
+
 def template_input(
     templates: Any, declared: Mapping[str, Any] | None, path: Path, ctx: SpecContext
 ) -> Mapping[str, Any] | None:
@@ -89,6 +98,52 @@ def template_input(
     return declared
 
 
+def _resolve_refs(schema: Any) -> None:
+    """Look up every $ref now, so a dangling one is a build error rather than a failure per call."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    resolver = Registry().with_resource("urn:webmcp:tool-schema", resource).resolver("urn:webmcp:tool-schema")
+
+    def visit(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                try:
+                    resolver.lookup(node["$ref"])
+                except Unresolvable:
+                    raise ValueError(f"$ref {node['$ref']!r} does not resolve") from None
+            for value in node.values():
+                visit(value)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value)
+
+    visit(schema)
+
+
+def tool_definition(
+    name: str,
+    title: str | None,
+    description: str,
+    input_schema: Mapping[str, Any],
+    output_schema: Mapping[str, Any] | None = None,
+    annotations: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """One tools/list entry."""
+    out: dict[str, Any] = {"name": name}
+    if title:
+        out["title"] = title
+    out["description"] = description
+    out["inputSchema"] = dict(input_schema)
+    if output_schema:
+        out["outputSchema"] = dict(output_schema)
+    if annotations:
+        out["annotations"] = dict(annotations)
+    return out
+
+
 class Backend(Protocol):
     """What a kind builds: something that runs one call and returns a CallToolResult dict."""
 
@@ -98,7 +153,7 @@ class Backend(Protocol):
 class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
-    __slots__ = ("_backend", "_is_valid", "_validator", "definition", "error_details", "name", "timeout")
+    __slots__ = ("_backend", "_is_valid", "_output", "_validator", "definition", "error_details", "name", "timeout")
 
     def __init__(
         self,
@@ -113,16 +168,9 @@ class Tool:
         self.error_details = error_details
         self._backend = backend
         self._is_valid, self._validator = compile_check(input_schema)
-        definition: dict[str, Any] = {"name": spec.name}
-        if spec.title:
-            definition["title"] = spec.title
-        definition["description"] = spec.description or description or ""
-        definition["inputSchema"] = dict(input_schema)
-        if spec.output_schema:
-            definition["outputSchema"] = dict(spec.output_schema)
-        if spec.annotations:
-            definition["annotations"] = dict(spec.annotations)
-        self.definition = definition
+        self._output = Draft202012Validator(dict(spec.output_schema)) if spec.output_schema else None
+        self.definition = tool_definition(spec.name, spec.title, spec.description or description or "",
+                                          input_schema, spec.output_schema, spec.annotations)
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -130,21 +178,28 @@ class Tool:
         return schema
 
     def check_schema(self) -> str | None:
-        """A problem with the input schema itself, or None."""
-        try:
-            Draft202012Validator.check_schema(self.input_schema)
-        except Exception as exc:  # jsonschema.SchemaError
-            return f"input is not a valid JSON Schema: {getattr(exc, 'message', exc)}"
+        """A problem with the input or output schema itself (including an unresolvable $ref), or None."""
+        for key, validator in (("input", self._validator), ("output", self._output)):
+            if validator is None:
+                continue
+            try:
+                Draft202012Validator.check_schema(validator.schema)
+                _resolve_refs(validator.schema)
+            except Exception as exc:  # jsonschema.SchemaError, referencing.exceptions.Unresolvable
+                return f"{key} is not a valid JSON Schema: {getattr(exc, 'message', exc)}"
         return None
 
     async def call(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> dict[str, Any]:
         """Run one call. `label` names the tool in messages when it is called as a master-tool operation."""
-        if not self._is_valid(arguments):
-            return error_result(self.describe_invalid(arguments, label))
         deadline = asyncio.timeout(self.timeout)
         try:
+            if not self._is_valid(arguments):
+                return error_result(self.describe_invalid(arguments, label))
             async with deadline:
-                return await self._backend.invoke(arguments, ctx)
+                result = await self._backend.invoke(arguments, ctx)
+            if self._output is not None and not result.get("isError"):
+                return self._check_output(result, label)
+            return result
         except ToolError as exc:
             return error_result(str(exc))
         except Exception as exc:
@@ -156,6 +211,19 @@ class Tool:
             if self.error_details:
                 text += "\n" + traceback.format_exc()
             return error_result(text)
+
+    def _check_output(self, result: dict[str, Any], label: str | None) -> dict[str, Any]:
+        """A tool with an output schema MUST return conforming structuredContent (MCP 2025-06-18)."""
+        assert self._output is not None
+        label = label or f"Tool {self.name!r}"
+        if "structuredContent" not in result:
+            return error_result(f"{label} declares an output schema but returned no structured content")
+        problem = next(iter(self._output.iter_errors(result["structuredContent"])), None)
+        if problem is not None:
+            where = ".".join(map(str, problem.absolute_path))
+            return error_result(f"{label} returned structured content that does not match its output schema: "
+                                f"{where + ': ' if where else ''}{problem.message}")
+        return result
 
     def describe_invalid(self, arguments: Any, label: str | None = None) -> str:
         errors = sorted(self._validator.iter_errors(arguments), key=lambda e: list(map(str, e.absolute_path)))

@@ -21,8 +21,9 @@ import orjson
 from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext
 from webmcp.config.units import parse_size
+from webmcp.config.validate import show
 from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import Tool, ToolSpec, template_input
+from webmcp.kinds.tools.base import Tool, ToolSpec, string_map, template_input
 from webmcp.kinds.tools.results import error_result, from_value, text_result
 from webmcp.kinds.tools.templates import Template, stringify
 
@@ -44,8 +45,11 @@ class CommandToolSpec(ToolSpec):
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> CommandToolSpec:
         common = ToolSpec.common(name, node, path, ctx)
-        env = {k: stringify(v) for k, v in (node.get("env") or {}).items()}
+        env = string_map(node.get("env"), (*path, "env"), ctx)
         common["input_schema"] = template_input([node["argv"], env], common["input_schema"], path, ctx)
+        if "{" in node["argv"][0].replace("{{", ""):
+            ctx.problem((*path, "argv", 0), "the program cannot come from an argument", show(node["argv"][0]),
+                        "name a fixed program; pass arguments as later items")
         return cls(
             **common,
             argv=tuple(node["argv"]),
@@ -63,6 +67,12 @@ class CommandBackend:
         self.spec = spec
         self._argv = [Template.parse(a) for a in spec.argv]
         self._env = {k: Template.parse(v) for k, v in spec.env.items()}
+        self._running: set[asyncio.subprocess.Process] = set()
+
+    def kill_all(self) -> None:
+        """At graph close: no child outlives the server, whatever path the shutdown took."""
+        for proc in list(self._running):
+            _kill_group(proc)
 
     def argv(self, args: Mapping[str, Any]) -> list[str]:
         out: list[str] = []
@@ -90,8 +100,9 @@ class CommandBackend:
             )
         except OSError as exc:
             return error_result(f"Tool {spec.name!r} could not start {argv[0]!r}: {exc.strerror or exc}")
+        self._running.add(proc)
         try:
-            (out, truncated), (err, _) = await asyncio.gather(
+            (out, truncated), err = await asyncio.gather(
                 _read_capped(proc.stdout, spec.max_output), _read_tail(proc.stderr, spec.stderr_tail)
             )
             code = await proc.wait()
@@ -100,12 +111,16 @@ class CommandBackend:
             with contextlib.suppress(Exception):
                 await asyncio.shield(proc.wait())
             raise
+        finally:
+            self._running.discard(proc)
         if code != 0:
             tail = err.decode(errors="replace").strip()
             what = f"exited with code {code}" if code > 0 else f"was killed by signal {-code}"
             return error_result(f"Command {argv[0]!r} {what}" + (f"\nstderr:\n{tail}" if tail else ""))
         text = out.decode(errors="replace")
-        if spec.stdout == "json" and not truncated:
+        if spec.stdout == "json":
+            if truncated:
+                return error_result(f"Command {argv[0]!r} printed more than {spec.max_output} bytes of JSON")
             try:
                 return from_value(orjson.loads(out))
             except orjson.JSONDecodeError as exc:
@@ -128,12 +143,12 @@ async def _read_capped(stream: asyncio.StreamReader | None, cap: int) -> tuple[b
     return b"".join(chunks), truncated
 
 
-async def _read_tail(stream: asyncio.StreamReader | None, keep: int) -> tuple[bytes, bool]:
+async def _read_tail(stream: asyncio.StreamReader | None, keep: int) -> bytes:
     assert stream is not None
     tail = b""
     while chunk := await stream.read(65536):
-        tail = (tail + chunk)[-keep:]
-    return tail, False
+        tail = (tail + chunk)[-keep:] if keep else b""
+    return tail
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:
@@ -145,7 +160,11 @@ async def build(spec: CommandToolSpec, ctx: BuildContext) -> Tool:
     if not FsPath(spec.cwd).is_dir():
         raise ctx.fail(spec.where, "cwd is not a folder", spec.cwd)
     assert spec.input_schema is not None
-    return Tool(spec, CommandBackend(spec), spec.input_schema, None, ctx.error_details)
+    if spec.output_schema is not None and spec.stdout == "text":
+        raise ctx.fail(spec.where, "output: needs `stdout: json` (text output has no structured content)")
+    backend = CommandBackend(spec)
+    ctx.stack.callback(backend.kill_all)
+    return Tool(spec, backend, spec.input_schema, None, ctx.error_details)
 
 
 KIND = register(Kind("tools", "command", CommandToolSpec, build))

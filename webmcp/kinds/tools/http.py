@@ -16,10 +16,11 @@ import orjson
 from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext
 from webmcp.config.units import parse_size
+from webmcp.errors import ToolError
 from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import Tool, ToolSpec, template_input
+from webmcp.kinds.tools.base import Tool, ToolSpec, string_map, template_input
 from webmcp.kinds.tools.results import error_result, from_value, text_result
-from webmcp.kinds.tools.templates import Template, stringify
+from webmcp.kinds.tools.templates import Template
 
 if TYPE_CHECKING:
     from webmcp.graph.build import BuildContext
@@ -39,8 +40,8 @@ class HttpToolSpec(ToolSpec):
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> HttpToolSpec:
         common = ToolSpec.common(name, node, path, ctx)
         req = node["request"]
-        query = {k: stringify(v) for k, v in (req.get("query") or {}).items()}
-        headers = {k: stringify(v) for k, v in (req.get("headers") or {}).items()}
+        query = string_map(req.get("query"), (*path, "request", "query"), ctx)
+        headers = string_map(req.get("headers"), (*path, "request", "headers"), ctx)
         templates = [req["url"], query, headers, req.get("body")]
         common["input_schema"] = template_input(templates, common["input_schema"], (*path, "request"), ctx)
         return cls(
@@ -54,46 +55,80 @@ class HttpToolSpec(ToolSpec):
         )
 
 
-def _render_body(template: Any, args: Mapping[str, Any]) -> Any:
+def _compile_body(template: Any) -> Any:
+    """The body template with every string parsed once (at build time, not per call)."""
     if isinstance(template, str):
-        t = Template.parse(template)
-        return args.get(t.whole) if t.whole is not None else t.render(args)
+        return Template.parse(template)
     if isinstance(template, list):
-        return [_render_body(v, args) for v in template]
+        return [_compile_body(v) for v in template]
     if isinstance(template, dict):
-        return {k: _render_body(v, args) for k, v in template.items()}
+        return {k: _compile_body(v) for k, v in template.items()}
     return template
+
+
+def _render_body(compiled: Any, args: Mapping[str, Any]) -> Any:
+    if isinstance(compiled, Template):
+        return args.get(compiled.whole) if compiled.whole is not None else compiled.render(args)
+    if isinstance(compiled, list):
+        return [_render_body(v, args) for v in compiled]
+    if isinstance(compiled, dict):
+        return {k: _render_body(v, args) for k, v in compiled.items()}
+    return compiled
+
+
+def _quote_segment(value: str) -> str:
+    if value in (".", ".."):
+        raise ToolError(f"{value!r} is not allowed as a URL path value")
+    return urllib.parse.quote(value, safe="")
 
 
 class HttpBackend:
     def __init__(self, spec: HttpToolSpec, session: Any, error_details: bool) -> None:
         import aiohttp
+        import yarl
 
         self.spec = spec
         self._session = session
         self._url = Template.parse(spec.url)
         self._query = {k: Template.parse(v) for k, v in spec.query.items()}
         self._headers = {k: Template.parse(v) for k, v in spec.headers.items()}
+        self._body = _compile_body(spec.body)
+        self._sets_content_type = any(k.lower() == "content-type" for k in spec.headers)
         self._error_details = error_details
         self._client_error = aiohttp.ClientError
+        self._make_url = yarl.URL
+
+    def _present(self, template: Template, args: Mapping[str, Any]) -> bool:
+        """A template that is exactly one placeholder is left out when that argument is absent."""
+        return template.whole is None or args.get(template.whole) is not None
 
     async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
         spec = self.spec
-        url = self._url.render(arguments, quote=lambda s: urllib.parse.quote(s, safe=""))
-        query = {k: t.render(arguments) for k, t in self._query.items()
-                 if t.whole is None or arguments.get(t.whole) is not None}
-        headers = {k: t.render(arguments) for k, t in self._headers.items()}
+        url = self._url.render(arguments, quote=_quote_segment)
+        query = {k: t.render(arguments) for k, t in self._query.items() if self._present(t, arguments)}
+        headers = {k: t.render(arguments) for k, t in self._headers.items() if self._present(t, arguments)}
+        for name, value in headers.items():
+            if "\r" in value or "\n" in value:
+                raise ToolError(f"the value for header {name} contains a line break")
         body = None
         if spec.body is not None:
-            body = orjson.dumps(_render_body(spec.body, arguments))
-            headers.setdefault("Content-Type", "application/json")
+            body = orjson.dumps(_render_body(self._body, arguments))
+            if not self._sets_content_type:
+                headers["Content-Type"] = "application/json"
+        target = self._make_url(url, encoded=True)
         try:
-            async with self._session.request(spec.method, url, params=query, headers=headers, data=body) as resp:
-                if resp.content_length is not None and resp.content_length > spec.max_response:
-                    return error_result(f"HTTP response too large ({resp.content_length} bytes > {spec.max_response})")
-                raw = await resp.content.read(spec.max_response + 1)
-                if len(raw) > spec.max_response:
-                    return error_result(f"HTTP response too large (over {spec.max_response} bytes)")
+            async with self._session.request(spec.method, target, params=query, headers=headers, data=body) as resp:
+                too_big = f"HTTP response too large (over {spec.max_response} bytes)"
+                if spec.method != "HEAD" and (resp.content_length or 0) > spec.max_response:
+                    return error_result(too_big)
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(65536):
+                    size += len(chunk)
+                    if size > spec.max_response:
+                        return error_result(too_big)
+                    chunks.append(chunk)
+                raw = b"".join(chunks)
                 status, reason, ctype = resp.status, resp.reason, resp.content_type
         except self._client_error as exc:
             return error_result(f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {exc}")

@@ -8,6 +8,7 @@ import contextvars
 import functools
 import importlib
 import inspect
+import logging
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from webmcp.kinds.tools.signature import Signature, describe
 if TYPE_CHECKING:
     from webmcp.graph.build import BuildContext
     from webmcp.protocol.context import Context
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +53,7 @@ class PythonBackend:
         kwargs = dict(arguments) if self._pass_all else {k: v for k, v in arguments.items() if k in self._params}
         if self._ctx_param is not None:
             kwargs[self._ctx_param] = ctx
-        return from_value(await self._call(kwargs))
+        return from_value(await self._call(kwargs), blocks=True)
 
     async def _call_async(self, kwargs: dict[str, Any]) -> Any:
         return await self._fn(**kwargs)
@@ -57,7 +61,14 @@ class PythonBackend:
     async def _call_sync(self, kwargs: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
         run = functools.partial(contextvars.copy_context().run, self._fn, **kwargs)
-        return await loop.run_in_executor(self._pool, run)
+        future = loop.run_in_executor(self._pool, run)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            if not future.done():  # the thread cannot be interrupted: say so, it holds a worker
+                log.warning("%s: a timed-out or cancelled call keeps running in its worker thread",
+                            getattr(self._fn, "__qualname__", self._fn))
+            raise
 
 
 class NotCallable(TypeError):

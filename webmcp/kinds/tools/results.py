@@ -21,17 +21,18 @@ def _is_block(item: Any) -> bool:
     return isinstance(item, dict) and item.get("type") in CONTENT_TYPES
 
 
-def from_value(value: Any) -> dict[str, Any]:
+def from_value(value: Any, blocks: bool = False) -> dict[str, Any]:
     """The pinned mapping of a python tool's return value to a result.
 
-    str -> one text block; dict -> structuredContent plus its JSON as text; a list of MCP content
-    blocks -> passed through; None -> no content; anything else -> its JSON as text.
+    str -> one text block; dict -> structuredContent plus its JSON as text; with `blocks`, a list of
+    MCP content blocks -> passed through (python tools only: a JSON list from a backend is data);
+    None -> no content; anything else -> its JSON as text.
     """
     if isinstance(value, str):
         return {"content": [{"type": "text", "text": value}], "isError": False}
     if isinstance(value, dict):
         return {"content": [{"type": "text", "text": _json(value)}], "structuredContent": value, "isError": False}
-    if isinstance(value, list) and value and all(_is_block(item) for item in value):
+    if blocks and isinstance(value, list) and value and all(_is_block(item) for item in value):
         return {"content": value, "isError": False}
     if value is None:
         return {"content": [], "isError": False}

@@ -103,7 +103,13 @@ def schema_of(hint: Any) -> dict[str, Any]:
 
 
 def _is_json(value: Any) -> bool:
-    return value is None or isinstance(value, (str, int, float, bool, list, dict))
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_json(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _is_json(v) for k, v in value.items())
+    return False
 
 
 def _parse_doc(doc: str) -> tuple[str, dict[str, str]]:

@@ -41,6 +41,14 @@ class StaticBackend:
 
 
 async def build(spec: StaticToolSpec, ctx: BuildContext) -> Tool:
+    if spec.output_schema is not None:
+        from jsonschema import Draft202012Validator
+
+        if spec.structured is None:
+            raise ctx.fail(spec.where, "output: needs `structured:` content to describe")
+        problem = next(iter(Draft202012Validator(dict(spec.output_schema)).iter_errors(spec.structured)), None)
+        if problem is not None:
+            raise ctx.fail(spec.where, f"structured does not match output: {problem.message}")
     return Tool(spec, StaticBackend(spec), spec.input_schema or _NO_ARGS, None, ctx.error_details)
 
 
