@@ -13,6 +13,7 @@ machine, compare them within one run.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 import orjson
 
 HERE = Path(__file__).resolve().parent
-N = 20_000
+N = int(os.environ.get("HOTPATH_CALLS", "20000"))  # tests run it with a few hundred, as a smoke test
 _NL = orjson.OPT_APPEND_NEWLINE
 
 
@@ -104,7 +105,7 @@ async def main() -> None:
 
     # -- parts
     rows.append(("  Tool.call awaited inline (validate+timeout+backend+result)",
-                 await abest(lambda: tool.call(args, Context(emit, lambda: None, 1, "echo", None)))))
+                 await abest(lambda: tool.call(args, Context(emit, lambda: None, "echo", None)))))
     validator = getattr(tool, "_validator", None)
     if validator is not None:
         rows.append(("    jsonschema Draft202012Validator.is_valid", best(lambda: validator.is_valid(args))))
@@ -119,7 +120,7 @@ async def main() -> None:
         pass
 
     rows.append(("    asyncio.timeout(60) enter+exit", await abest(with_timeout) - await abest(nothing)))
-    rows.append(("    Context(...)", best(lambda: Context(emit, lambda: None, 1, "echo", None))))
+    rows.append(("    Context(...)", best(lambda: Context(emit, lambda: None, "echo", None))))
     rows.append(("    from_value(str)", best(lambda: from_value("x" * 16))))
 
     async def task_round() -> float:

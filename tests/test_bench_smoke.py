@@ -1,0 +1,25 @@
+"""The benchmark scripts still run against the current code (they are not run in full by CI)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_hotpath_timer_runs() -> None:
+    """bench/hotpath.py completes on a few hundred calls and prints its table."""
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "hotpath.py")], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "HOTPATH_CALLS": "300"}, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "Session path, 1 in flight" in done.stdout
+
+
+def test_bench_echo_config_is_valid() -> None:
+    """bench/echo.yaml, the config measured against the peers, validates."""
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(REPO / "bench" / "echo.yaml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
