@@ -117,3 +117,16 @@ def _alive(pid: int) -> bool:
     import psutil
 
     return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+
+
+def test_cancel_arriving_with_its_request_is_clean(server: RawServer) -> None:
+    """A call cancelled in the same read as its request (before it starts) gets no reply; serving goes on."""
+    assert server.proc.stdin is not None
+    call = b'{"jsonrpc":"2.0","id":10,"method":"tools/call","params":{"name":"swallows_cancel","arguments":{}}}'
+    cancel = b'{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":10}}'
+    server.proc.stdin.write(call + b"\n" + cancel + b"\n")
+    server.proc.stdin.flush()
+    server.call(11, "swallows_cancel", {"seconds": 0.01})
+    replies = server.until(lambda m: m.get("id") == 11) + server.collect(0.3)
+    assert [m["id"] for m in replies if "id" in m] == [11]
+    assert replies[0]["result"] == {"content": [{"type": "text", "text": "slept"}], "isError": False}

@@ -39,6 +39,7 @@ class Session:
         self.protocol_version: str | None = None
         self.log_level: str | None = None
         self.in_flight: dict[str | int, asyncio.Task[None]] = {}
+        self._leases: dict[str | int, Graph] = {}
         self._cancelled: set[str | int] = set()
         self._loop = asyncio.get_running_loop()
         self._methods: dict[str, Callable[[Any], Any]] = {
@@ -99,14 +100,13 @@ class Session:
         if mid in self.in_flight:
             self.emit(jsonrpc.error(mid, INVALID_REQUEST, f"request id {mid!r} is already in use"))
             return
-        graph = self.holder.lease()  # the Graph current on arrival, even if the task starts later
-        task = self._loop.create_task(self._call(mid, params or {}, graph))
-        self.in_flight[mid] = task
-        # A done-callback, not a finally: a task cancelled before it starts never runs its body.
-        task.add_done_callback(lambda _t: self._forget(mid))
+        graph = self._leases[mid] = self.holder.lease()  # the Graph current on arrival
+        self.in_flight[mid] = self._loop.create_task(self._call(mid, params or {}, graph))
 
     def _forget(self, mid: str | int) -> None:
-        del self.in_flight[mid]
+        """Once per call, from its `finally` or (cancelled before it started) its done-callback."""
+        if self.in_flight.pop(mid, None) is not None:
+            self._leases.pop(mid).release()
         self._cancelled.discard(mid)
 
     async def _call(self, mid: str | int, params: dict[str, Any], graph: Graph) -> None:
@@ -146,7 +146,7 @@ class Session:
         finally:
             if ctx is not None:
                 ctx.close()
-            graph.release()
+            self._forget(mid)
 
     # -- other methods -----------------------------------------------------------------------
     def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -190,6 +190,9 @@ class Session:
             if task is not None:
                 self._cancelled.add(rid)  # type: ignore[arg-type]
                 task.cancel()
+                # Cleanup normally happens in the call's `finally`; a task cancelled before its first
+                # step never runs its body, so this callback covers that case.
+                task.add_done_callback(lambda _t, mid=rid: self._forget(mid))  # type: ignore[misc]
         # notifications/initialized and unknown notifications need no action
 
     # -- shutdown ----------------------------------------------------------------------------
