@@ -39,24 +39,30 @@ class PythonToolSpec(ToolSpec):
 
 
 class PythonBackend:
-    __slots__ = ("_call", "_ctx_param", "_fn", "_params", "_pass_all", "_pool")
+    __slots__ = ("_ctx_param", "_filter", "_fn", "_is_async", "_params", "_pool")
 
-    def __init__(self, fn: Callable[..., Any], sig: Signature, pool: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], sig: Signature, pool: Any, schema_is_closed: bool) -> None:
         self._fn = fn
+        self._is_async = inspect.iscoroutinefunction(fn)
         self._ctx_param = sig.context_param
         self._params = sig.params
-        self._pass_all = sig.takes_kwargs
+        # Arguments the function does not take are dropped, unless the schema already refuses them
+        # (additionalProperties: false over the function's own parameters) or it takes **kwargs.
+        self._filter = not (sig.takes_kwargs or schema_is_closed)
         self._pool = pool
-        self._call = self._call_async if inspect.iscoroutinefunction(fn) else self._call_sync
 
     async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
-        kwargs = dict(arguments) if self._pass_all else {k: v for k, v in arguments.items() if k in self._params}
+        if self._filter:
+            kwargs = {k: v for k, v in arguments.items() if k in self._params}
+        elif self._ctx_param is not None:
+            kwargs = dict(arguments)  # the context is added below; the caller's dict stays as it was
+        else:
+            kwargs = arguments
         if self._ctx_param is not None:
             kwargs[self._ctx_param] = ctx
-        return from_value(await self._call(kwargs), blocks=True)
-
-    async def _call_async(self, kwargs: dict[str, Any]) -> Any:
-        return await self._fn(**kwargs)
+        if self._is_async:
+            return from_value(await self._fn(**kwargs), blocks=True)
+        return from_value(await self._call_sync(kwargs), blocks=True)
 
     async def _call_sync(self, kwargs: dict[str, Any]) -> Any:
         loop = asyncio.get_running_loop()
@@ -103,8 +109,9 @@ async def build(spec: PythonToolSpec, ctx: BuildContext) -> Tool:
     except (TypeError, ValueError) as exc:
         raise ctx.fail(spec.where, f"cannot use {spec.function} as a tool: {exc}") from None
     pool = None if inspect.iscoroutinefunction(fn) else ctx.thread_pool()
-    backend = PythonBackend(fn, sig, pool)
     schema = spec.input_schema or sig.schema
+    closed = schema.get("additionalProperties") is False and set(schema.get("properties") or {}) <= sig.params
+    backend = PythonBackend(fn, sig, pool, closed)
     if spec.input_schema is not None and sig.takes_kwargs is False:
         # A declared schema may name arguments the function does not take: say so now, not per call.
         unknown = set(spec.input_schema.get("properties") or {}) - set(sig.params)
