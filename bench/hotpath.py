@@ -105,7 +105,7 @@ async def main() -> None:
 
     # -- parts
     rows.append(("  Tool.call awaited inline (validate+timeout+backend+result)",
-                 await abest(lambda: tool.call(args, Context(emit, lambda: None, "echo", None)))))
+                 await abest(lambda: tool.call(args, Context(lambda m, r=None: emit(m), lambda: None, "echo", None)))))
     validator = getattr(tool, "_validator", None)
     if validator is not None:
         rows.append(("    jsonschema Draft202012Validator.is_valid", best(lambda: validator.is_valid(args))))
@@ -120,7 +120,7 @@ async def main() -> None:
         pass
 
     rows.append(("    asyncio.timeout(60) enter+exit", await abest(with_timeout) - await abest(nothing)))
-    rows.append(("    Context(...)", best(lambda: Context(emit, lambda: None, "echo", None))))
+    rows.append(("    Context(...)", best(lambda: Context(lambda m, r=None: emit(m), lambda: None, "echo", None))))
     rows.append(("    from_value(str)", best(lambda: from_value("x" * 16))))
 
     async def task_round() -> float:

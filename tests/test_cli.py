@@ -84,11 +84,18 @@ def test_schema_prints_one_bundled_schema(runner: CliRunner) -> None:
     assert not validator.is_valid({"version": 1, "tools": {"a": {"kind": "static", "contnt": "x"}}})
 
 
-def test_http_transport_is_refused_clearly(runner: CliRunner) -> None:
-    """Until the HTTP transport exists, asking for it is a clear usage error, not a silent stdio server."""
-    result = runner.invoke(main, ["serve", "-c", str(REPO / "webmcp.yaml"), "--transport", "http"])
+def test_serve_reports_a_port_it_cannot_listen_on(runner: CliRunner, tmp_path: Path) -> None:
+    """A busy port is a clear error with exit code 2, not a traceback."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(main, ["serve", "-c", str(REPO / "webmcp.yaml"), "--transport", "http",
+                                      "--port", str(port)])
     assert result.exit_code == 2
-    assert "http transport is not available" in result.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
 
 
 def test_env_overrides_are_reported_with_their_source(runner: CliRunner, tmp_path: Path) -> None:

@@ -51,12 +51,49 @@ class Lifecycle:
 
 
 def run(spec: ConfigSpec) -> None:
-    if spec.server.transport != "stdio":
-        raise TransportUnavailable("the http transport is not available in this version yet; use --transport stdio")
+    if spec.server.transport == "http":
+        asyncio.run(_serve_http(spec))
+        return
     from webmcp.transports import stdio
 
     protocol_out = stdio.claim_stdout()  # before any tool code is imported
     asyncio.run(_serve_stdio(spec, protocol_out))
+
+
+async def _serve_http(spec: ConfigSpec) -> None:
+    from aiohttp import web
+
+    from webmcp.transports.http import HttpTransport
+
+    started = time.perf_counter()
+    lifecycle = Lifecycle()
+    lifecycle.install(asyncio.get_running_loop())
+    graph = await build(spec)
+    holder = GraphHolder(graph)
+    transport = HttpTransport(holder, spec.server)
+    # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
+    runner = web.AppRunner(transport.app(), access_log=None, handle_signals=False, shutdown_timeout=5)
+    await runner.setup()
+    http = spec.server.http
+    site = web.TCPSite(runner, http.host, http.port, backlog=1024)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await holder.current.close(timeout=0)
+        raise TransportUnavailable(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from None
+    reaper = asyncio.create_task(transport.reap())
+    port = runner.addresses[0][1] if runner.addresses else http.port
+    log.info("serving %d tools from %s on http://%s:%d%s (generation %d, built in %.0f ms)", len(graph.catalog),
+             spec.source, http.host, port, http.path, graph.generation, (time.perf_counter() - started) * 1000)
+    try:
+        await lifecycle.stop.wait()
+        await site.stop()  # no new connections; requests under way go on
+        await transport.shutdown(spec.server.graceful_timeout, lifecycle.force)
+    finally:
+        reaper.cancel()
+        await runner.cleanup()
+        await holder.current.close(timeout=0)
 
 
 async def _serve_stdio(spec: ConfigSpec, protocol_out: BinaryIO) -> None:

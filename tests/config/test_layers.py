@@ -46,16 +46,19 @@ def problems_of(folder: Path, text: str, overrides: list[Override] | None = None
         pytest.param("graceful_timeout", 30.0, id="default-when-no-layer-sets-it"),
         pytest.param("page_size", 9, id="profile-beats-default"),
         pytest.param("name", "from-file", id="file-beats-profile"),
-        pytest.param("port", 1000, id="file-beats-default"),
+        pytest.param("http.port", 1000, id="file-beats-default"),
         pytest.param("log_level", "error", id="flag-beats-file-and-profile"),
-        pytest.param("host", "0.0.0.0", id="env-beats-default"),
+        pytest.param("http.host", "0.0.0.0", id="env-beats-default"),
     ],
 )
 def test_layer_precedence(workdir: Path, field: str, expected: Any) -> None:
     """Each setting comes from the highest layer that sets it: defaults < profile < file < overrides."""
     (workdir / "dev.yaml").write_text(PROFILE)
     spec = load_text(workdir, FILE, FLAGS)
-    assert getattr(spec.server, field) == expected
+    value: Any = spec.server
+    for part in field.split("."):
+        value = getattr(value, part)
+    assert value == expected
 
 
 def test_profile_file_sets_sections_the_file_lacks(workdir: Path) -> None:
@@ -71,7 +74,7 @@ def test_later_override_of_same_key_wins(workdir: Path) -> None:
         Override(("server", "http", "port"), 2000, "env WEBMCP_PORT"),
         Override(("server", "http", "port"), 3000, "--port"),
     ]
-    assert load_text(workdir, FILE.replace("profile: dev.yaml\n", ""), flags).server.port == 3000
+    assert load_text(workdir, FILE.replace("profile: dev.yaml\n", ""), flags).server.http.port == 3000
 
 
 @pytest.mark.parametrize(

@@ -50,14 +50,39 @@ class SpecContext:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpSpec:
+    host: str = "127.0.0.1"
+    port: int = 8765
+    path: str = "/mcp"
+    stateless: bool = False
+    json_response: bool = False
+    allowed_hosts: tuple[str, ...] = ()
+    auth_token_env: str | None = None
+    session_idle_timeout: float = 1800.0
+    max_sessions: int = 1000
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> HttpSpec:
+        return cls(
+            host=node.get("host", "127.0.0.1"),
+            port=node.get("port", 8765),
+            path=node.get("path", "/mcp"),
+            stateless=node.get("stateless", False),
+            json_response=node.get("json_response", False),
+            allowed_hosts=tuple(node.get("allowed_hosts", ())),
+            auth_token_env=node.get("auth_token_env"),
+            session_idle_timeout=parse_duration(node.get("session_idle_timeout", "30m")),
+            max_sessions=node.get("max_sessions", 1000),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSpec:
     name: str = "webmcp"
     version: str = ""
     instructions: str | None = None
     transport: Transport = "stdio"
-    host: str = "127.0.0.1"
-    port: int = 8765
-    http_path: str = "/mcp"
+    http: HttpSpec = HttpSpec()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     page_size: int = 500
     max_message_size: int = 4 * 1024 * 1024
@@ -68,15 +93,12 @@ class ServerSpec:
     def from_config(cls, node: Mapping[str, Any]) -> ServerSpec:
         from webmcp import __version__
 
-        http = node.get("http") or {}
         return cls(
             name=node.get("name", "webmcp"),
             version=node.get("version", __version__),
             instructions=node.get("instructions"),
             transport=node.get("transport", "stdio"),
-            host=http.get("host", "127.0.0.1"),
-            port=http.get("port", 8765),
-            http_path=http.get("path", "/mcp"),
+            http=HttpSpec.from_config(node.get("http") or {}),
             log_level=node.get("log_level", "info"),
             page_size=node.get("page_size", 500),
             max_message_size=parse_size(node.get("max_message_size", "4MiB")),

@@ -31,20 +31,22 @@ _SENT = _Sent()
 class Context:
     """Passed to a tool that asks for it. `tool` is the name of the running tool."""
 
-    __slots__ = ("_closed", "_emit", "_level", "_loop", "_thread", "progress_token", "tool")
+    __slots__ = ("_closed", "_emit", "_level", "_loop", "_related", "_thread", "progress_token", "tool")
 
     def __init__(
         self,
-        emit: Callable[[dict[str, Any]], None],
+        emit: Callable[[dict[str, Any], str | int | None], None],
         level: Callable[[], str | None],
         tool: str,
         progress_token: str | int | None,
+        request_id: str | int | None = None,
     ) -> None:
         self._emit = emit
         self._level = level
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._closed = False
+        self._related = request_id
         self.tool = tool
         self.progress_token = progress_token
 
@@ -60,7 +62,7 @@ class Context:
 
     def _deliver(self, message: dict[str, Any]) -> None:
         if not self._closed:
-            self._emit(message)
+            self._emit(message, self._related)
 
     def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> _Sent:
         """Send notifications/progress, if the client asked for progress on this call."""

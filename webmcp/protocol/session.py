@@ -2,7 +2,9 @@
 
 Contract:
 - `receive(message)` is called on the event loop for each decoded message, in arrival order; it
-  never raises and never blocks. Everything outgoing goes through the `emit` callback.
+  never raises and never blocks. Everything outgoing goes through the `emit` callback: replies carry
+  their request's id; notifications sent during a call name that call's id as the second argument
+  (the HTTP transport uses it to pick the stream; stdio has only one).
 - tools/call runs in its own task (so it can be cancelled); every other request is answered inline.
 - Each call leases the Graph current when it arrived and finishes on it.
 - A call cancelled by `notifications/cancelled` gets no reply (as the spec asks), even if the tool
@@ -16,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from webmcp.errors import ProtocolError
 from webmcp.graph.graph import Graph
@@ -29,7 +31,8 @@ from webmcp.protocol.versions import negotiate
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any]], None]
+class Emit(Protocol):
+    def __call__(self, message: dict[str, Any], related: str | int | None = None, /) -> None: ...
 
 
 class Session:
@@ -126,7 +129,7 @@ class Session:
                 return
             meta = params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
-            ctx = Context(self.emit, self._get_level, tool.name, token)
+            ctx = Context(self.emit, self._get_level, tool.name, token, mid)
             result = await tool.call(arguments, ctx)
             if mid not in self._cancelled:
                 self.emit({"jsonrpc": "2.0", "id": mid, "result": result})

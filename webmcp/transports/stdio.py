@@ -55,7 +55,7 @@ class _Output:
         self.batching = False  # set while a chunk of input is being handled
         self.busy: Callable[[], bool] = lambda: False  # more than one call in flight?
 
-    def emit(self, message: dict[str, Any]) -> None:
+    def emit(self, message: dict[str, Any], related: str | int | None = None) -> None:
         data = jsonrpc.encode(message, _NL)
         if data is None:
             return

@@ -1,0 +1,237 @@
+"""Streamable HTTP: the official client end to end, and the transport's rules on the raw wire."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.integration.conftest import write_config
+
+pytestmark = pytest.mark.anyio
+
+CONFIG = """
+version: 1
+server:
+  max_message_size: 64KB
+  http: EXTRA
+tools:
+  greet: {kind: python, function: "sample_tools:greet"}
+  slow: {kind: python, function: "sample_tools:slow"}
+master_tools:
+  box:
+    description: Helpers.
+    operations: {hello: greet}
+"""
+INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}}}
+HEADERS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def http_server(workdir: Path, extra: str = "{}", env: dict[str, str] | None = None) -> Iterator[str]:
+    """`webmcp serve --transport http` on a free loopback port; yields the endpoint URL."""
+    config = write_config(workdir, CONFIG.replace("EXTRA", extra))
+    port = free_port()
+    import os
+
+    proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http",
+                             "--port", str(port)], cwd=workdir, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp"
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        if proc.stderr:
+            proc.stderr.close()
+
+
+@contextlib.asynccontextmanager
+async def client(url: str) -> AsyncIterator[ClientSession]:
+    async with streamable_http_client(url) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield session
+
+
+async def post(http: aiohttp.ClientSession, url: str, body: Any, headers: dict[str, str] | None = None,
+               raw: bytes | None = None) -> tuple[int, dict[str, str], Any]:
+    import orjson
+
+    data = raw if raw is not None else orjson.dumps(body)
+    async with http.post(url, data=data, headers={**HEADERS, **(headers or {})}) as resp:
+        text = await resp.read()
+        parsed = orjson.loads(text) if resp.content_type == "application/json" and text else text
+        return resp.status, dict(resp.headers), parsed
+
+
+async def test_official_client_lists_and_calls_tools(workdir: Path) -> None:
+    """initialize, tools/list, tools/call and a master-tool operation through the SDK's HTTP client."""
+    with http_server(workdir) as url:
+        async with client(url) as s:
+            names = sorted(t.name for t in (await s.list_tools()).tools)
+            assert names == ["box", "slow"]
+            r = await s.call_tool("box", {"operation": "hello", "name": "Web"})
+            assert r.content[0].text == "Hello, Web!"
+
+
+async def test_progress_and_logs_stream_over_sse(workdir: Path) -> None:
+    """A call that reports progress and logs answers with an SSE stream carrying them, then the result."""
+    progress: list[float] = []
+
+    async def on_progress(p: float, total: float | None, message: str | None) -> None:
+        progress.append(p)
+
+    with http_server(workdir) as url:
+        async with client(url) as s:
+            r = await s.call_tool("slow", {"seconds": 0.2, "marker": str(workdir / "m")}, progress_callback=on_progress)
+    assert r.content[0].text == "slept"
+    assert progress == [0, 1, 2, 3, 4]
+
+
+async def test_concurrent_calls_in_one_session(workdir: Path) -> None:
+    """Several POSTs of one session run at the same time, each with its own reply."""
+    with http_server(workdir) as url:
+        async with client(url) as s:
+            started = time.monotonic()
+            results = await asyncio.gather(*(s.call_tool("slow", {"seconds": 0.5, "marker": str(workdir / "m")})
+                                             for _ in range(8)))
+            elapsed = time.monotonic() - started
+    assert [r.content[0].text for r in results] == ["slept"] * 8
+    assert elapsed < 2.0
+
+
+async def test_session_rules_on_the_raw_wire(workdir: Path) -> None:
+    """Session ids: issued on initialize, required after, 404 once ended by DELETE."""
+    with http_server(workdir) as url:
+        async with aiohttp.ClientSession() as http:
+            status, headers, body = await post(http, url, INIT)
+            assert status == 200 and body["result"]["protocolVersion"] == "2025-11-25"
+            sid = headers["Mcp-Session-Id"]
+            ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+            assert (await post(http, url, ping))[0] == 400
+            assert (await post(http, url, ping, {"Mcp-Session-Id": "nope"}))[0] == 404
+            status, _, body = await post(http, url, ping, {"Mcp-Session-Id": sid})
+            assert status == 200 and body == {"jsonrpc": "2.0", "id": 2, "result": {}}
+            note = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+            assert (await post(http, url, note, {"Mcp-Session-Id": sid}))[0] == 202
+            bad_version = {"Mcp-Session-Id": sid, "MCP-Protocol-Version": "1999-01-01"}
+            assert (await post(http, url, ping, bad_version))[0] == 400
+            async with http.delete(url, headers={"Mcp-Session-Id": sid}) as resp:
+                assert resp.status == 200
+            assert (await post(http, url, ping, {"Mcp-Session-Id": sid}))[0] == 404
+
+
+async def test_bad_requests_get_precise_statuses(workdir: Path) -> None:
+    """Malformed JSON 400/-32700, batch 400/-32600, wrong content type 415, oversized body 413."""
+    with http_server(workdir) as url:
+        async with aiohttp.ClientSession() as http:
+            status, _, body = await post(http, url, None, raw=b'{"jsonrpc": "2.0", "id": 1, "method": ')
+            assert status == 400 and body["error"]["code"] == -32700
+            status, _, body = await post(http, url, [INIT])
+            assert status == 400 and body["error"]["code"] == -32600
+            assert (await post(http, url, INIT, {"Content-Type": "text/plain"}))[0] == 415
+            big = {**INIT, "params": {**INIT["params"], "pad": "x" * 100_000}}
+            status, _, body = await post(http, url, big)
+            assert status == 413 and "message too large" in body["error"]["message"]
+
+
+async def test_dns_rebinding_protection(workdir: Path) -> None:
+    """A foreign Host or Origin is refused; the server's own loopback names are accepted."""
+    with http_server(workdir) as url:
+        port = url.split(":")[2].split("/")[0]
+        async with aiohttp.ClientSession() as http:
+            assert (await post(http, url, INIT, {"Host": "evil.example.com"}))[0] == 421
+            assert (await post(http, url, INIT, {"Origin": "http://evil.example.com"}))[0] == 403
+            ok = await post(http, url, INIT, {"Host": f"localhost:{port}", "Origin": f"http://localhost:{port}"})
+            assert ok[0] == 200
+
+
+async def test_stateless_mode_needs_no_session(workdir: Path) -> None:
+    """With stateless: true any request is served on its own, JSON only, no session id."""
+    with http_server(workdir, "{stateless: true}") as url:
+        async with aiohttp.ClientSession() as http:
+            call = {"jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                    "params": {"name": "box", "arguments": {"operation": "hello", "name": "S"}}}
+            status, headers, body = await post(http, url, call)
+            assert status == 200 and "Mcp-Session-Id" not in headers
+            assert body["result"]["content"][0]["text"] == "Hello, S!"
+            status, headers, _ = await post(http, url, INIT)
+            assert status == 200 and "Mcp-Session-Id" not in headers
+
+
+async def test_bearer_token(workdir: Path) -> None:
+    """With auth_token_env set, requests without the token get 401."""
+    with http_server(workdir, "{auth_token_env: TEST_WEBMCP_TOKEN}", env={"TEST_WEBMCP_TOKEN": "s3cret"}) as url:
+        async with aiohttp.ClientSession() as http:
+            assert (await post(http, url, INIT))[0] == 401
+            assert (await post(http, url, INIT, {"Authorization": "Bearer wrong"}))[0] == 401
+            assert (await post(http, url, INIT, {"Authorization": "Bearer s3cret"}))[0] == 200
+
+
+async def test_idle_sessions_expire(workdir: Path) -> None:
+    """A session unused for session_idle_timeout is ended: its id then gets 404."""
+    with http_server(workdir, "{session_idle_timeout: 1s}") as url:
+        async with aiohttp.ClientSession() as http:
+            _, headers, _ = await post(http, url, INIT)
+            sid = headers["Mcp-Session-Id"]
+            ping = {"jsonrpc": "2.0", "id": 2, "method": "ping"}
+            assert (await post(http, url, ping, {"Mcp-Session-Id": sid}))[0] == 200
+            await asyncio.sleep(2.6)
+            assert (await post(http, url, ping, {"Mcp-Session-Id": sid}))[0] == 404
+
+
+async def test_shutdown_lets_a_running_call_finish(workdir: Path) -> None:
+    """SIGTERM during a call: the call completes and its POST gets the result, then the server exits."""
+    config = write_config(workdir, CONFIG.replace("EXTRA", "{}"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http",
+                             "--port", str(port)], cwd=workdir, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/mcp"
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(300):
+                try:
+                    _, headers, _ = await post(http, url, INIT)
+                    break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+            sid = headers["Mcp-Session-Id"]
+            call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                    "params": {"name": "slow", "arguments": {"seconds": 1.0, "marker": str(workdir / "m")}}}
+            json_only = {"Mcp-Session-Id": sid, "Accept": "application/json"}
+            pending = asyncio.ensure_future(post(http, url, call, json_only))
+            await asyncio.sleep(0.3)
+            proc.terminate()
+            status, _, body = await pending
+        assert status == 200 and body["result"]["content"][0]["text"] == "slept"
+        assert await asyncio.to_thread(proc.wait, 10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,0 +1,339 @@
+"""MCP over Streamable HTTP (aiohttp): one endpoint answering POST, GET and DELETE.
+
+Contract:
+- POST carries one JSON-RPC message. A notification or a response gets 202. A request gets its reply
+  as `application/json`, unless the call sends something first (progress, a log message): then the
+  reply switches to an SSE stream carrying those messages and, last, the reply itself.
+- Sessions (2025 revisions): `initialize` creates one and returns `Mcp-Session-Id`; every later
+  request must carry it (400 without, 404 when unknown or ended). DELETE ends it. Idle sessions are
+  reaped after `session_idle_timeout`; their running calls are cancelled.
+- GET opens the session's one standalone SSE stream, for messages not tied to a request.
+- Stateless mode: no sessions; each POST is served on its own (load balancers may send any request
+  to any instance); replies are JSON only.
+- Every request to the endpoint passes the Host/Origin check (DNS-rebinding protection), the bearer
+  token check when one is configured, and the body size limit (413).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import hmac
+import logging
+import os
+import secrets
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from webmcp.config.spec import ServerSpec
+from webmcp.graph.holder import GraphHolder
+from webmcp.protocol import jsonrpc
+from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
+from webmcp.protocol.session import Session
+from webmcp.protocol.versions import SUPPORTED
+
+log = logging.getLogger(__name__)
+
+SESSION_HEADER = "Mcp-Session-Id"
+VERSION_HEADER = "MCP-Protocol-Version"
+# Revisions a client may name in the header; 2025-03-26 is what a client sends before it knows better.
+_HEADER_VERSIONS = frozenset({*SUPPORTED, "2025-03-26"})
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+_JSON = "application/json"
+_SSE = "text/event-stream"
+
+
+class _Reply:
+    """The messages bound for one POST: its reply, and what the call sends before it."""
+
+    __slots__ = ("_waiter", "json_only", "messages")
+
+    def __init__(self, json_only: bool) -> None:
+        self.messages: collections.deque[dict[str, Any]] = collections.deque()
+        self._waiter: asyncio.Future[None] | None = None
+        self.json_only = json_only
+
+    def put(self, message: dict[str, Any]) -> None:
+        if self.json_only and "id" not in message:
+            return  # no stream to carry notifications on
+        self.messages.append(message)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def next(self) -> dict[str, Any]:
+        while not self.messages:
+            self._waiter = asyncio.get_running_loop().create_future()
+            await self._waiter
+        return self.messages.popleft()
+
+
+class _Standalone:
+    """The GET stream of a session. None in the queue ends it."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+
+
+class HttpSession:
+    def __init__(self, sid: str | None, holder: GraphHolder, json_only: bool) -> None:
+        self.id = sid
+        self.replies: dict[Any, _Reply] = {}
+        self.standalone: _Standalone | None = None
+        self.json_only = json_only
+        self.session = Session(holder, self.emit)
+        self.last_used = asyncio.get_running_loop().time()
+
+    def emit(self, message: dict[str, Any], related: str | int | None = None) -> None:
+        if related is None and "method" not in message:
+            related = message.get("id")  # a reply goes to the POST that carried its request
+        reply = self.replies.get(related) if related is not None else None
+        if reply is not None:
+            reply.put(message)
+        elif self.standalone is not None:
+            self.standalone.queue.put_nowait(message)
+        else:
+            log.debug("no stream for %s; dropped", message.get("method") or f"reply {message.get('id')!r}")
+
+    def is_idle(self) -> bool:
+        return not self.replies and not self.session.in_flight and self.standalone is None
+
+
+class HttpTransport:
+    def __init__(self, holder: GraphHolder, server: ServerSpec) -> None:
+        self.holder = holder
+        self.server = server
+        http = server.http
+        self.stateless = http.stateless
+        self.json_only = http.stateless or http.json_response
+        self.sessions: dict[str, HttpSession] = {}
+        self._allowed_hosts = _allowed_hosts(server)
+        token_env = http.auth_token_env
+        self._token = os.environ.get(token_env, "").encode() if token_env else None
+        if token_env and not self._token:
+            log.warning("server.http.auth_token_env names %s, which is empty: every request will get 401", token_env)
+
+    # -- the app -----------------------------------------------------------------------------
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=self.server.max_message_size, middlewares=[self._guard])
+        path = self.server.http.path
+        app.router.add_post(path, self.post)
+        app.router.add_get(path, self.get)
+        app.router.add_delete(path, self.delete)
+        return app
+
+    @web.middleware
+    async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self._allowed_hosts is not None:
+            if _host_name(request.host or "") not in self._allowed_hosts:
+                return _error_response(421, None, INVALID_REQUEST, f"Host {request.host!r} is not allowed")
+            origin = request.headers.get("Origin")
+            if origin is not None and _origin_host(origin) not in self._allowed_hosts:
+                return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed")
+        if self._token is not None:
+            given = request.headers.get("Authorization", "")
+            if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), self._token)):
+                return web.json_response({"error": "unauthorized"}, status=401,
+                                         headers={"WWW-Authenticate": 'Bearer realm="webmcp"'})
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        except web.HTTPRequestEntityTooLarge:
+            limit = self.server.max_message_size
+            return _error_response(413, None, INVALID_REQUEST, f"message too large: over {limit} bytes")
+
+    # -- POST --------------------------------------------------------------------------------
+    async def post(self, request: web.Request) -> web.StreamResponse:
+        if request.content_type != _JSON:
+            return _error_response(415, None, INVALID_REQUEST, "Content-Type must be application/json")
+        accept = request.headers.get("Accept", "*/*")
+        wants_sse = _SSE in accept or "*/*" in accept
+        if not (wants_sse or _JSON in accept):
+            return _error_response(406, None, INVALID_REQUEST, "Accept must include application/json")
+        version = request.headers.get(VERSION_HEADER)
+        if version is not None and version not in _HEADER_VERSIONS:
+            return _error_response(400, None, INVALID_REQUEST, f"unsupported {VERSION_HEADER}: {version}")
+        try:
+            msg = orjson.loads(await request.read())
+        except orjson.JSONDecodeError as exc:
+            return _error_response(400, None, PARSE_ERROR, f"Parse error: {exc}")
+        if not isinstance(msg, dict):
+            what = "batch requests are not supported" if isinstance(msg, list) else "a message must be an object"
+            return _error_response(400, None, INVALID_REQUEST, what)
+        mid = msg.get("id")
+        is_request = isinstance(msg.get("method"), str) and "id" in msg
+        if is_request and type(mid) not in (str, int):
+            return _error_response(400, None, INVALID_REQUEST, "id must be a string or an integer")
+
+        new_sid = None
+        if self.stateless:
+            hs = HttpSession(None, self.holder, json_only=True)
+        elif is_request and msg["method"] == "initialize":
+            if len(self.sessions) >= self.server.http.max_sessions:
+                return _error_response(503, mid, INVALID_REQUEST, "too many sessions; try again later",
+                                       {"Retry-After": "5"})
+            new_sid = secrets.token_urlsafe(24)
+            hs = self.sessions[new_sid] = HttpSession(new_sid, self.holder, self.json_only)
+        else:
+            sid = request.headers.get(SESSION_HEADER)
+            if sid is None:
+                return _error_response(400, mid, INVALID_REQUEST, f"missing {SESSION_HEADER} header; "
+                                       "send initialize first")
+            found = self.sessions.get(sid)
+            if found is None:
+                return _error_response(404, mid, INVALID_REQUEST, "unknown or ended session")
+            hs = found
+        hs.last_used = asyncio.get_running_loop().time()
+
+        if not is_request:
+            hs.session.receive(msg)  # notification, or the client's response to our request
+            return web.Response(status=202)
+        if type(mid) in (str, int) and mid in hs.replies:
+            return _error_response(409, mid, INVALID_REQUEST, f"request id {mid!r} is already in use")
+        reply = _Reply(json_only=hs.json_only or not wants_sse)
+        hs.replies[mid] = reply
+        try:
+            hs.session.receive(msg)
+            first = await reply.next()
+            headers = {SESSION_HEADER: new_sid} if new_sid else None
+            if new_sid and "error" in first:  # a failed initialize opens no session
+                self.sessions.pop(new_sid, None)
+                headers = None
+            if "id" in first and first.get("id") == mid:
+                return _json_response(first, headers)
+            return await self._stream(request, reply, first, mid, headers)
+        finally:
+            del hs.replies[mid]
+
+    async def _stream(
+        self, request: web.Request, reply: _Reply, first: dict[str, Any], mid: Any, headers: dict[str, str] | None
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": _SSE, "Cache-Control": "no-cache", **(headers or {})})
+        await response.prepare(request)
+        message = first
+        try:
+            while True:
+                await response.write(_event(message))
+                if message.get("id") == mid and ("result" in message or "error" in message):
+                    break
+                message = await reply.next()
+        except ConnectionError:
+            log.debug("client went away while a reply was streaming")  # the call goes on; it was not cancelled
+        return response
+
+    # -- GET, DELETE -------------------------------------------------------------------------
+    async def get(self, request: web.Request) -> web.StreamResponse:
+        if self.stateless:
+            return _error_response(405, None, INVALID_REQUEST, "stateless mode has no standalone stream")
+        if _SSE not in request.headers.get("Accept", ""):
+            return _error_response(406, None, INVALID_REQUEST, "Accept must include text/event-stream")
+        hs = self._session_of(request)
+        if isinstance(hs, web.Response):
+            return hs
+        if hs.standalone is not None:
+            return _error_response(409, None, INVALID_REQUEST, "this session already has a standalone stream")
+        stream = hs.standalone = _Standalone()
+        response = web.StreamResponse(headers={"Content-Type": _SSE, "Cache-Control": "no-cache"})
+        await response.prepare(request)
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(stream.queue.get(), 15)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")  # proxies close silent streams
+                    continue
+                if message is None:
+                    break
+                await response.write(_event(message))
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            if hs.standalone is stream:
+                hs.standalone = None
+        return response
+
+    async def delete(self, request: web.Request) -> web.StreamResponse:
+        if self.stateless:
+            return _error_response(405, None, INVALID_REQUEST, "stateless mode has no sessions")
+        hs = self._session_of(request)
+        if isinstance(hs, web.Response):
+            return hs
+        self.end(hs, "the session was ended")
+        return web.Response(status=200)
+
+    def _session_of(self, request: web.Request) -> HttpSession | web.Response:
+        sid = request.headers.get(SESSION_HEADER)
+        if sid is None:
+            return _error_response(400, None, INVALID_REQUEST, f"missing {SESSION_HEADER} header")
+        hs = self.sessions.get(sid)
+        if hs is None:
+            return _error_response(404, None, INVALID_REQUEST, "unknown or ended session")
+        hs.last_used = asyncio.get_running_loop().time()
+        return hs
+
+    # -- session lifetime --------------------------------------------------------------------
+    def end(self, hs: HttpSession, reason: str) -> None:
+        """Forget the session, cancel its calls, answer its waiting POSTs, close its GET stream."""
+        if hs.id is not None:
+            self.sessions.pop(hs.id, None)
+        for task in list(hs.session.in_flight.values()):
+            task.cancel()
+        for mid, reply in hs.replies.items():
+            reply.put(jsonrpc.error(mid, INTERNAL_ERROR, reason))
+        if hs.standalone is not None:
+            hs.standalone.queue.put_nowait(None)
+
+    async def reap(self) -> None:
+        """End sessions idle for longer than session_idle_timeout, forever (run as a task)."""
+        idle = self.server.http.session_idle_timeout
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(max(1.0, min(idle / 4, 60.0)))
+            now = loop.time()
+            for hs in [h for h in self.sessions.values() if h.is_idle() and now - h.last_used > idle]:
+                log.debug("ending idle session %s", hs.id)
+                self.end(hs, "the session expired")
+
+    async def shutdown(self, timeout: float, force: asyncio.Event) -> None:
+        """Let running calls finish (up to `timeout`, or until `force`), then end every session."""
+        await asyncio.gather(*(hs.session.drain(timeout, force) for hs in self.sessions.values()))
+        for hs in list(self.sessions.values()):
+            self.end(hs, "the server is shutting down")
+
+
+def _allowed_hosts(server: ServerSpec) -> frozenset[str] | None:
+    """Host names a request may name (Host and Origin). None: no check (bound to a public address
+    with no allow-list configured)."""
+    configured = server.http.allowed_hosts
+    if configured:
+        return frozenset(h.lower() for h in configured)
+    if server.http.host in _LOOPBACK:
+        return _LOOPBACK
+    return None
+
+
+def _host_name(host: str) -> str:
+    """`name` of a `name:port` (or `[v6]:port`) Host value, lower-cased."""
+    if host.startswith("["):
+        return host.split("]", 1)[0].lower() + "]"
+    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+
+
+def _origin_host(origin: str) -> str:
+    return _host_name(origin.split("://", 1)[-1].split("/", 1)[0])
+
+
+def _event(message: dict[str, Any]) -> bytes:
+    data = jsonrpc.encode(message)
+    return b"event: message\ndata: " + data + b"\n\n" if data is not None else b""
+
+
+def _json_response(message: dict[str, Any], headers: dict[str, str] | None) -> web.Response:
+    return web.Response(body=jsonrpc.encode(message) or b"", content_type=_JSON, headers=headers)
+
+
+def _error_response(
+    status: int, mid: Any, code: int, message: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    body = orjson.dumps(jsonrpc.error(mid if type(mid) in (str, int) else None, code, message))
+    return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
