@@ -45,6 +45,9 @@ config="$here/echo.yaml"
 "$webmcp" validate -c "$config" >/dev/null
 
 server_cmd="$("$py" -c 'import shlex, sys; print(shlex.join(sys.argv[1:]))' "$webmcp" serve -c "$config")"
+# HTTP: the session (default) mode and the stateless JSON mode, like the peers' two modes.
+http_default="webmcp/default=http://127.0.0.1:{port}/mcp|$server_cmd --transport http --port {port}"
+http_stateless="webmcp/stateless-json=http://127.0.0.1:{port}/mcp|$("$py" -c 'import shlex, sys; print(shlex.join(sys.argv[1:]))' "$webmcp" serve -c "$here/echo-stateless.yaml") --transport http --port {port}"
 
 # Pass everything through, but: results go to bench/results/<stamp> unless --out is given, and an
 # --only regex always keeps webmcp (`--only sdk-lowlevel` = sdk-lowlevel + webmcp + baselines).
@@ -54,8 +57,8 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --out=*) out="${1#--out=}"; shift ;;
-    --only) args+=(--only "^webmcp\$|$2"); shift 2 ;;
-    --only=*) args+=(--only "^webmcp\$|${1#--only=}"); shift ;;
+    --only) args+=(--only "^webmcp|$2"); shift 2 ;;
+    --only=*) args+=(--only "^webmcp|${1#--only=}"); shift ;;
     -h|--help) exec "$peerbench/run.sh" --help ;;
     *) args+=("$1"); shift ;;
   esac
@@ -75,10 +78,11 @@ stamp_webmcp() {
 stamp_webmcp before
 echo "bench/run.sh: server: webmcp=$server_cmd"
 echo "bench/run.sh: results: $out"
-"$peerbench/run.sh" --server "webmcp=$server_cmd" --out "$out" ${args[@]+"${args[@]}"}
+"$peerbench/run.sh" --server "webmcp=$server_cmd" --http "$http_default" --http "$http_stateless" \
+    --out "$out" ${args[@]+"${args[@]}"}
 
 stamp_webmcp after
 cat "$out/webmcp-version.txt"
 echo
-echo "================ webmcp vs peers (stdio, same run) ================"
+echo "================ webmcp vs peers (same run) ================"
 "$py" "$here/summarize.py" "$out"
