@@ -129,7 +129,7 @@ def serve(ctx: click.Context, config: str, **_: Any) -> None:
     _setup_logging(ctx.params.get("log_level") or "info")
     spec = load(config, overrides=overrides)
     _setup_logging(spec.server.log_level)
-    run(spec)
+    run(spec, lambda: load(config, overrides=overrides))
 
 
 @main.command()
@@ -162,6 +162,58 @@ def tools(ctx: click.Context, config: str, profile: str | None, as_json: bool) -
         for op in ops or []:
             click.echo(f"    operation: {op}")
     click.echo(_count(len(entries), "tool"))
+
+
+@main.command()
+@CONFIG_OPTION
+@PROFILE_OPTION
+@click.option("--timeout", default=30.0, show_default=True, help="Seconds to wait for each server's outcome.")
+@click.pass_context
+@_reports_errors
+def reload(ctx: click.Context, config: str, profile: str | None, timeout: float) -> None:
+    """Reload running servers of a config file: check the file first (nothing is signalled when it
+    has problems), then send SIGHUP to every server of that config and report each outcome."""
+    import os
+    import signal
+    import time
+
+    from webmcp.config.load import load
+    from webmcp.graph.build import build
+    from webmcp.runfiles import running
+
+    async def check() -> str | None:
+        with contextlib.redirect_stdout(sys.stderr):
+            graph = await build(load(config, overrides=_overrides(ctx, {"profile": ("profile",)})))
+        try:
+            return graph.spec.server.pid_file
+        finally:
+            await graph.close()
+
+    pid_file = asyncio.run(check())  # a ConfigError ends here, with the problems, before any signal
+    servers = running(config, pid_file)
+    if not servers:
+        click.echo(f"no running webmcp server for {config}", err=True)
+        sys.exit(1)
+    before = {pid: (run.read_status() or {}).get("reloads", 0) for pid, run in servers}
+    for pid, _ in servers:
+        os.kill(pid, signal.SIGHUP)
+    failed = 0
+    for pid, run in servers:
+        deadline = time.monotonic() + timeout
+        status = run.read_status() or {}
+        while status.get("reloads", 0) == before[pid] and time.monotonic() < deadline:
+            time.sleep(0.05)
+            status = run.read_status() or {}
+        last = status.get("last") if status.get("reloads", 0) != before[pid] else None
+        if last is None:
+            click.echo(f"pid {pid}: no answer within {timeout:g}s")
+            failed += 1
+            continue
+        click.echo(f"pid {pid}: {last['message']}")
+        if last.get("restart_only"):
+            click.echo(f"pid {pid}: ignored until restart: {', '.join(last['restart_only'])}")
+        failed += not last["ok"]
+    sys.exit(1 if failed else 0)
 
 
 @main.command()

@@ -1,29 +1,34 @@
-"""Running a server: build the graph, serve a transport, shut down cleanly on signals or end of input."""
+"""Running a server: build the graph, serve a transport, reload on SIGHUP, shut down cleanly."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator, Callable
 from typing import BinaryIO
 
 from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable
 from webmcp.graph.build import build
 from webmcp.graph.holder import GraphHolder
+from webmcp.reload import Reloader, ReloadReport
+from webmcp.runfiles import RunFile
 
 log = logging.getLogger(__name__)
 
 
 class Lifecycle:
     """What the process does on each signal. Handlers run on the event loop (asyncio's signal
-    handling), record what was asked for, and the serving code acts on the two events."""
+    handling), record what was asked for, and the serving code acts on it."""
 
     def __init__(self) -> None:
         self.stop = asyncio.Event()  # stop taking requests; running calls may finish
         self.force = asyncio.Event()  # stop now: cancel running calls
+        self.reload: Callable[[], None] = lambda: None
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
@@ -45,68 +50,82 @@ class Lifecycle:
         self.handle_term()
 
     def handle_hup(self) -> None:
-        """SIGHUP: reload the configuration. Reload is not built yet: the signal is logged and ignored,
-        so that a hang-up never kills the server."""
-        log.warning("SIGHUP received: reload is not available in this version; keeping the current config")
+        """SIGHUP: reload the config file (webmcp/reload.py); a bad file keeps the running config."""
+        log.info("SIGHUP: reloading")
+        self.reload()
 
 
-def run(spec: ConfigSpec) -> None:
+def run(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
+    """Serve `spec`; `load` reads the config again (same file and overrides) for reloads."""
     if spec.server.transport == "http":
-        asyncio.run(_serve_http(spec))
+        asyncio.run(_serve_http(spec, load))
         return
     from webmcp.transports import stdio
 
     protocol_out = stdio.claim_stdout()  # before any tool code is imported
-    asyncio.run(_serve_stdio(spec, protocol_out))
+    asyncio.run(_serve_stdio(spec, load, protocol_out))
 
 
-async def _serve_http(spec: ConfigSpec) -> None:
+@contextlib.asynccontextmanager
+async def _running(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> AsyncIterator[tuple[GraphHolder, Lifecycle]]:
+    """Build the graph, install signals, announce the process in its run file; undo all on exit."""
+    started = time.perf_counter()
+    lifecycle = Lifecycle()
+    lifecycle.install(asyncio.get_running_loop())
+    holder = GraphHolder(await build(spec))
+    run_file = RunFile.for_process(spec.source, spec.server.pid_file)
+    status = {"config": spec.source, "generation": 1, "reloads": 0, "last": None}
+
+    def on_report(report: ReloadReport) -> None:
+        status.update(generation=holder.current.generation, reloads=int(status["reloads"]) + 1,  # type: ignore[call-overload]
+                      last=report.as_dict())
+        run_file.write_status(status)
+
+    reloader = Reloader(load, holder, on_report)
+    lifecycle.reload = reloader.request
+    run_file.create(status)
+    log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
+             len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
+    try:
+        yield holder, lifecycle
+    finally:
+        run_file.remove()
+        await reloader.close()
+        await holder.current.close(timeout=0)
+
+
+async def _serve_stdio(spec: ConfigSpec, load: Callable[[], ConfigSpec], protocol_out: BinaryIO) -> None:
+    from webmcp.transports import stdio
+
+    async with _running(spec, load) as (holder, lifecycle):
+        log.info("serving over stdio")
+        await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
+
+
+async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
     from aiohttp import web
 
     from webmcp.transports.http import HttpTransport
 
-    started = time.perf_counter()
-    lifecycle = Lifecycle()
-    lifecycle.install(asyncio.get_running_loop())
-    graph = await build(spec)
-    holder = GraphHolder(graph)
-    transport = HttpTransport(holder, spec.server)
-    # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
-    runner = web.AppRunner(transport.app(), access_log=None, handle_signals=False, shutdown_timeout=5)
-    await runner.setup()
-    http = spec.server.http
-    site = web.TCPSite(runner, http.host, http.port, backlog=1024)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        await holder.current.close(timeout=0)
-        raise TransportUnavailable(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from None
-    reaper = asyncio.create_task(transport.reap())
-    port = runner.addresses[0][1] if runner.addresses else http.port
-    log.info("serving %d tools from %s on http://%s:%d%s (generation %d, built in %.0f ms)", len(graph.catalog),
-             spec.source, http.host, port, http.path, graph.generation, (time.perf_counter() - started) * 1000)
-    try:
-        await lifecycle.stop.wait()
-        await site.stop()  # no new connections; requests under way go on
-        await transport.shutdown(spec.server.graceful_timeout, lifecycle.force)
-    finally:
-        reaper.cancel()
-        await runner.cleanup()
-        await holder.current.close(timeout=0)
-
-
-async def _serve_stdio(spec: ConfigSpec, protocol_out: BinaryIO) -> None:
-    from webmcp.transports import stdio
-
-    started = time.perf_counter()
-    lifecycle = Lifecycle()
-    lifecycle.install(asyncio.get_running_loop())
-    graph = await build(spec)
-    holder = GraphHolder(graph)
-    log.info("serving %d tools from %s over stdio (generation %d, built in %.0f ms)",
-             len(graph.catalog), spec.source, graph.generation, (time.perf_counter() - started) * 1000)
-    try:
-        await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
-    finally:
-        await holder.current.close(timeout=0)
+    async with _running(spec, load) as (holder, lifecycle):
+        transport = HttpTransport(holder, spec.server)
+        # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
+        runner = web.AppRunner(transport.app(), access_log=None, handle_signals=False, shutdown_timeout=5)
+        await runner.setup()
+        http = spec.server.http
+        site = web.TCPSite(runner, http.host, http.port, backlog=1024)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise TransportUnavailable(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from None
+        reaper = asyncio.create_task(transport.reap())
+        port = runner.addresses[0][1] if runner.addresses else http.port
+        log.info("serving on http://%s:%d%s", http.host, port, http.path)
+        try:
+            await lifecycle.stop.wait()
+            await site.stop()  # no new connections; requests under way go on
+            await transport.shutdown(spec.server.graceful_timeout, lifecycle.force)
+        finally:
+            reaper.cancel()
+            await runner.cleanup()

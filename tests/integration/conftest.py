@@ -36,12 +36,13 @@ async def connect(
     stderr: Any = None,
     logging_callback: Callable[..., Any] | None = None,
     env: dict[str, str] | None = None,
+    message_handler: Callable[..., Any] | None = None,
 ) -> AsyncIterator[ClientSession]:
     """An initialized ClientSession to a fresh `webmcp serve -c config` process over stdio."""
     errlog = stderr if stderr is not None else sys.stderr
     async with (
         stdio_client(server_params(config, *extra, env=env), errlog=errlog) as (read, write),
-        ClientSession(read, write, logging_callback=logging_callback) as session,
+        ClientSession(read, write, logging_callback=logging_callback, message_handler=message_handler) as session,
     ):
         await session.initialize()
         yield session

@@ -102,7 +102,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         source=source,
         base_dir=base_dir,
         profile=profile,
-        server=ServerSpec.from_config(merged.get("server") or {}),
+        server=ServerSpec.from_config(merged.get("server") or {}, base_dir),
         executor=ExecutorSpec.from_config(merged.get("executor") or {}),
         tools=tools,
         master_tools=masters,

@@ -88,9 +88,10 @@ class ServerSpec:
     max_message_size: int = 4 * 1024 * 1024
     error_details: bool = False
     graceful_timeout: float = 30.0
+    pid_file: str | None = None
 
     @classmethod
-    def from_config(cls, node: Mapping[str, Any]) -> ServerSpec:
+    def from_config(cls, node: Mapping[str, Any], base_dir: FsPath) -> ServerSpec:
         from webmcp import __version__
 
         return cls(
@@ -104,6 +105,7 @@ class ServerSpec:
             max_message_size=parse_size(node.get("max_message_size", "4MiB")),
             error_details=node.get("error_details", False),
             graceful_timeout=parse_duration(node.get("graceful_timeout", "30s")),
+            pid_file=str(base_dir / node["pid_file"]) if node.get("pid_file") else None,
         )
 
 

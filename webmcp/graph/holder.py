@@ -6,14 +6,23 @@ started with (`lease`) and finish on it even if a newer Graph is swapped in mean
 
 from __future__ import annotations
 
+import weakref
+from typing import TYPE_CHECKING
+
 from webmcp.graph.graph import Graph
+
+if TYPE_CHECKING:
+    from webmcp.protocol.session import Session
 
 
 class GraphHolder:
-    __slots__ = ("current",)
+    __slots__ = ("current", "sessions")
 
     def __init__(self, graph: Graph) -> None:
         self.current = graph
+        # Connected protocol sessions, told when a reload changes the catalog (weak: a dropped
+        # session disappears by itself).
+        self.sessions: weakref.WeakSet[Session] = weakref.WeakSet()
 
     def lease(self) -> Graph:
         graph = self.current

@@ -38,6 +38,7 @@ class Emit(Protocol):
 class Session:
     def __init__(self, holder: GraphHolder, emit: Emit) -> None:
         self.holder = holder
+        holder.sessions.add(self)
         self.emit = emit
         self.protocol_version: str | None = None
         self.log_level: str | None = None
@@ -159,8 +160,7 @@ class Session:
         server = self.holder.current.spec.server
         result: dict[str, Any] = {
             "protocolVersion": self.protocol_version,
-            # listChanged becomes true when reload (which sends the notification) exists.
-            "capabilities": {"tools": {"listChanged": False}, "logging": {}},
+            "capabilities": {"tools": {"listChanged": True}, "logging": {}},
             "serverInfo": {"name": server.name, "version": server.version},
         }
         if server.instructions:
@@ -197,6 +197,17 @@ class Session:
                 # step never runs its body, so this callback covers that case.
                 task.add_done_callback(lambda _t, mid=rid: self._forget(mid))  # type: ignore[misc]
         # notifications/initialized and unknown notifications need no action
+
+    # -- reload ------------------------------------------------------------------------------
+    def notify_tools_changed(self) -> None:
+        self.emit({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+
+    def cancel_calls_on(self, graph: Graph) -> int:
+        """Cancel this session's calls still running on `graph` (a retired generation)."""
+        stale = [mid for mid, g in self._leases.items() if g is graph]
+        for mid in stale:
+            self.in_flight[mid].cancel()
+        return len(stale)
 
     # -- shutdown ----------------------------------------------------------------------------
     async def drain(self, timeout: float, force: asyncio.Event) -> None:

@@ -1,0 +1,187 @@
+"""Hot reload with real processes: SIGHUP and `webmcp reload` swap the graph without dropping a call."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from tests.integration.conftest import connect, write_config
+from tests.integration.rawstdio import RawServer
+
+BASE = """
+version: 1
+server: {graceful_timeout: 5s}
+tools:
+  greet: {kind: python, function: "sample_tools:greet"}
+  slow: {kind: python, function: "sample_tools:slow"}
+"""
+EXTRA = """  about: {kind: static, content: "added by a reload"}
+"""
+
+
+@pytest.fixture
+def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run files of the servers started by one test go to a folder of their own."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    return folder
+
+
+def cli_reload(config: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "webmcp", "reload", "-c", str(config), "--timeout", "10"],
+                          capture_output=True, text=True, timeout=60, cwd=config.parent)
+
+
+def wait_for_run_file(runtime_dir: Path) -> None:
+    deadline = time.monotonic() + 10
+    while not list(runtime_dir.glob("webmcp/*/*.pid")):
+        assert time.monotonic() < deadline, "the server wrote no run file"
+        time.sleep(0.05)
+
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_added_tool_appears_with_list_changed(workdir: Path, runtime_dir: Path) -> None:
+    """A tool added to the file shows up after `webmcp reload`; the client is told list_changed."""
+    config = write_config(workdir, BASE)
+    methods: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        root = getattr(message, "root", message)
+        methods.append(str(getattr(root, "method", "")))
+
+    async with connect(config, message_handler=on_message, env={"XDG_RUNTIME_DIR": str(runtime_dir)}) as s:
+        assert sorted(t.name for t in (await s.list_tools()).tools) == ["greet", "slow"]
+        wait_for_run_file(runtime_dir)
+        config.write_text(config.read_text() + EXTRA)
+        done = await anyio.to_thread.run_sync(cli_reload, config)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "reloaded to generation 2" in done.stdout and "added ['about']" in done.stdout
+        with anyio.fail_after(5):
+            while "notifications/tools/list_changed" not in methods:
+                await anyio.sleep(0.05)
+        assert sorted(t.name for t in (await s.list_tools()).tools) == ["about", "greet", "slow"]
+        assert (await s.call_tool("about", {})).content[0].text == "added by a reload"
+
+
+async def test_edited_tool_code_takes_effect(workdir: Path, runtime_dir: Path) -> None:
+    """Python modules next to the config are imported afresh on reload."""
+    config = write_config(workdir, BASE)
+    async with connect(config, env={"XDG_RUNTIME_DIR": str(runtime_dir)}) as s:
+        assert (await s.call_tool("greet", {"name": "A"})).content[0].text == "Hello, A!"
+        module = workdir / "sample_tools.py"
+        module.write_text(module.read_text().replace('f"Hello, {name}{punctuation}"', 'f"Hi, {name}{punctuation}"'))
+        wait_for_run_file(runtime_dir)
+        assert (await anyio.to_thread.run_sync(cli_reload, config)).returncode == 0
+        assert (await s.call_tool("greet", {"name": "A"})).content[0].text == "Hi, A!"
+
+
+@pytest.fixture
+def raw(workdir: Path, runtime_dir: Path) -> Iterator[RawServer]:
+    server = RawServer(write_config(workdir, BASE))
+    yield server
+    server.stop()
+
+
+def test_calls_running_during_a_reload_finish_on_the_old_graph(raw: RawServer, workdir: Path) -> None:
+    """A call in flight when SIGHUP arrives completes normally; new calls see the new graph."""
+    raw.call(1, "slow", {"seconds": 1.0, "marker": str(workdir / "m")})
+    time.sleep(0.3)
+    config = workdir / "webmcp.yaml"
+    config.write_text(config.read_text().replace("  slow:", "  renamed_slow:") + EXTRA)
+    raw.proc.send_signal(signal.SIGHUP)
+    seen = raw.until(lambda m: m.get("id") == 1)
+    assert seen[-1]["result"]["content"][0]["text"] == "slept"
+    assert any(m.get("method") == "notifications/tools/list_changed" for m in seen)
+    raw.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
+    names = sorted(t["name"] for t in raw.until(lambda m: m.get("id") == 2)[-1]["result"]["tools"])
+    assert names == ["about", "greet", "renamed_slow"]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected_log"),
+    [
+        pytest.param("tools: [unclosed\n", "YAML syntax error", id="broken-yaml"),
+        pytest.param("  bad: {kind: python, function: nowhere:fn}\n", "cannot import nowhere:fn", id="build-error"),
+        pytest.param("  bad: {kind: static, content: x, timeout: fast}\n", "must be a duration", id="schema-error"),
+    ],
+)
+def test_a_bad_file_keeps_the_old_graph(raw: RawServer, workdir: Path, breakage: str, expected_log: str) -> None:
+    """Broken YAML, a schema error or a build error: the old tools keep serving; the process lives."""
+    config = workdir / "webmcp.yaml"
+    text = config.read_text()
+    config.write_text(breakage if breakage.startswith("tools:") else text + breakage)
+    raw.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.8)
+    raw.call(3, "greet", {"name": "still"})
+    assert raw.until(lambda m: m.get("id") == 3)[-1]["result"]["content"][0]["text"] == "Hello, still!"
+    assert raw.proc.poll() is None
+    raw.close_input()
+    raw.proc.wait(10)
+    assert raw.proc.stderr is not None
+    assert expected_log in raw.proc.stderr.read().decode()
+
+
+def test_reload_command_refuses_an_invalid_file_and_signals_nobody(raw: RawServer, workdir: Path,
+                                                                   runtime_dir: Path) -> None:
+    """`webmcp reload` checks the file first: problems are printed, exit 3, the server is untouched."""
+    wait_for_run_file(runtime_dir)
+    config = workdir / "webmcp.yaml"
+    config.write_text(config.read_text() + "  bad: {kind: statik}\n")
+    done = cli_reload(config)
+    assert done.returncode == 3
+    assert "tools.bad.kind" in done.stderr
+    status = next(runtime_dir.glob("webmcp/*/*.status.json")).read_text()
+    assert '"reloads":0' in status
+
+
+def test_every_instance_of_a_config_is_reloaded(workdir: Path, runtime_dir: Path) -> None:
+    """Two stdio servers of one config: `webmcp reload` signals both and reports each."""
+    config = write_config(workdir, BASE)
+    servers = [RawServer(config), RawServer(config)]
+    try:
+        deadline = time.monotonic() + 10
+        while len(list(runtime_dir.glob("webmcp/*/*.pid"))) < 2:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        config.write_text(config.read_text() + EXTRA)
+        done = cli_reload(config)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert sorted(line.split(":")[0] for line in done.stdout.splitlines()) == sorted(
+            f"pid {s.proc.pid}" for s in servers)
+    finally:
+        for s in servers:
+            s.stop()
+
+
+def test_many_reloads_leak_no_file_descriptors(raw: RawServer, workdir: Path, runtime_dir: Path) -> None:
+    """30 reloads in a row (each with an http tool and its session) leave the fd count where it was."""
+    config = workdir / "webmcp.yaml"
+    config.write_text(config.read_text() + '  web: {kind: http, request: {url: "http://127.0.0.1:9/x"}}\n')
+    wait_for_run_file(runtime_dir)
+    assert cli_reload(config).returncode == 0
+    time.sleep(0.3)
+    before = len(os.listdir(f"/proc/{raw.proc.pid}/fd"))
+    for _ in range(30):
+        raw.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.05)
+    time.sleep(1.0)
+    status = next(runtime_dir.glob("webmcp/*/*.status.json")).read_text()
+    after = len(os.listdir(f"/proc/{raw.proc.pid}/fd"))
+    assert after <= before, (before, after, status)
+    assert json.loads(status)["generation"] >= 3  # HUPs during a reload collapse into one more: not 31
+
+    raw.send({"jsonrpc": "2.0", "id": 9, "method": "ping"})
+    assert raw.until(lambda m: m.get("id") == 9)[-1]["result"] == {}

@@ -1,0 +1,176 @@
+"""Hot reload: build a new Graph from the config file and swap it in without dropping a call.
+
+Contract:
+- Same code path as startup (`load` → `build`). On any error the old Graph stays, the process goes
+  on, and the outcome is logged and written to the run file (`webmcp reload` reads it).
+- Single-flight: requests during a reload collapse into one more reload after it.
+- On success one assignment swaps the Graph. Calls already running finish on the old one; it is
+  closed when its leases reach zero, or after `graceful_timeout`, cancelling (and counting) the rest.
+- Python modules imported from the config file's folder are imported afresh, so edited tool code
+  takes effect; the old Graph keeps the old code until it retires.
+- Settings read once by the transport are reported as "ignored until restart", never dropped silently.
+- Sessions are told `notifications/tools/list_changed` when the tool catalog changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from webmcp.config.spec import ConfigSpec, ServerSpec
+from webmcp.errors import ConfigError
+from webmcp.graph.build import build
+from webmcp.graph.graph import Graph
+from webmcp.graph.holder import GraphHolder
+
+log = logging.getLogger(__name__)
+
+# Server settings the running transport read at start.
+_RESTART_ONLY = ("transport", "http", "max_message_size", "pid_file")
+
+
+@dataclass(slots=True)
+class ReloadReport:
+    ok: bool
+    generation: int
+    seconds: float
+    message: str
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    restart_only: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "generation": self.generation, "seconds": round(self.seconds, 4),
+                "message": self.message, "added": self.added, "removed": self.removed, "changed": self.changed,
+                "restart_only": self.restart_only}
+
+
+class Reloader:
+    def __init__(
+        self,
+        load: Callable[[], ConfigSpec],
+        holder: GraphHolder,
+        on_report: Callable[[ReloadReport], None] = lambda report: None,
+    ) -> None:
+        self._load = load
+        self.holder = holder
+        self._on_report = on_report
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._retiring: set[asyncio.Task[None]] = set()
+        self.reports = 0
+
+    def request(self) -> None:
+        """Ask for a reload (from a signal handler or an endpoint); returns at once."""
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def wait(self) -> None:
+        """Until no reload is running or queued (for shutdown and tests)."""
+        while self._task is not None and not self._task.done():
+            await self._task
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            report = await self.reload()
+            self.reports += 1
+            self._on_report(report)
+            if not self._again:
+                return
+
+    async def reload(self) -> ReloadReport:
+        started = time.perf_counter()
+        old = self.holder.current
+        try:
+            forget_user_modules(old.spec.base_dir)
+            spec = await asyncio.get_running_loop().run_in_executor(None, self._load)
+            new = await build(spec, old.generation + 1)
+        except ConfigError as exc:
+            seconds = time.perf_counter() - started
+            for problem in exc.problems:
+                log.error("reload: %s", problem.render())
+            first = exc.problems[0].render() if exc.problems else "?"
+            message = f"kept generation {old.generation}: {len(exc.problems)} problem(s) in the config; first: {first}"
+            log.error("reload failed: kept generation %d (problems above)", old.generation)
+            return ReloadReport(False, old.generation, seconds, message)
+        except Exception as exc:
+            seconds = time.perf_counter() - started
+            log.exception("reload failed")
+            return ReloadReport(False, old.generation, seconds,
+                                f"kept generation {old.generation}: {type(exc).__name__}: {exc}")
+        report = _compare(old, new)
+        report.restart_only = _restart_only(old.spec.server, new.spec.server)
+        self.holder.swap(new)
+        logging.getLogger().setLevel(new.spec.server.log_level.upper())
+        if report.added or report.removed or report.changed:
+            for session in list(self.holder.sessions):
+                session.notify_tools_changed()
+        retire = asyncio.get_running_loop().create_task(self._retire(old, new.spec.server.graceful_timeout))
+        self._retiring.add(retire)
+        retire.add_done_callback(self._retiring.discard)
+        report.seconds = time.perf_counter() - started
+        report.message = (f"reloaded to generation {new.generation} in {report.seconds * 1000:.0f} ms; tools "
+                          f"added {report.added or '-'}, removed {report.removed or '-'}, "
+                          f"changed {report.changed or '-'}")
+        log.info("%s", report.message)
+        if report.restart_only:
+            log.warning("reload: %s changed; ignored until restart", ", ".join(report.restart_only))
+        return report
+
+    async def _retire(self, old: Graph, timeout: float) -> None:
+        """Close the old Graph once its calls are done; past `timeout`, cancel what still runs on it."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while old.leases and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        if old.leases:
+            cancelled = sum(session.cancel_calls_on(old) for session in list(self.holder.sessions))
+            log.warning("reload: cancelled %d call(s) still running on generation %d after %gs",
+                        cancelled, old.generation, timeout)
+        await old.close(timeout=5)
+
+    async def close(self) -> None:
+        await self.wait()
+        if self._retiring:
+            await asyncio.gather(*self._retiring, return_exceptions=True)
+
+
+def _compare(old: Graph, new: Graph) -> ReloadReport:
+    before = {d["name"]: d for d in old.catalog}
+    after = {d["name"]: d for d in new.catalog}
+    return ReloadReport(
+        ok=True,
+        generation=new.generation,
+        seconds=0.0,
+        message="",
+        added=sorted(after.keys() - before.keys()),
+        removed=sorted(before.keys() - after.keys()),
+        changed=sorted(n for n in before.keys() & after.keys() if before[n] != after[n]),
+    )
+
+
+def _restart_only(old: ServerSpec, new: ServerSpec) -> list[str]:
+    return [f"server.{name}" for name in _RESTART_ONLY if getattr(old, name) != getattr(new, name)]
+
+
+def forget_user_modules(base_dir: Path) -> None:
+    """Drop the user's tool modules (loaded from the config's folder) from sys.modules, so the next
+    import reads the files again. webmcp itself and anything installed (under sys.prefix, or in a
+    site-packages folder) stay: re-importing them would split class identities."""
+    root = str(base_dir.resolve()) + "/"
+    installed = (str(Path(sys.prefix).resolve()) + "/", str(Path(sys.base_prefix).resolve()) + "/")
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if (not path or name == "webmcp" or name.startswith("webmcp.") or not path.startswith(root)
+                or path.startswith(installed) or "site-packages" in path):
+            continue
+        del sys.modules[name]
