@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: serve test lint bench binary
+.PHONY: serve test lint bench binary conformance
 .DEFAULT_GOAL := serve
 
 $(STAMP): pyproject.toml
@@ -28,3 +28,11 @@ bench: $(STAMP)
 
 binary: $(STAMP)
 	@build/build.sh
+
+# The official MCP conformance suite (../shared/conformance, next to the checkout) against
+# examples/conformance/; fails unless every scenario passes.
+CONFORMANCE ?= ../shared/conformance/run-conformance.sh
+conformance: $(STAMP)
+	@$(CONFORMANCE) -- $(CURDIR)/$(VENV)/bin/webmcp serve -c $(CURDIR)/examples/conformance/webmcp.yaml \
+		--transport http --port {port} | tee $(VENV)/conformance.log
+	@tail -1 $(VENV)/conformance.log | grep -Eq '^[0-9]+ passed, 0 failed$$'

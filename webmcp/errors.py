@@ -74,6 +74,11 @@ class ToolError(Exception):
     """Raise from a tool to return an `isError` result with exactly this message (no traceback)."""
 
 
+class ClientRequestError(ToolError):
+    """A request to the client (sampling, elicitation, roots) failed or is not possible. A ToolError:
+    unless the tool handles it, the call ends with an isError result carrying this message."""
+
+
 class ProtocolError(Exception):
     """A JSON-RPC level fault: becomes an error response with this code."""
 

@@ -37,12 +37,14 @@ async def connect(
     logging_callback: Callable[..., Any] | None = None,
     env: dict[str, str] | None = None,
     message_handler: Callable[..., Any] | None = None,
+    **session_options: Any,
 ) -> AsyncIterator[ClientSession]:
     """An initialized ClientSession to a fresh `webmcp serve -c config` process over stdio."""
     errlog = stderr if stderr is not None else sys.stderr
     async with (
         stdio_client(server_params(config, *extra, env=env), errlog=errlog) as (read, write),
-        ClientSession(read, write, logging_callback=logging_callback, message_handler=message_handler) as session,
+        ClientSession(read, write, logging_callback=logging_callback, message_handler=message_handler,
+                      **session_options) as session,
     ):
         await session.initialize()
         yield session

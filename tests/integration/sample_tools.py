@@ -102,3 +102,26 @@ def text_only() -> str:
 def structured(ok: bool) -> dict[str, object]:
     """Return structured content that does or does not match the declared output schema."""
     return {"count": 3} if ok else {"count": "three"}
+
+
+def item_body(id: str) -> dict[str, str]:
+    """The data behind items://{id}."""
+    return {"id": id, "kind": "item"}
+
+
+def review_prompt(topic: str) -> list[dict[str, object]]:
+    """A prompt built by a function."""
+    return [{"role": "user", "content": {"type": "text", "text": f"Review {topic}."}},
+            {"role": "assistant", "content": "Sure."}]
+
+
+async def ask_model(question: str, ctx: Context) -> str:
+    """Ask the client's model."""
+    result = await ctx.sample(question, max_tokens=50, system_prompt="be brief")
+    return f"model said: {result['content']['text']} ({result.get('model')})"
+
+
+async def ask_user(ctx: Context) -> str:
+    """Ask the user for a name."""
+    result = await ctx.elicit("Your name?", {"type": "object", "properties": {"name": {"type": "string"}}})
+    return f"{result['action']}: {result.get('content')}"

@@ -46,13 +46,16 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def http_server(workdir: Path, extra: str = "{}", env: dict[str, str] | None = None) -> Iterator[str]:
-    """`webmcp serve --transport http` on a free loopback port; yields the endpoint URL."""
-    config = write_config(workdir, CONFIG.replace("EXTRA", extra))
+def http_server(
+    workdir: Path, extra: str = "{}", env: dict[str, str] | None = None, config: str | None = None
+) -> Iterator[str]:
+    """`webmcp serve --transport http` on a free loopback port (this file's CONFIG with `extra` as
+    server.http, or the given config text); yields the endpoint URL."""
+    config_path = write_config(workdir, config if config is not None else CONFIG.replace("EXTRA", extra))
     port = free_port()
     import os
 
-    proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http",
+    proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config_path), "--transport", "http",
                              "--port", str(port)], cwd=workdir, env={**os.environ, **(env or {})},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -73,8 +76,8 @@ def http_server(workdir: Path, extra: str = "{}", env: dict[str, str] | None = N
 
 
 @contextlib.asynccontextmanager
-async def client(url: str) -> AsyncIterator[ClientSession]:
-    async with streamable_http_client(url) as (read, write), ClientSession(read, write) as session:
+async def client(url: str, **session_options: Any) -> AsyncIterator[ClientSession]:
+    async with streamable_http_client(url) as (read, write), ClientSession(read, write, **session_options) as session:
         await session.initialize()
         yield session
 

@@ -93,11 +93,17 @@ def _profile(
 def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
     from webmcp.config.master import master_specs
     from webmcp.kinds.registry import kind
+    from webmcp.surface.prompts import PromptSpec
+    from webmcp.surface.resources import ResourceSpec
 
     tools = {}
     for name, node in (merged.get("tools") or {}).items():
         tools[name] = kind("tools", node["kind"]).spec_type.from_config(name, node, ("tools", name), ctx)
     masters = master_specs(merged.get("master_tools") or {}, tools, ctx)
+    resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
+                 for name, node in (merged.get("resources") or {}).items()}
+    prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)
+               for name, node in (merged.get("prompts") or {}).items()}
     return ConfigSpec(
         source=source,
         base_dir=base_dir,
@@ -106,4 +112,6 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         executor=ExecutorSpec.from_config(merged.get("executor") or {}),
         tools=tools,
         master_tools=masters,
+        resources=resources,
+        prompts=prompts,
     )

@@ -15,6 +15,8 @@ from webmcp.errors import Problem
 
 if TYPE_CHECKING:
     from webmcp.kinds.tools.base import ToolSpec
+    from webmcp.surface.prompts import PromptSpec
+    from webmcp.surface.resources import ResourceSpec
 
 Transport = Literal["stdio", "http"]
 
@@ -143,3 +145,5 @@ class ConfigSpec:
     executor: ExecutorSpec
     tools: Mapping[str, ToolSpec]
     master_tools: Mapping[str, MasterToolSpec]
+    resources: Mapping[str, ResourceSpec]
+    prompts: Mapping[str, PromptSpec]

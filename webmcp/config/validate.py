@@ -112,7 +112,8 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
         missing = [k for k in wanted if isinstance(error.instance, dict) and k not in error.instance]
         return [problem(f"missing required key {k!r}") for k in missing]
     if "x-message" in schema:
-        return [problem(schema["x-message"], got=show(error.instance), hint=name_hint)]
+        got = None if isinstance(error.instance, dict) else show(error.instance)  # a whole mapping is noise
+        return [problem(schema["x-message"], got=got, hint=name_hint)]
     if kw == "type":
         types = wanted if isinstance(wanted, list) else [wanted]
         names = " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in types)

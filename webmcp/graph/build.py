@@ -8,6 +8,7 @@ built, and a BuildError lists them all.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from contextlib import AsyncExitStack
 from pathlib import Path as FsPath
 from typing import Any
@@ -22,6 +23,8 @@ from webmcp.graph.master import MasterTool, conflicts
 from webmcp.graph.threads import WorkerThreads
 from webmcp.kinds.registry import kind
 from webmcp.kinds.tools.base import Tool
+from webmcp.surface.prompts import build as build_prompts
+from webmcp.surface.resources import build as build_resources
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +48,21 @@ class BuildContext:
 
     def fail(self, where: Where, message: str, got: str | None = None, hint: str | None = None) -> BuildFailure:
         return BuildFailure(where.problem(message, got, hint))
+
+    def import_function(self, reference: str, where: Where) -> Callable[..., Any]:
+        """`package.module:attr` from the config's folder, or a BuildFailure saying why not."""
+        from webmcp.kinds.tools.python import NotCallable, resolve_function
+
+        try:
+            return resolve_function(reference, str(self.base_dir))
+        except (ImportError, AttributeError) as exc:
+            raise self.fail(where, f"cannot import {reference}: {type(exc).__name__}: {exc}",
+                            hint="the config file's folder is on sys.path; check the module and attribute names"
+                            ) from None
+        except NotCallable as exc:
+            raise self.fail(where, str(exc)) from None
+        except Exception as exc:  # the module itself fails: syntax error, exception at import time
+            raise self.fail(where, f"importing {reference} failed: {type(exc).__name__}: {exc}") from None
 
     def thread_pool(self) -> WorkerThreads:
         if self._pool is None:
@@ -101,13 +119,22 @@ async def build(spec: ConfigSpec, generation: int = 1) -> Graph:
                                                     "which the master tool uses to pick the operation",
                                                     hint="rename that argument"))
             masters[name] = MasterTool(mspec, ops)
-        if problems:
+        resources = prompts = None
+        try:
+            resources = await build_resources(spec.resources, ctx)
+        except BuildFailure as exc:
+            problems.append(exc.problem)
+        try:
+            prompts = await build_prompts(spec.prompts, ctx)
+        except BuildFailure as exc:
+            problems.append(exc.problem)
+        if problems or resources is None or prompts is None:
             raise BuildError(problems)
         listed: dict[str, Tool | MasterTool] = {
             n: t for n, t in tools.items() if is_listed(spec.tools[n], spec.master_tools)
         }
         listed.update(masters)
-        return Graph(generation, spec, listed, stack)
+        return Graph(generation, spec, listed, stack, resources, prompts)
     except BaseException:
         await close_stack(stack)
         raise

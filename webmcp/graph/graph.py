@@ -13,6 +13,8 @@ from contextlib import AsyncExitStack, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
 from webmcp.config.spec import ConfigSpec
+from webmcp.surface.prompts import Prompts
+from webmcp.surface.resources import Resources
 
 if TYPE_CHECKING:
     from webmcp.protocol.context import Context
@@ -28,9 +30,20 @@ class Invocable(Protocol):
 
 
 class Graph:
-    __slots__ = ("_idle", "_pages", "_stack", "catalog", "generation", "leases", "spec", "tools")
+    __slots__ = ("_idle", "_pages", "_stack", "catalog", "generation", "leases", "prompts", "resources", "spec",
+                 "tools")
 
-    def __init__(self, generation: int, spec: ConfigSpec, tools: dict[str, Any], stack: AsyncExitStack) -> None:
+    def __init__(
+        self,
+        generation: int,
+        spec: ConfigSpec,
+        tools: dict[str, Any],
+        stack: AsyncExitStack,
+        resources: Resources,
+        prompts: Prompts,
+    ) -> None:
+        self.resources = resources
+        self.prompts = prompts
         self.generation = generation
         self.spec = spec
         self.tools: dict[str, Invocable] = tools

@@ -1,15 +1,22 @@
 """The object a tool receives to talk back to the client while it runs.
 
-Every method works from async tools and from sync tools running in worker threads, and may be
-awaited or not: notifications are queued on the event loop and written with the next flush.
+Notifications (progress, log messages) work from async tools and from sync tools running in worker
+threads, and may be awaited or not: they are queued on the event loop and written with the next
+flush. Requests to the client (`sample`, `elicit`, `list_roots`) are coroutines for async tools; each
+checks first that the client declared the capability, and raises ClientRequestError otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Generator
-from typing import Any
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from webmcp.errors import ClientRequestError
+
+if TYPE_CHECKING:
+    from webmcp.protocol.session import Session
 
 LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 _RANK = {name: i for i, name in enumerate(LEVELS)}
@@ -31,18 +38,12 @@ _SENT = _Sent()
 class Context:
     """Passed to a tool that asks for it. `tool` is the name of the running tool."""
 
-    __slots__ = ("_closed", "_emit", "_level", "_loop", "_related", "_thread", "progress_token", "tool")
+    __slots__ = ("_closed", "_loop", "_related", "_session", "_thread", "progress_token", "tool")
 
     def __init__(
-        self,
-        emit: Callable[[dict[str, Any], str | int | None], None],
-        level: Callable[[], str | None],
-        tool: str,
-        progress_token: str | int | None,
-        request_id: str | int | None = None,
+        self, session: Session, tool: str, progress_token: str | int | None, request_id: str | int | None = None
     ) -> None:
-        self._emit = emit
-        self._level = level
+        self._session = session
         self._loop = asyncio.get_running_loop()
         self._thread = threading.get_ident()
         self._closed = False
@@ -62,8 +63,9 @@ class Context:
 
     def _deliver(self, message: dict[str, Any]) -> None:
         if not self._closed:
-            self._emit(message, self._related)
+            self._session.emit(message, self._related)
 
+    # -- notifications -----------------------------------------------------------------------
     def report_progress(self, progress: float, total: float | None = None, message: str | None = None) -> _Sent:
         """Send notifications/progress, if the client asked for progress on this call."""
         if self.progress_token is not None:
@@ -77,7 +79,7 @@ class Context:
 
     def log(self, level: str, data: Any, logger: str | None = None) -> _Sent:
         """Send notifications/message at `level` unless the client set a higher minimum level."""
-        minimum = self._level()
+        minimum = self._session.log_level
         if minimum is not None and _RANK.get(level, 0) < _RANK[minimum]:
             return _SENT
         params: dict[str, Any] = {"level": level, "data": data}
@@ -97,3 +99,43 @@ class Context:
 
     def error(self, data: Any) -> _Sent:
         return self.log("error", data)
+
+    # -- requests to the client --------------------------------------------------------------
+    async def sample(
+        self,
+        messages: str | list[dict[str, Any]],
+        max_tokens: int = 1000,
+        *,
+        system_prompt: str | None = None,
+        temperature: float | None = None,
+        stop_sequences: list[str] | None = None,
+        model_preferences: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Ask the client's model (sampling/createMessage). A string is one user text message.
+        Returns the client's result: role, content, model, stopReason."""
+        if isinstance(messages, str):
+            messages = [{"role": "user", "content": {"type": "text", "text": messages}}]
+        params: dict[str, Any] = {"messages": messages, "maxTokens": max_tokens}
+        optional = {"systemPrompt": system_prompt, "temperature": temperature, "stopSequences": stop_sequences,
+                    "modelPreferences": model_preferences}
+        params.update({k: v for k, v in optional.items() if v is not None})
+        return await self._request("sampling", "sampling/createMessage", params)
+
+    async def elicit(self, message: str, schema: dict[str, Any]) -> dict[str, Any]:
+        """Ask the user for input (elicitation/create) described by a flat object schema.
+        Returns the client's result: `action` (accept, decline, cancel) and, on accept, `content`."""
+        return await self._request("elicitation", "elicitation/create",
+                                   {"message": message, "requestedSchema": schema})
+
+    async def list_roots(self) -> list[dict[str, Any]]:
+        """The client's roots (roots/list): a list of {uri, name?}."""
+        result = await self._request("roots", "roots/list", {})
+        roots = result.get("roots")
+        return roots if isinstance(roots, list) else []
+
+    async def _request(self, capability: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if threading.get_ident() != self._thread:
+            raise ClientRequestError(f"{method} is available to async tools only")
+        if capability not in self._session.client_capabilities:
+            raise ClientRequestError(f"the client does not support {capability} (it did not declare the capability)")
+        return await self._session.request(method, params, self._related)

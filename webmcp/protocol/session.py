@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from webmcp.errors import ProtocolError
+from webmcp.errors import ClientRequestError, ProtocolError
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
 from webmcp.kinds.tools.results import error_result
@@ -28,6 +28,8 @@ from webmcp.protocol import jsonrpc
 from webmcp.protocol.context import LEVELS, Context
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 from webmcp.protocol.versions import negotiate
+from webmcp.surface.completions import complete
+from webmcp.surface.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +43,32 @@ class Session:
         holder.sessions.add(self)
         self.emit = emit
         self.protocol_version: str | None = None
+        self.client_capabilities: dict[str, Any] = {}
+        self.can_request = True  # the transport can carry server->client requests (not in JSON-only HTTP)
         self.log_level: str | None = None
+        self._requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._request_count = 0
         self.in_flight: dict[str | int, asyncio.Task[None]] = {}
         self._leases: dict[str | int, Graph] = {}
         self._cancelled: set[str | int] = set()
         self._loop = asyncio.get_running_loop()
+        self.subscriptions = Subscriptions(lambda: self.holder.current.resources.files, self.emit)
         self._methods: dict[str, Callable[[Any], Any]] = {
             "initialize": self._initialize,
             "ping": _ping,
             "tools/list": self._tools_list,
             "logging/setLevel": self._set_level,
+            "resources/list": lambda p: self._need("resources").list(p),
+            "resources/templates/list": lambda p: self._need("resources").list_templates(p),
+            "resources/subscribe": lambda p: self._need("resources") and self.subscriptions.subscribe(p),
+            "resources/unsubscribe": lambda p: self._need("resources") and self.subscriptions.unsubscribe(p),
+            "prompts/list": lambda p: self._need("prompts").list(p),
+            "completion/complete": lambda p: complete(self.holder.current.resources, self.holder.current.prompts, p),
+        }
+        # Answered in a task of their own, with a lease, like tools/call.
+        self._async_methods: dict[str, Callable[[Graph, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+            "resources/read": lambda graph, p: graph.resources.read(p),
+            "prompts/get": lambda graph, p: graph.prompts.get(p),
         }
 
     # -- entry point -------------------------------------------------------------------------
@@ -66,7 +84,8 @@ class Session:
         if "id" in msg:
             mid = msg["id"]
             if method is None and ("result" in msg or "error" in msg):
-                return  # a response to a server->client request; we send none yet
+                self._response(mid, msg)
+                return
             if msg.get("jsonrpc") != "2.0":
                 self.emit(jsonrpc.error(_safe_id(mid), INVALID_REQUEST, 'jsonrpc must be "2.0"'))
                 return
@@ -85,7 +104,11 @@ class Session:
                 return
             handler = self._methods.get(method)
             if handler is None:
-                self.emit(jsonrpc.error(mid, METHOD_NOT_FOUND, f"Method not found: {method}"))
+                run = self._async_methods.get(method)
+                if run is not None and self._declared(method):
+                    self._start(mid, lambda graph: self._run_method(mid, params or {}, graph, run))
+                else:
+                    self.emit(jsonrpc.error(mid, METHOD_NOT_FOUND, f"Method not found: {method}"))
                 return
             try:
                 self.emit(jsonrpc.result(mid, handler(params or {})))
@@ -104,8 +127,11 @@ class Session:
         if mid in self.in_flight:
             self.emit(jsonrpc.error(mid, INVALID_REQUEST, f"request id {mid!r} is already in use"))
             return
+        self._start(mid, lambda graph: self._call(mid, params or {}, graph))
+
+    def _start(self, mid: str | int, run: Callable[[Graph], Coroutine[Any, Any, None]]) -> None:
         graph = self._leases[mid] = self.holder.lease()  # the Graph current on arrival
-        self.in_flight[mid] = self._loop.create_task(self._call(mid, params or {}, graph))
+        self.in_flight[mid] = self._loop.create_task(run(graph))
 
     def _forget(self, mid: str | int) -> None:
         """Once per call, from its `finally` or (cancelled before it started) its done-callback."""
@@ -130,7 +156,7 @@ class Session:
                 return
             meta = params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
-            ctx = Context(self.emit, self._get_level, tool.name, token, mid)
+            ctx = Context(self, tool.name, token, mid)
             result = await tool.call(arguments, ctx)
             if mid not in self._cancelled:
                 self.emit({"jsonrpc": "2.0", "id": mid, "result": result})
@@ -152,15 +178,55 @@ class Session:
                 ctx.close()
             self._forget(mid)
 
+    async def _run_method(
+        self, mid: str | int, params: dict[str, Any], graph: Graph,
+        run: Callable[[Graph, dict[str, Any]], Awaitable[dict[str, Any]]],
+    ) -> None:
+        """An async method other than tools/call (whose path above is kept lean on purpose)."""
+        try:
+            result = await run(graph, params)
+            if mid not in self._cancelled:
+                self.emit(jsonrpc.result(mid, result))
+        except ProtocolError as exc:
+            self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
+        except asyncio.CancelledError:
+            if mid not in self._cancelled:
+                raise
+        except Exception:
+            log.exception("request %r failed", mid)
+            self.emit(jsonrpc.error(mid, INTERNAL_ERROR, "Internal error"))
+        finally:
+            self._forget(mid)
+
+    def _declared(self, method: str) -> bool:
+        """Is the capability behind `method` served by the current config?"""
+        return bool(getattr(self.holder.current, method.split("/")[0]))
+
+    def _need(self, capability: str) -> Any:
+        surface = getattr(self.holder.current, capability)
+        if not surface:
+            raise ProtocolError(METHOD_NOT_FOUND, f"this server has no {capability} (none are configured)")
+        return surface
+
     # -- other methods -----------------------------------------------------------------------
     def _initialize(self, params: dict[str, Any]) -> dict[str, Any]:
         if not isinstance(params.get("protocolVersion"), str):
             raise ProtocolError(INVALID_PARAMS, "initialize: params.protocolVersion must be a string")
         self.protocol_version = negotiate(params["protocolVersion"])
-        server = self.holder.current.spec.server
+        declared = params.get("capabilities")
+        self.client_capabilities = declared if isinstance(declared, dict) else {}
+        graph = self.holder.current
+        server = graph.spec.server
+        capabilities: dict[str, Any] = {"tools": {"listChanged": True}, "logging": {}}
+        if graph.resources:
+            capabilities["resources"] = {"subscribe": True, "listChanged": True}
+        if graph.prompts:
+            capabilities["prompts"] = {"listChanged": True}
+        if graph.prompts or graph.resources.templates:
+            capabilities["completions"] = {}
         result: dict[str, Any] = {
             "protocolVersion": self.protocol_version,
-            "capabilities": {"tools": {"listChanged": True}, "logging": {}},
+            "capabilities": capabilities,
             "serverInfo": {"name": server.name, "version": server.version},
         }
         if server.instructions:
@@ -183,9 +249,6 @@ class Session:
         self.log_level = level
         return {}
 
-    def _get_level(self) -> str | None:
-        return self.log_level
-
     def _notification(self, method: str, params: Any) -> None:
         if method == "notifications/cancelled" and isinstance(params, dict):
             rid = params.get("requestId")
@@ -197,6 +260,40 @@ class Session:
                 # step never runs its body, so this callback covers that case.
                 task.add_done_callback(lambda _t, mid=rid: self._forget(mid))  # type: ignore[misc]
         # notifications/initialized and unknown notifications need no action
+
+    # -- server -> client requests -----------------------------------------------------------
+    async def request(self, method: str, params: dict[str, Any], related: str | int | None) -> dict[str, Any]:
+        """Send a request to the client (sampling, elicitation, roots) and wait for its result."""
+        if not self.can_request:
+            raise ClientRequestError(f"{method} needs a back-channel, which this transport mode does not have "
+                                     "(JSON-only or stateless HTTP)")
+        self._request_count += 1
+        rid = f"webmcp-{self._request_count}"
+        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self._requests[rid] = future
+        try:
+            self.emit({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}, related)
+            return await future
+        finally:
+            self._requests.pop(rid, None)
+
+    def fail_request(self, rid: str, reason: str) -> None:
+        """The transport could not deliver request `rid`: end its wait now, not at the tool's timeout."""
+        self._response(rid, {"error": {"message": reason}})
+
+    def _response(self, mid: Any, msg: dict[str, Any]) -> None:
+        future = self._requests.get(mid) if isinstance(mid, str) else None
+        if future is None or future.done():
+            log.debug("response to an unknown or finished request %r ignored", mid)
+            return
+        error = msg.get("error")
+        if error is not None:
+            message = error.get("message", "error") if isinstance(error, dict) else str(error)
+            future.set_exception(ClientRequestError(f"{message}"))
+        elif isinstance(msg.get("result"), dict):
+            future.set_result(msg["result"])
+        else:
+            future.set_exception(ClientRequestError("the client's answer has no result object"))
 
     # -- reload ------------------------------------------------------------------------------
     def notify_tools_changed(self) -> None:
@@ -210,6 +307,10 @@ class Session:
         return len(stale)
 
     # -- shutdown ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """The connection is gone: stop background work tied to it."""
+        self.subscriptions.close()
+
     async def drain(self, timeout: float, force: asyncio.Event) -> None:
         """Let running calls finish for up to `timeout` seconds (or until `force` is set), then
         cancel what is left."""

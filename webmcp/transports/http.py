@@ -55,12 +55,14 @@ class _Reply:
         self._waiter: asyncio.Future[None] | None = None
         self.json_only = json_only
 
-    def put(self, message: dict[str, Any]) -> None:
-        if self.json_only and "id" not in message:
-            return  # no stream to carry notifications on
+    def put(self, message: dict[str, Any]) -> bool:
+        """Queue a message for this POST; False when a JSON-only reply cannot carry it."""
+        if self.json_only and ("id" not in message or "method" in message):
+            return False  # no stream to carry notifications or requests on
         self.messages.append(message)
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(None)
+        return True
 
     async def next(self) -> dict[str, Any]:
         while not self.messages:
@@ -83,6 +85,7 @@ class HttpSession:
         self.standalone: _Standalone | None = None
         self.json_only = json_only
         self.session = Session(holder, self.emit)
+        self.session.can_request = not json_only
         self.last_used = asyncio.get_running_loop().time()
 
     def emit(self, message: dict[str, Any], related: str | int | None = None) -> None:
@@ -90,7 +93,9 @@ class HttpSession:
             related = message.get("id")  # a reply goes to the POST that carried its request
         reply = self.replies.get(related) if related is not None else None
         if reply is not None:
-            reply.put(message)
+            if not reply.put(message) and "method" in message and "id" in message:
+                self.session.fail_request(message["id"], "this call's POST does not accept an SSE stream "
+                                          "(Accept: text/event-stream), so the server cannot ask the client")
         elif self.standalone is not None:
             self.standalone.queue.put_nowait(message)
         else:
@@ -150,9 +155,6 @@ class HttpTransport:
         wants_sse = _SSE in accept or "*/*" in accept
         if not (wants_sse or _JSON in accept):
             return _error_response(406, None, INVALID_REQUEST, "Accept must include application/json")
-        version = request.headers.get(VERSION_HEADER)
-        if version is not None and version not in _HEADER_VERSIONS:
-            return _error_response(400, None, INVALID_REQUEST, f"unsupported {VERSION_HEADER}: {version}")
         try:
             msg = orjson.loads(await request.read())
         except orjson.JSONDecodeError as exc:
@@ -161,6 +163,11 @@ class HttpTransport:
             what = "batch requests are not supported" if isinstance(msg, list) else "a message must be an object"
             return _error_response(400, None, INVALID_REQUEST, what)
         mid = msg.get("id")
+        version = request.headers.get(VERSION_HEADER)
+        if version is not None and version not in _HEADER_VERSIONS:
+            supported = ", ".join(sorted(_HEADER_VERSIONS))
+            return _error_response(400, mid, INVALID_REQUEST, f"unsupported {VERSION_HEADER}: {version} "
+                                   f"(this server speaks {supported})")
         is_request = isinstance(msg.get("method"), str) and "id" in msg
         if is_request and type(mid) not in (str, int):
             return _error_response(400, None, INVALID_REQUEST, "id must be a string or an integer")
@@ -276,6 +283,7 @@ class HttpTransport:
         """Forget the session, cancel its calls, answer its waiting POSTs, close its GET stream."""
         if hs.id is not None:
             self.sessions.pop(hs.id, None)
+        hs.session.close()
         for task in list(hs.session.in_flight.values()):
             task.cancel()
         for mid, reply in hs.replies.items():

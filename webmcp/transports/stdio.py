@@ -199,6 +199,7 @@ async def serve(
         read_transport.close()
     if input_task is not None:
         input_task.cancel()
+    session.close()
     await session.drain(holder.current.spec.server.graceful_timeout, force)
     out.flush()
     if write_transport is not None and not write_transport.is_closing():

@@ -95,15 +95,7 @@ def resolve_function(reference: str, base_dir: str) -> Callable[..., Any]:
 
 
 async def build(spec: PythonToolSpec, ctx: BuildContext) -> Tool:
-    try:
-        fn = resolve_function(spec.function, str(ctx.base_dir))
-    except (ImportError, AttributeError) as exc:
-        raise ctx.fail(spec.where, f"cannot import {spec.function}: {type(exc).__name__}: {exc}",
-                       hint="the config file's folder is on sys.path; check the module and attribute names") from None
-    except NotCallable as exc:
-        raise ctx.fail(spec.where, str(exc)) from None
-    except Exception as exc:  # the module itself fails: syntax error, exception at import time
-        raise ctx.fail(spec.where, f"importing {spec.function} failed: {type(exc).__name__}: {exc}") from None
+    fn = ctx.import_function(spec.function, spec.where)
     try:
         sig = describe(fn)
     except (TypeError, ValueError) as exc:

@@ -1,0 +1,1 @@
+"""The MCP server surface beyond tools: resources, prompts, completions."""
