@@ -146,13 +146,17 @@ async def _elicitation(context: Any, params: types.ElicitRequestParams) -> types
     return types.ElicitResult(action="accept", content={"name": "Ada"})
 
 
+async def _asks_model_and_user(s: Any) -> None:
+    r = await s.call_tool("ask_model", {"question": "meaning of life?"})
+    assert r.content[0].text == "model said: 42 (meaning of life?) (test-model)"
+    r = await s.call_tool("ask_user", {})
+    assert r.content[0].text == "accept: {'name': 'Ada'}"
+
+
 async def test_sampling_and_elicitation_over_stdio(config: Path) -> None:
     """A python tool asks the client's model and the user through its Context."""
     async with connect(config, sampling_callback=_sampling, elicitation_callback=_elicitation) as s:
-        r = await s.call_tool("ask_model", {"question": "meaning of life?"})
-        assert r.content[0].text == "model said: 42 (meaning of life?) (test-model)"
-        r = await s.call_tool("ask_user", {})
-        assert r.content[0].text == "accept: {'name': 'Ada'}"
+        await _asks_model_and_user(s)
 
 
 async def test_sampling_and_elicitation_over_http(workdir: Path) -> None:
@@ -160,10 +164,7 @@ async def test_sampling_and_elicitation_over_http(workdir: Path) -> None:
     (workdir / "notes.txt").write_text("x")
     with http_server(workdir, config=CONFIG) as url:
         async with http_client(url, sampling_callback=_sampling, elicitation_callback=_elicitation) as s:
-            r = await s.call_tool("ask_model", {"question": "q?"})
-            assert r.content[0].text == "model said: 42 (q?) (test-model)"
-            r = await s.call_tool("ask_user", {})
-            assert r.content[0].text == "accept: {'name': 'Ada'}"
+            await _asks_model_and_user(s)
 
 
 async def test_a_client_without_the_capability_gets_a_clear_tool_error(config: Path) -> None:
