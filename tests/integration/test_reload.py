@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -185,3 +187,82 @@ def test_many_reloads_leak_no_file_descriptors(raw: RawServer, workdir: Path, ru
 
     raw.send({"jsonrpc": "2.0", "id": 9, "method": "ping"})
     assert raw.until(lambda m: m.get("id") == 9)[-1]["result"] == {}
+
+
+def test_sighup_under_200_concurrent_stdio_calls_drops_none(raw: RawServer, workdir: Path) -> None:
+    """200 calls in flight over stdio, a reload that changes the tools mid-way: all 200 succeed."""
+    assert raw.proc.stdin is not None
+    lines = b"".join(
+        json.dumps({"jsonrpc": "2.0", "id": 1000 + i, "method": "tools/call",
+                    "params": {"name": "slow", "arguments": {"seconds": 0.6, "marker": str(workdir / "m")}}}).encode()
+        + b"\n" for i in range(200))
+    raw.proc.stdin.write(lines)
+    raw.proc.stdin.flush()
+    time.sleep(0.2)
+    config = workdir / "webmcp.yaml"
+    config.write_text(config.read_text() + EXTRA)
+    raw.proc.send_signal(signal.SIGHUP)
+    replies: dict[int, Any] = {}
+    deadline = time.monotonic() + 20
+    while len(replies) < 200 and time.monotonic() < deadline:
+        for message in raw.collect(0.2):
+            if isinstance(message.get("id"), int) and message["id"] >= 1000:
+                replies[message["id"]] = message
+    assert len(replies) == 200
+    failed = [m for m in replies.values() if "error" in m or m["result"].get("isError")]
+    assert failed == []
+    raw.send({"jsonrpc": "2.0", "id": 3, "method": "tools/list"})
+    names = {t["name"] for t in raw.until(lambda m: m.get("id") == 3)[-1]["result"]["tools"]}
+    assert "about" in names
+
+
+async def test_sighup_under_200_concurrent_http_calls_drops_none(workdir: Path) -> None:
+    """200 concurrent POSTs in one HTTP session, a reload mid-way: every call answers 200 with its result."""
+    import aiohttp
+
+    from tests.integration.test_http import INIT, post
+
+    write_config(workdir, BASE)
+    with http_server_pid(workdir) as (url, pid):
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
+            _, headers, _ = await post(http, url, INIT)
+            session = {"Mcp-Session-Id": headers["Mcp-Session-Id"], "Accept": "application/json"}
+
+            async def one(i: int) -> tuple[int, Any]:
+                call = {"jsonrpc": "2.0", "id": i, "method": "tools/call",
+                        "params": {"name": "slow", "arguments": {"seconds": 0.6, "marker": str(workdir / "m")}}}
+                status, _, body = await post(http, url, call, session)
+                return status, body
+
+            calls = [asyncio.ensure_future(one(i)) for i in range(200)]
+            await asyncio.sleep(0.2)
+            config = workdir / "webmcp.yaml"
+            config.write_text(config.read_text() + EXTRA)
+            os.kill(pid, signal.SIGHUP)
+            results = await asyncio.gather(*calls)
+    bad = [r for r in results if r[0] != 200 or "error" in r[1] or r[1]["result"].get("isError")]
+    assert bad == []
+
+
+@contextlib.contextmanager
+def http_server_pid(workdir: Path) -> Iterator[tuple[str, int]]:
+    """`webmcp serve --transport http` on the config already in `workdir`; yields (URL, pid)."""
+    from tests.integration.test_http import free_port
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(workdir / "webmcp.yaml"),
+                             "--transport", "http", "--port", str(port)], cwd=workdir, stderr=subprocess.DEVNULL)
+    try:
+        import socket
+
+        deadline = time.monotonic() + 15
+        while True:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}/mcp", proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(15)

@@ -91,6 +91,7 @@ class ServerSpec:
     error_details: bool = False
     graceful_timeout: float = 30.0
     pid_file: str | None = None
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any], base_dir: FsPath) -> ServerSpec:
@@ -108,6 +109,7 @@ class ServerSpec:
             error_details=node.get("error_details", False),
             graceful_timeout=parse_duration(node.get("graceful_timeout", "30s")),
             pid_file=str(base_dir / node["pid_file"]) if node.get("pid_file") else None,
+            event_loop=node.get("event_loop", "auto"),
         )
 
 
