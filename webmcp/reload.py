@@ -9,7 +9,7 @@ Contract:
 - Python modules imported from the config file's folder are imported afresh, so edited tool code
   takes effect; the old Graph keeps the old code until it retires.
 - Settings read once by the transport are reported as "ignored until restart", never dropped silently.
-- Sessions are told `notifications/tools/list_changed` when the tool catalog changed.
+- Sessions are told `notifications/{tools,prompts,resources}/list_changed` for each list that changed.
 """
 
 from __future__ import annotations
@@ -112,9 +112,16 @@ class Reloader:
         report.restart_only = _restart_only(old.spec.server, new.spec.server)
         self.holder.swap(new)
         logging.getLogger().setLevel(new.spec.server.log_level.upper())
-        if report.added or report.removed or report.changed:
-            for session in list(self.holder.sessions):
-                session.notify_tools_changed()
+        changed = [what for what, differs in (
+            ("tools", bool(report.added or report.removed or report.changed)),
+            ("prompts", [p.entry for p in old.prompts.by_name.values()]
+             != [p.entry for p in new.prompts.by_name.values()]),
+            ("resources", [r.entry for r in (*old.resources.fixed, *old.resources.templates)]
+             != [r.entry for r in (*new.resources.fixed, *new.resources.templates)]),
+        ) if differs]
+        for session in list(self.holder.sessions):
+            for what in changed:
+                session.notify_list_changed(what)
         retire = asyncio.get_running_loop().create_task(self._retire(old, new.spec.server.graceful_timeout))
         self._retiring.add(retire)
         retire.add_done_callback(self._retiring.discard)

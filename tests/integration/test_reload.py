@@ -266,3 +266,16 @@ def http_server_pid(workdir: Path) -> Iterator[tuple[str, int]]:
     finally:
         proc.terminate()
         proc.wait(15)
+
+
+def test_prompt_and_resource_changes_are_announced(raw: RawServer, workdir: Path) -> None:
+    """A reload that adds a prompt and a resource sends prompts/ and resources/list_changed, not tools/."""
+    config = workdir / "webmcp.yaml"
+    config.write_text(config.read_text() + 'prompts:\n  hi: {messages: [{content: "hi"}]}\n'
+                      'resources:\n  r: {uri: "x://r", text: "r"}\n')
+    raw.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.8)
+    raw.send({"jsonrpc": "2.0", "id": 4, "method": "ping"})
+    seen = [m.get("method") for m in raw.until(lambda m: m.get("id") == 4)]
+    assert "notifications/prompts/list_changed" in seen and "notifications/resources/list_changed" in seen
+    assert "notifications/tools/list_changed" not in seen

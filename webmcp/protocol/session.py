@@ -296,8 +296,9 @@ class Session:
             future.set_exception(ClientRequestError("the client's answer has no result object"))
 
     # -- reload ------------------------------------------------------------------------------
-    def notify_tools_changed(self) -> None:
-        self.emit({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"})
+    def notify_list_changed(self, what: str) -> None:
+        """notifications/{what}/list_changed, for tools, prompts or resources."""
+        self.emit({"jsonrpc": "2.0", "method": f"notifications/{what}/list_changed"})
 
     def cancel_calls_on(self, graph: Graph) -> int:
         """Cancel this session's calls still running on `graph` (a retired generation)."""
