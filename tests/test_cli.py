@@ -103,3 +103,32 @@ def test_env_overrides_are_reported_with_their_source(runner: CliRunner, tmp_pat
     result = runner.invoke(main, ["validate", "-c", str(REPO / "webmcp.yaml")], env={"WEBMCP_PROFILE": "quantum"})
     assert result.exit_code == 3
     assert result.stdout.startswith("env WEBMCP_PROFILE: profile: no such profile (got \"quantum\")")
+
+
+def test_validate_diff_between_two_files(runner: CliRunner, tmp_path: Path) -> None:
+    """--diff OTHER.yaml prints what changes going from OTHER.yaml to the file, restart-only settings too."""
+    old = tmp_path / "old.yaml"
+    new = tmp_path / "new.yaml"
+    old.write_text("version: 1\ntools:\n  a: {kind: static, content: x}\n  b: {kind: static, content: y}\n")
+    new.write_text("version: 1\nserver: {transport: http}\ntools:\n  a: {kind: static, content: x, title: A}\n"
+                   "  c: {kind: static, content: z}\nprompts:\n  p: {messages: [{content: hi}]}\n")
+    result = runner.invoke(main, ["validate", "-c", str(new), "--diff", str(old)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1:] == [
+        f"changes from {old} to {new}:",
+        "  tools: added c; removed b; changed a",
+        "  prompts: added p",
+        "  ignored until restart: server.transport",
+    ]
+    args = ["validate", "-c", str(new), "--diff", str(old), "--format", "json"]
+    as_json = json.loads(runner.invoke(main, args).stdout)
+    assert as_json["diff"]["added"]["tools"] == ["c"] and as_json["diff"]["restart_only"] == ["server.transport"]
+
+
+def test_validate_diff_without_a_running_server_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
+    """--diff alone needs a running server of the config; without one it says so (exit 2)."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("version: 1\ntools:\n  a: {kind: static, content: x}\n")
+    result = runner.invoke(main, ["validate", "-c", str(cfg), "--diff"], env={"XDG_RUNTIME_DIR": str(tmp_path)})
+    assert result.exit_code == 2
+    assert "no running webmcp server" in result.stderr

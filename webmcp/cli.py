@@ -22,10 +22,16 @@ from webmcp import __version__
 from webmcp.config.layers import Override
 from webmcp.errors import ConfigError, WebmcpError
 
+
+class UsageError(WebmcpError):
+    exit_code = 2
+
 CONFIG_OPTION = click.option(
     "-c", "--config", "config", default="webmcp.yaml", show_default=True, envvar="WEBMCP_CONFIG",
     type=click.Path(dir_okay=False), help="The config file.",
 )
+RUNNING = "\0running"  # the value of a --diff given without one
+
 PROFILE_OPTION = click.option(
     "--profile", envvar="WEBMCP_PROFILE", help="Hardware profile: auto, none, a name or a path."
 )
@@ -75,22 +81,32 @@ def main() -> None:
 @CONFIG_OPTION
 @PROFILE_OPTION
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--diff", "diff_against", is_flag=False, flag_value=RUNNING, default=None, metavar="[OTHER.yaml]",
+              help="Also print what would change: against the running server of this config (no value), "
+                   "or going from OTHER.yaml to this file.")
 @click.pass_context
-def validate(ctx: click.Context, config: str, profile: str | None, fmt: str) -> None:
+@_reports_errors
+def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, diff_against: str | None) -> None:
     """Check a config file: schema, references, and that every tool builds. Prints every problem."""
     from webmcp.config.load import load
+    from webmcp.diff import compare, summarize
     from webmcp.graph.build import build
 
-    async def check() -> tuple[int, int]:
+    async def summary_of(path: str) -> tuple[int, int, dict[str, Any]]:
         with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt our output
-            graph = await build(load(config, overrides=_overrides(ctx, {"profile": ("profile",)})))
+            graph = await build(load(path, overrides=_overrides(ctx, {"profile": ("profile",)})))
         try:
-            return len(graph.catalog), len(graph.spec.tools)
+            return len(graph.catalog), len(graph.spec.tools), summarize(graph)
         finally:
             await graph.close()
 
     try:
-        listed, declared = asyncio.run(check())
+        listed, declared, summary = asyncio.run(summary_of(config))
+        before = None
+        if diff_against == RUNNING:
+            before = _running_summary(config, _pid_file(config, ctx))
+        elif diff_against is not None:
+            before = asyncio.run(summary_of(diff_against))[2]
     except ConfigError as exc:
         if fmt == "json":
             click.echo(orjson.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]},
@@ -100,10 +116,36 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str) -> 
                 click.echo(p.render())
             click.echo(f"{_count(len(exc.problems), 'problem')} found", err=True)
         sys.exit(exc.exit_code)
+    changes = compare(before, summary) if before is not None else None
     if fmt == "json":
-        click.echo(orjson.dumps({"valid": True, "listed_tools": listed, "tools": declared}).decode())
-    else:
-        click.echo(f"{config}: ok ({listed} tools listed, {declared} declared)")
+        report: dict[str, Any] = {"valid": True, "listed_tools": listed, "tools": declared}
+        if changes is not None:
+            report["diff"] = changes.as_dict()
+        click.echo(orjson.dumps(report).decode())
+        return
+    click.echo(f"{config}: ok ({listed} tools listed, {declared} declared)")
+    if changes is not None:
+        against = "the running server" if diff_against == RUNNING else diff_against
+        click.echo(f"changes from {against} to {config}:")
+        for line in changes.lines():
+            click.echo(f"  {line}")
+
+
+def _pid_file(config: str, ctx: click.Context) -> str | None:
+    from webmcp.config.load import load
+
+    return load(config, overrides=_overrides(ctx, {"profile": ("profile",)})).server.pid_file
+
+
+def _running_summary(config: str, pid_file: str | None) -> dict[str, Any]:
+    """What the running server of this config serves, from its run file."""
+    from webmcp.runfiles import running
+
+    for _, run in running(config, pid_file):
+        status = run.read_status() or {}
+        if isinstance(status.get("summary"), dict):
+            return status["summary"]  # type: ignore[no-any-return]
+    raise UsageError(f"no running webmcp server for {config} to compare with; pass --diff OTHER.yaml")
 
 
 @main.command()
@@ -210,8 +252,6 @@ def reload(ctx: click.Context, config: str, profile: str | None, timeout: float)
             failed += 1
             continue
         click.echo(f"pid {pid}: {last['message']}")
-        if last.get("restart_only"):
-            click.echo(f"pid {pid}: ignored until restart: {', '.join(last['restart_only'])}")
         failed += not last["ok"]
     sys.exit(1 if failed else 0)
 

@@ -19,20 +19,18 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from webmcp.config.spec import ConfigSpec, ServerSpec
+from webmcp.config.spec import ConfigSpec
+from webmcp.diff import Changes, compare, summarize
 from webmcp.errors import ConfigError
 from webmcp.graph.build import build
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
 
 log = logging.getLogger(__name__)
-
-# Server settings the running transport read at start.
-_RESTART_ONLY = ("transport", "http", "max_message_size", "pid_file")
 
 
 @dataclass(slots=True)
@@ -41,15 +39,11 @@ class ReloadReport:
     generation: int
     seconds: float
     message: str
-    added: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-    changed: list[str] = field(default_factory=list)
-    restart_only: list[str] = field(default_factory=list)
+    changes: Changes | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "generation": self.generation, "seconds": round(self.seconds, 4),
-                "message": self.message, "added": self.added, "removed": self.removed, "changed": self.changed,
-                "restart_only": self.restart_only}
+                "message": self.message, "changes": self.changes.as_dict() if self.changes else None}
 
 
 class Reloader:
@@ -108,31 +102,19 @@ class Reloader:
             log.exception("reload failed")
             return ReloadReport(False, old.generation, seconds,
                                 f"kept generation {old.generation}: {type(exc).__name__}: {exc}")
-        report = _compare(old, new)
-        report.restart_only = _restart_only(old.spec.server, new.spec.server)
+        changes = compare(summarize(old), summarize(new))
         self.holder.swap(new)
         logging.getLogger().setLevel(new.spec.server.log_level.upper())
-        changed = [what for what, differs in (
-            ("tools", bool(report.added or report.removed or report.changed)),
-            ("prompts", [p.entry for p in old.prompts.by_name.values()]
-             != [p.entry for p in new.prompts.by_name.values()]),
-            ("resources", [r.entry for r in (*old.resources.fixed, *old.resources.templates)]
-             != [r.entry for r in (*new.resources.fixed, *new.resources.templates)]),
-        ) if differs]
         for session in list(self.holder.sessions):
-            for what in changed:
+            for what in changes.lists_changed():
                 session.notify_list_changed(what)
         retire = asyncio.get_running_loop().create_task(self._retire(old, new.spec.server.graceful_timeout))
         self._retiring.add(retire)
         retire.add_done_callback(self._retiring.discard)
-        report.seconds = time.perf_counter() - started
-        report.message = (f"reloaded to generation {new.generation} in {report.seconds * 1000:.0f} ms; tools "
-                          f"added {report.added or '-'}, removed {report.removed or '-'}, "
-                          f"changed {report.changed or '-'}")
-        log.info("%s", report.message)
-        if report.restart_only:
-            log.warning("reload: %s changed; ignored until restart", ", ".join(report.restart_only))
-        return report
+        seconds = time.perf_counter() - started
+        message = f"reloaded to generation {new.generation} in {seconds * 1000:.0f} ms: {'; '.join(changes.lines())}"
+        log.info("%s", message)
+        return ReloadReport(True, new.generation, seconds, message, changes)
 
     async def _retire(self, old: Graph, timeout: float) -> None:
         """Close the old Graph once its calls are done; past `timeout`, cancel what still runs on it."""
@@ -149,24 +131,6 @@ class Reloader:
         await self.wait()
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
-
-
-def _compare(old: Graph, new: Graph) -> ReloadReport:
-    before = {d["name"]: d for d in old.catalog}
-    after = {d["name"]: d for d in new.catalog}
-    return ReloadReport(
-        ok=True,
-        generation=new.generation,
-        seconds=0.0,
-        message="",
-        added=sorted(after.keys() - before.keys()),
-        removed=sorted(before.keys() - after.keys()),
-        changed=sorted(n for n in before.keys() & after.keys() if before[n] != after[n]),
-    )
-
-
-def _restart_only(old: ServerSpec, new: ServerSpec) -> list[str]:
-    return [f"server.{name}" for name in _RESTART_ONLY if getattr(old, name) != getattr(new, name)]
 
 
 def forget_user_modules(base_dir: Path) -> None:

@@ -9,9 +9,10 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from webmcp.config.spec import ConfigSpec
+from webmcp.diff import summarize
 from webmcp.errors import TransportUnavailable
 from webmcp.graph.build import build
 from webmcp.graph.holder import GraphHolder
@@ -89,11 +90,12 @@ async def _running(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> AsyncIte
     lifecycle.install(asyncio.get_running_loop())
     holder = GraphHolder(await build(spec))
     run_file = RunFile.for_process(spec.source, spec.server.pid_file)
-    status = {"config": spec.source, "generation": 1, "reloads": 0, "last": None}
+    status: dict[str, Any] = {"config": spec.source, "generation": 1, "reloads": 0, "last": None,
+                              "summary": summarize(holder.current)}
 
     def on_report(report: ReloadReport) -> None:
-        status.update(generation=holder.current.generation, reloads=int(status["reloads"]) + 1,  # type: ignore[call-overload]
-                      last=report.as_dict())
+        status.update(generation=holder.current.generation, reloads=status["reloads"] + 1, last=report.as_dict(),
+                      summary=summarize(holder.current))
         run_file.write_status(status)
 
     reloader = Reloader(load, holder, on_report)

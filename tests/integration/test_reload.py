@@ -70,7 +70,8 @@ async def test_added_tool_appears_with_list_changed(workdir: Path, runtime_dir: 
         config.write_text(config.read_text() + EXTRA)
         done = await anyio.to_thread.run_sync(cli_reload, config)
         assert done.returncode == 0, done.stdout + done.stderr
-        assert "reloaded to generation 2" in done.stdout and "added ['about']" in done.stdout
+        assert done.stdout.split(": ", 1)[1].startswith("reloaded to generation 2 in ")
+        assert done.stdout.endswith(": tools: added about\n")
         with anyio.fail_after(5):
             while "notifications/tools/list_changed" not in methods:
                 await anyio.sleep(0.05)
@@ -279,3 +280,14 @@ def test_prompt_and_resource_changes_are_announced(raw: RawServer, workdir: Path
     seen = [m.get("method") for m in raw.until(lambda m: m.get("id") == 4)]
     assert "notifications/prompts/list_changed" in seen and "notifications/resources/list_changed" in seen
     assert "notifications/tools/list_changed" not in seen
+
+
+def test_validate_diff_against_the_running_server(raw: RawServer, workdir: Path, runtime_dir: Path) -> None:
+    """`webmcp validate --diff` compares the edited file with what the running server serves."""
+    wait_for_run_file(runtime_dir)
+    config = workdir / "webmcp.yaml"
+    config.write_text(config.read_text().replace("  slow:", "  renamed:") + EXTRA)
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config), "--diff"],
+                          capture_output=True, text=True, timeout=60, cwd=workdir)
+    assert done.returncode == 0, done.stderr
+    assert "  tools: added about, renamed; removed slow" in done.stdout.splitlines()

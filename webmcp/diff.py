@@ -1,0 +1,81 @@
+"""What changes between two configurations, as a client and an operator would see it.
+
+A Graph's summary holds a digest of each tool, prompt and resource definition plus the settings a
+running transport reads only at start. Reload compares summaries to report and announce what changed;
+`webmcp validate --diff` compares a file with a running server's summary (from its run file) or with
+a second file, before anything is reloaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from webmcp.graph.graph import Graph
+
+SECTIONS = ("tools", "prompts", "resources")
+# Server settings the running transport read at start: a reload reports them, never applies them.
+RESTART_ONLY = ("transport", "http", "max_message_size", "pid_file", "event_loop")
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(orjson.dumps(value, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()[:16]
+
+
+def summarize(graph: Graph) -> dict[str, Any]:
+    """JSON-able: {section: {name: digest}, "restart_only": {setting: digest}}."""
+    server = graph.spec.server
+    resources = (*graph.resources.fixed, *graph.resources.templates)
+    return {
+        "tools": {d["name"]: _digest(d) for d in graph.catalog},
+        "prompts": {name: _digest(p.entry) for name, p in graph.prompts.by_name.items()},
+        "resources": {r.spec.name: _digest(r.entry) for r in resources},
+        "restart_only": {name: _digest(getattr(server, name)) for name in RESTART_ONLY},
+    }
+
+
+@dataclass(slots=True)
+class Changes:
+    added: dict[str, list[str]] = field(default_factory=dict)
+    removed: dict[str, list[str]] = field(default_factory=dict)
+    changed: dict[str, list[str]] = field(default_factory=dict)
+    restart_only: list[str] = field(default_factory=list)
+
+    def lists_changed(self) -> list[str]:
+        """Sections whose list a client should fetch again."""
+        return [s for s in SECTIONS if self.added.get(s) or self.removed.get(s) or self.changed.get(s)]
+
+    def is_empty(self) -> bool:
+        return not self.lists_changed() and not self.restart_only
+
+    def lines(self) -> list[str]:
+        out = []
+        for section in SECTIONS:
+            parts = [f"{label} {', '.join(names)}" for label, names in (
+                ("added", self.added.get(section)), ("removed", self.removed.get(section)),
+                ("changed", self.changed.get(section))) if names]
+            if parts:
+                out.append(f"{section}: {'; '.join(parts)}")
+        if self.restart_only:
+            out.append(f"ignored until restart: {', '.join(self.restart_only)}")
+        return out or ["no changes"]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "removed": self.removed, "changed": self.changed,
+                "restart_only": self.restart_only}
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> Changes:
+    changes = Changes()
+    for section in SECTIONS:
+        old, new = before.get(section, {}), after.get(section, {})
+        changes.added[section] = sorted(new.keys() - old.keys())
+        changes.removed[section] = sorted(old.keys() - new.keys())
+        changes.changed[section] = sorted(n for n in old.keys() & new.keys() if old[n] != new[n])
+    old_settings, new_settings = before.get("restart_only", {}), after.get("restart_only", {})
+    changes.restart_only = [f"server.{n}" for n in RESTART_ONLY if old_settings.get(n) != new_settings.get(n)]
+    return changes
