@@ -60,6 +60,7 @@ class Reloader:
         self._again = False
         self._retiring: set[asyncio.Task[None]] = set()
         self.reports = 0
+        self.last: ReloadReport | None = None
 
     def request(self) -> None:
         """Ask for a reload (from a signal handler or an endpoint); returns at once."""
@@ -67,6 +68,13 @@ class Reloader:
             self._again = True
             return
         self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def reload_now(self) -> ReloadReport:
+        """Request a reload and wait for its outcome (the admin endpoint)."""
+        self.request()
+        await self.wait()
+        assert self.last is not None
+        return self.last
 
     async def wait(self) -> None:
         """Until no reload is running or queued (for shutdown and tests)."""
@@ -78,6 +86,7 @@ class Reloader:
             self._again = False
             report = await self.reload()
             self.reports += 1
+            self.last = report
             self._on_report(report)
             if not self._again:
                 return

@@ -83,7 +83,9 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
 
 
 @contextlib.asynccontextmanager
-async def _running(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> AsyncIterator[tuple[GraphHolder, Lifecycle]]:
+async def _running(
+    spec: ConfigSpec, load: Callable[[], ConfigSpec]
+) -> AsyncIterator[tuple[GraphHolder, Lifecycle, Reloader]]:
     """Build the graph, install signals, announce the process in its run file; undo all on exit."""
     started = time.perf_counter()
     lifecycle = Lifecycle()
@@ -104,7 +106,7 @@ async def _running(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> AsyncIte
     log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
              len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
     try:
-        yield holder, lifecycle
+        yield holder, lifecycle, reloader
     finally:
         run_file.remove()
         await reloader.close()
@@ -114,7 +116,7 @@ async def _running(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> AsyncIte
 async def _serve_stdio(spec: ConfigSpec, load: Callable[[], ConfigSpec], protocol_out: BinaryIO) -> None:
     from webmcp.transports import stdio
 
-    async with _running(spec, load) as (holder, lifecycle):
+    async with _running(spec, load) as (holder, lifecycle, _):
         log.info("serving over stdio")
         await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
 
@@ -124,8 +126,8 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
 
     from webmcp.transports.http import HttpTransport
 
-    async with _running(spec, load) as (holder, lifecycle):
-        transport = HttpTransport(holder, spec.server)
+    async with _running(spec, load) as (holder, lifecycle, reloader):
+        transport = HttpTransport(holder, spec.server, reloader)
         # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
         runner = web.AppRunner(transport.app(), access_log=None, handle_signals=False, shutdown_timeout=5)
         await runner.setup()

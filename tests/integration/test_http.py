@@ -238,3 +238,32 @@ async def test_shutdown_lets_a_running_call_finish(workdir: Path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+async def test_admin_reload_endpoint(workdir: Path) -> None:
+    """POST /admin/reload with the admin token reloads and reports; without it, 401; the MCP token is separate."""
+    with http_server(workdir, "{admin_token_env: TEST_ADMIN_TOKEN}", env={"TEST_ADMIN_TOKEN": "adm1n"}) as url:
+        admin = url.replace("/mcp", "/admin/reload")
+        async with aiohttp.ClientSession() as http:
+            async with http.post(admin) as resp:
+                assert resp.status == 401
+            async with http.post(admin, headers={"Authorization": "Bearer wrong"}) as resp:
+                assert resp.status == 401
+            config = workdir / "webmcp.yaml"
+            config.write_text(config.read_text().replace("master_tools:", "  extra: {kind: static, content: new}\n"
+                                                                          "master_tools:"))
+            async with http.post(admin, headers={"Authorization": "Bearer adm1n"}) as resp:
+                report = await resp.json()
+                assert resp.status == 200 and report["ok"] is True and report["generation"] == 2
+                assert report["changes"]["added"]["tools"] == ["extra"]
+            config.write_text(config.read_text().replace("master_tools:", "  broken: {kind: nope}\nmaster_tools:"))
+            async with http.post(admin, headers={"Authorization": "Bearer adm1n"}) as resp:
+                report = await resp.json()
+                assert resp.status == 422 and report["ok"] is False and "kept generation 2" in report["message"]
+
+
+async def test_no_admin_endpoint_without_a_token(workdir: Path) -> None:
+    """Without admin_token_env there is no /admin/reload at all."""
+    with http_server(workdir) as url:
+        async with aiohttp.ClientSession() as http, http.post(url.replace("/mcp", "/admin/reload")) as resp:
+            assert resp.status == 404

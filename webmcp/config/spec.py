@@ -60,6 +60,7 @@ class HttpSpec:
     json_response: bool = False
     allowed_hosts: tuple[str, ...] = ()
     auth_token_env: str | None = None
+    admin_token_env: str | None = None
     session_idle_timeout: float = 1800.0
     max_sessions: int = 1000
 
@@ -73,6 +74,7 @@ class HttpSpec:
             json_response=node.get("json_response", False),
             allowed_hosts=tuple(node.get("allowed_hosts", ())),
             auth_token_env=node.get("auth_token_env"),
+            admin_token_env=node.get("admin_token_env"),
             session_idle_timeout=parse_duration(node.get("session_idle_timeout", "30m")),
             max_sessions=node.get("max_sessions", 1000),
         )

@@ -33,6 +33,7 @@ from webmcp.protocol import jsonrpc
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 from webmcp.protocol.session import Session
 from webmcp.protocol.versions import SUPPORTED
+from webmcp.reload import Reloader
 
 log = logging.getLogger(__name__)
 
@@ -106,18 +107,17 @@ class HttpSession:
 
 
 class HttpTransport:
-    def __init__(self, holder: GraphHolder, server: ServerSpec) -> None:
+    def __init__(self, holder: GraphHolder, server: ServerSpec, reloader: Reloader | None = None) -> None:
         self.holder = holder
+        self.reloader = reloader
         self.server = server
         http = server.http
         self.stateless = http.stateless
         self.json_only = http.stateless or http.json_response
         self.sessions: dict[str, HttpSession] = {}
         self._allowed_hosts = _allowed_hosts(server)
-        token_env = http.auth_token_env
-        self._token = os.environ.get(token_env, "").encode() if token_env else None
-        if token_env and not self._token:
-            log.warning("server.http.auth_token_env names %s, which is empty: every request will get 401", token_env)
+        self._token = _token(http.auth_token_env, "auth_token_env")
+        self._admin_token = _token(http.admin_token_env, "admin_token_env")
 
     # -- the app -----------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -126,7 +126,17 @@ class HttpTransport:
         app.router.add_post(path, self.post)
         app.router.add_get(path, self.get)
         app.router.add_delete(path, self.delete)
+        if self._admin_token is not None and self.reloader is not None:
+            app.router.add_post("/admin/reload", self.admin_reload)
         return app
+
+    async def admin_reload(self, request: web.Request) -> web.StreamResponse:
+        """POST /admin/reload: the same reload as SIGHUP; answers with its report."""
+        assert self._admin_token is not None and self.reloader is not None
+        if not _bearer_ok(request, self._admin_token):
+            return _unauthorized()
+        report = await self.reloader.reload_now()
+        return web.Response(body=orjson.dumps(report.as_dict()), content_type=_JSON, status=200 if report.ok else 422)
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -136,11 +146,8 @@ class HttpTransport:
             origin = request.headers.get("Origin")
             if origin is not None and _origin_host(origin) not in self._allowed_hosts:
                 return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed")
-        if self._token is not None:
-            given = request.headers.get("Authorization", "")
-            if not (given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), self._token)):
-                return web.json_response({"error": "unauthorized"}, status=401,
-                                         headers={"WWW-Authenticate": 'Bearer realm="webmcp"'})
+        if self._token is not None and request.path == self.server.http.path and not _bearer_ok(request, self._token):
+            return _unauthorized()
         try:
             return await handler(request)  # type: ignore[no-any-return]
         except web.HTTPRequestEntityTooLarge:
@@ -307,6 +314,25 @@ class HttpTransport:
         await asyncio.gather(*(hs.session.drain(timeout, force) for hs in self.sessions.values()))
         for hs in list(self.sessions.values()):
             self.end(hs, "the server is shutting down")
+
+
+def _token(env_name: str | None, key: str) -> bytes | None:
+    if not env_name:
+        return None
+    token = os.environ.get(env_name, "").encode()
+    if not token:
+        log.warning("server.http.%s names %s, which is empty: every request to it will get 401", key, env_name)
+    return token
+
+
+def _bearer_ok(request: web.Request, token: bytes) -> bool:
+    given = request.headers.get("Authorization", "")
+    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token)
+
+
+def _unauthorized() -> web.Response:
+    challenge = {"WWW-Authenticate": 'Bearer realm="webmcp"'}
+    return web.json_response({"error": "unauthorized"}, status=401, headers=challenge)
 
 
 def _allowed_hosts(server: ServerSpec) -> frozenset[str] | None:
