@@ -23,3 +23,12 @@ def test_bench_echo_config_is_valid() -> None:
     done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(REPO / "bench" / "echo.yaml")],
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_reload_benchmark_runs_and_drops_no_call() -> None:
+    """bench/reload.py on a small config: reloads under load complete and no call fails."""
+    args = ["--tools", "20", "--seconds", "0.5", "--reloads", "2", "--concurrency", "4"]
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "reload.py"), *args], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "failed calls: 0" in done.stdout
