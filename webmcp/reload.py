@@ -97,7 +97,7 @@ class Reloader:
         try:
             forget_user_modules(old.spec.base_dir)
             spec = await asyncio.get_running_loop().run_in_executor(None, self._load)
-            new = await build(spec, old.generation + 1)
+            new = await build(spec, old.generation + 1, previous=old)
         except ConfigError as exc:
             seconds = time.perf_counter() - started
             for problem in exc.problems:
@@ -112,6 +112,9 @@ class Reloader:
             return ReloadReport(False, old.generation, seconds,
                                 f"kept generation {old.generation}: {type(exc).__name__}: {exc}")
         changes = compare(summarize(old), summarize(new))
+        kept = sorted(str(k[0]) for k in new.shared.keys() & old.shared.keys())
+        built = sorted(str(k[0]) for k in new.shared.keys() - old.shared.keys())
+        closing = sorted(str(k[0]) for k in old.shared.keys() - new.shared.keys())
         self.holder.swap(new)
         logging.getLogger().setLevel(new.spec.server.log_level.upper())
         for session in list(self.holder.sessions):
@@ -121,7 +124,10 @@ class Reloader:
         self._retiring.add(retire)
         retire.add_done_callback(self._retiring.discard)
         seconds = time.perf_counter() - started
-        message = f"reloaded to generation {new.generation} in {seconds * 1000:.0f} ms: {'; '.join(changes.lines())}"
+        components = "; ".join(f"{label} {', '.join(names)}" for label, names in
+                               (("kept", kept), ("new", built), ("closing", closing)) if names)
+        message = (f"reloaded to generation {new.generation} in {seconds * 1000:.0f} ms: {'; '.join(changes.lines())}"
+                   + (f"; components: {components}" if components else ""))
         log.info("%s", message)
         return ReloadReport(True, new.generation, seconds, message, changes)
 

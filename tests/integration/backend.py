@@ -57,7 +57,12 @@ def _app(seen: list[dict[str, Any]]) -> web.Application:
         seen.append({"path": request.raw_path})
         return web.Response(text=f"profile of {request.match_info['id']}")
 
+    async def peer(request: web.Request) -> web.Response:
+        peername = request.transport.get_extra_info("peername") if request.transport else None
+        return web.json_response({"port": peername[1] if peername else None})
+
     app = web.Application()
+    app.router.add_get("/peer", peer)
     app.router.add_get("/chunked", chunked)
     app.router.add_get("/api/users/{id}/profile", profile)
     app.router.add_get("/api/profile", profile_escape)

@@ -71,7 +71,7 @@ async def test_added_tool_appears_with_list_changed(workdir: Path, runtime_dir: 
         done = await anyio.to_thread.run_sync(cli_reload, config)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.split(": ", 1)[1].startswith("reloaded to generation 2 in ")
-        assert done.stdout.endswith(": tools: added about\n")
+        assert ": tools: added about; components: kept threads" in done.stdout
         with anyio.fail_after(5):
             while "notifications/tools/list_changed" not in methods:
                 await anyio.sleep(0.05)
@@ -291,3 +291,25 @@ def test_validate_diff_against_the_running_server(raw: RawServer, workdir: Path,
                           capture_output=True, text=True, timeout=60, cwd=workdir)
     assert done.returncode == 0, done.stderr
     assert "  tools: added about, renamed; removed slow" in done.stdout.splitlines()
+
+
+def test_unchanged_components_are_kept_across_a_reload(workdir: Path, runtime_dir: Path) -> None:
+    """The pooled HTTP session survives an unrelated reload: the backend sees the same keep-alive connection."""
+    from tests.integration.backend import run_backend
+
+    with run_backend() as (base, _):
+        config = write_config(workdir, BASE + f'  peer: {{kind: http, request: {{url: "{base}/peer"}}}}\n')
+        server = RawServer(config)
+        try:
+            server.call(1, "peer")
+            first = server.until(lambda m: m.get("id") == 1)[-1]["result"]["structuredContent"]["port"]
+            config.write_text(config.read_text() + EXTRA)
+            server.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.8)
+            server.call(2, "peer")
+            second = server.until(lambda m: m.get("id") == 2)[-1]["result"]["structuredContent"]["port"]
+            assert second == first
+            status = json.loads(next(runtime_dir.glob("webmcp/*/*.status.json")).read_text())
+            assert "components: kept http_session" in status["last"]["message"]
+        finally:
+            server.stop()

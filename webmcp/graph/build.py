@@ -20,6 +20,7 @@ from webmcp.config.spec import ConfigSpec, Where
 from webmcp.errors import BuildError, Problem
 from webmcp.graph.graph import Graph, close_stack
 from webmcp.graph.master import MasterTool, conflicts
+from webmcp.graph.shared import Key, Shared
 from webmcp.graph.threads import WorkerThreads
 from webmcp.kinds.registry import kind
 from webmcp.kinds.tools.base import Tool
@@ -38,13 +39,25 @@ class BuildFailure(Exception):
 class BuildContext:
     """Handed to each kind's build(): shared components and the failure helper."""
 
-    def __init__(self, spec: ConfigSpec, stack: AsyncExitStack) -> None:
+    def __init__(self, spec: ConfigSpec, stack: AsyncExitStack, previous: dict[Key, Shared] | None = None) -> None:
         self.spec = spec
         self.stack = stack
         self.base_dir: FsPath = spec.base_dir
         self.error_details = spec.server.error_details
-        self._pool: WorkerThreads | None = None
-        self._http: Any = None
+        self.previous = previous or {}  # the components of the Graph being replaced
+        self.shared: dict[Key, Shared] = {}  # the components of the Graph being built
+
+    def _shared(self, key: Key, make: Callable[[], Any], close: Callable[[Any], Any]) -> Any:
+        """The component for `key`: this build's, else the previous Graph's (kept across a reload),
+        else a new one."""
+        component = self.shared.get(key) or self.previous.get(key)
+        if component is None:
+            value = make()
+            component = Shared(key, value, lambda: close(value))
+        if key not in self.shared:
+            self.shared[key] = component
+            component.acquire(self.stack)
+        return component.value
 
     def fail(self, where: Where, message: str, got: str | None = None, hint: str | None = None) -> BuildFailure:
         return BuildFailure(where.problem(message, got, hint))
@@ -65,24 +78,22 @@ class BuildContext:
             raise self.fail(where, f"importing {reference} failed: {type(exc).__name__}: {exc}") from None
 
     def thread_pool(self) -> WorkerThreads:
-        if self._pool is None:
-            pool = WorkerThreads(self.spec.executor.threads)
-            self.stack.callback(pool.shutdown, wait=False, cancel_futures=True)
-            self._pool = pool
-        return self._pool
+        threads = self.spec.executor.threads
+        pool: WorkerThreads = self._shared(("threads", threads), lambda: WorkerThreads(threads),
+                                           lambda p: p.shutdown(wait=False, cancel_futures=True))
+        return pool
 
     async def http_session(self) -> Any:
-        if self._http is None:
+        def make() -> Any:
             import aiohttp
 
-            session = aiohttp.ClientSession(
+            return aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=100, limit_per_host=20, keepalive_timeout=30),
                 timeout=aiohttp.ClientTimeout(total=None),  # each tool's own timeout applies
                 raise_for_status=False,
             )
-            self.stack.push_async_callback(session.close)
-            self._http = session
-        return self._http
+
+        return self._shared(("http_session", 100, 20, 30), make, lambda session: session.close())
 
 
 def _not_json(definition: dict[str, Any]) -> str | None:
@@ -93,9 +104,10 @@ def _not_json(definition: dict[str, Any]) -> str | None:
     return None
 
 
-async def build(spec: ConfigSpec, generation: int = 1) -> Graph:
+async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = None) -> Graph:
+    """Build a Graph; with `previous` (a reload), components whose settings did not change are kept."""
     stack = AsyncExitStack()
-    ctx = BuildContext(spec, stack)
+    ctx = BuildContext(spec, stack, previous.shared if previous is not None else None)
     try:
         tools: dict[str, Tool] = {}
         problems: list[Problem] = []
@@ -134,7 +146,7 @@ async def build(spec: ConfigSpec, generation: int = 1) -> Graph:
             n: t for n, t in tools.items() if is_listed(spec.tools[n], spec.master_tools)
         }
         listed.update(masters)
-        return Graph(generation, spec, listed, stack, resources, prompts)
+        return Graph(generation, spec, listed, stack, resources, prompts, ctx.shared)
     except BaseException:
         await close_stack(stack)
         raise

@@ -13,6 +13,7 @@ from contextlib import AsyncExitStack, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
 from webmcp.config.spec import ConfigSpec
+from webmcp.graph.shared import Key, Shared
 from webmcp.surface.prompts import Prompts
 from webmcp.surface.resources import Resources
 
@@ -30,8 +31,8 @@ class Invocable(Protocol):
 
 
 class Graph:
-    __slots__ = ("_idle", "_pages", "_stack", "catalog", "generation", "leases", "prompts", "resources", "spec",
-                 "tools")
+    __slots__ = ("_idle", "_pages", "_stack", "catalog", "generation", "leases", "prompts", "resources", "shared",
+                 "spec", "tools")
 
     def __init__(
         self,
@@ -41,9 +42,11 @@ class Graph:
         stack: AsyncExitStack,
         resources: Resources,
         prompts: Prompts,
+        shared: dict[Key, Shared] | None = None,
     ) -> None:
         self.resources = resources
         self.prompts = prompts
+        self.shared = shared or {}  # components a reload may hand to the next Graph
         self.generation = generation
         self.spec = spec
         self.tools: dict[str, Invocable] = tools
