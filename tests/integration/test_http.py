@@ -267,3 +267,32 @@ async def test_no_admin_endpoint_without_a_token(workdir: Path) -> None:
     with http_server(workdir) as url:
         async with aiohttp.ClientSession() as http, http.post(url.replace("/mcp", "/admin/reload")) as resp:
             assert resp.status == 404
+
+
+async def test_a_cancelled_call_ends_its_post_and_frees_its_id(workdir: Path) -> None:
+    """notifications/cancelled: the call's POST ends (202, no reply), and its id can be used again."""
+    with http_server(workdir) as url:
+        async with aiohttp.ClientSession() as http:
+            _, headers, _ = await post(http, url, INIT)
+            sid = {"Mcp-Session-Id": headers["Mcp-Session-Id"], "Accept": "application/json"}
+            call = {"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                    "params": {"name": "slow", "arguments": {"seconds": 5, "marker": str(workdir / "m")}}}
+            pending = asyncio.ensure_future(post(http, url, call, sid))
+            await asyncio.sleep(0.3)
+            cancel = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 7}}
+            assert (await post(http, url, cancel, sid))[0] == 202
+            status, _, body = await asyncio.wait_for(pending, 5)
+            assert status == 202 and not body
+            again = {**call, "params": {"name": "box", "arguments": {"operation": "hello", "name": "x"}}}
+            assert (await post(http, url, again, sid))[2]["result"]["content"][0]["text"] == "Hello, x!"
+
+
+async def test_unusable_messages_and_stateless_subscriptions_are_refused(workdir: Path) -> None:
+    """A message that is neither request, notification nor response is 400; stateless mode has no subscriptions."""
+    config = CONFIG.replace("EXTRA", "{stateless: true}") + 'resources:\n  r: {uri: "x://r", text: "r"}\n'
+    with http_server(workdir, config=config) as url:
+        async with aiohttp.ClientSession() as http:
+            assert (await post(http, url, {"jsonrpc": "2.0", "id": 1}))[0] == 400
+            sub = {"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe", "params": {"uri": "x://r"}}
+            body = (await post(http, url, sub))[2]
+            assert body["error"]["code"] == -32601 and "stateless" in body["error"]["message"]

@@ -269,17 +269,23 @@ def http_server_pid(workdir: Path) -> Iterator[tuple[str, int]]:
         proc.wait(15)
 
 
-def test_prompt_and_resource_changes_are_announced(raw: RawServer, workdir: Path) -> None:
-    """A reload that adds a prompt and a resource sends prompts/ and resources/list_changed, not tools/."""
-    config = workdir / "webmcp.yaml"
-    config.write_text(config.read_text() + 'prompts:\n  hi: {messages: [{content: "hi"}]}\n'
-                      'resources:\n  r: {uri: "x://r", text: "r"}\n')
-    raw.proc.send_signal(signal.SIGHUP)
-    time.sleep(0.8)
-    raw.send({"jsonrpc": "2.0", "id": 4, "method": "ping"})
-    seen = [m.get("method") for m in raw.until(lambda m: m.get("id") == 4)]
-    assert "notifications/prompts/list_changed" in seen and "notifications/resources/list_changed" in seen
-    assert "notifications/tools/list_changed" not in seen
+def test_prompt_and_resource_changes_are_announced(workdir: Path, runtime_dir: Path) -> None:
+    """Changed prompts and resources send prompts/ and resources/list_changed (not tools/) to a session
+    told about those capabilities at initialize."""
+    surface = ('prompts:\n  hi: {description: a, messages: [{content: "hi"}]}\n'
+               'resources:\n  r: {uri: "x://r", text: "r"}\n')
+    config = write_config(workdir, BASE + surface)
+    raw = RawServer(config)
+    try:
+        config.write_text(config.read_text().replace("description: a", "description: b").replace('"x://r"', '"x://s"'))
+        raw.proc.send_signal(signal.SIGHUP)
+        time.sleep(0.8)
+        raw.send({"jsonrpc": "2.0", "id": 4, "method": "ping"})
+        seen = [m.get("method") for m in raw.until(lambda m: m.get("id") == 4)]
+        assert "notifications/prompts/list_changed" in seen and "notifications/resources/list_changed" in seen
+        assert "notifications/tools/list_changed" not in seen
+    finally:
+        raw.stop()
 
 
 def test_validate_diff_against_the_running_server(raw: RawServer, workdir: Path, runtime_dir: Path) -> None:
@@ -313,3 +319,19 @@ def test_unchanged_components_are_kept_across_a_reload(workdir: Path, runtime_di
             assert "components: kept http_session" in status["last"]["message"]
         finally:
             server.stop()
+
+
+def test_a_call_outliving_graceful_timeout_after_a_reload_gets_an_error_reply(workdir: Path, runtime_dir: Path) -> None:
+    """Past graceful_timeout the old generation's calls are cancelled, and each gets an isError reply saying why."""
+    config = write_config(workdir, BASE.replace("graceful_timeout: 5s", "graceful_timeout: 300ms"))
+    raw = RawServer(config)
+    try:
+        raw.call(1, "slow", {"seconds": 5, "marker": str(workdir / "m")})
+        time.sleep(0.2)
+        config.write_text(config.read_text() + EXTRA)
+        raw.proc.send_signal(signal.SIGHUP)
+        reply = raw.until(lambda m: m.get("id") == 1, seconds=5)[-1]
+        assert reply["result"]["isError"] is True
+        assert "the server reloaded and it outlived graceful_timeout" in reply["result"]["content"][0]["text"]
+    finally:
+        raw.stop()

@@ -173,3 +173,15 @@ async def test_a_client_without_the_capability_gets_a_clear_tool_error(config: P
         r = await s.call_tool("ask_model", {"question": "q"})
     expected = "the client does not support sampling (it did not declare the capability)"
     assert r.is_error and r.content[0].text == expected
+
+
+async def test_unknown_subscriptions_and_prompt_arguments_are_refused(config: Path) -> None:
+    """Subscribing to an undeclared URI is -32002; an undeclared prompt argument is -32602 naming the accepted ones."""
+    async with connect(config) as s:
+        with pytest.raises(MCPError) as info, pytest.warns(MCPDeprecationWarning):
+            await s.subscribe_resource("nope://x")
+        assert info.value.code == -32002
+        with pytest.raises(MCPError) as info:
+            await s.get_prompt("review", {"topic": "t", "colour": "red"})
+        assert info.value.code == -32602 and info.value.message == (
+            "prompt 'review': unknown argument(s) colour; it takes topic")

@@ -29,6 +29,7 @@ from webmcp.protocol.context import LEVELS, Context
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 from webmcp.protocol.versions import negotiate
 from webmcp.surface.completions import complete
+from webmcp.surface.resources import RESOURCE_NOT_FOUND
 from webmcp.surface.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,11 @@ class Session:
         self._request_count = 0
         self.in_flight: dict[str | int, asyncio.Task[None]] = {}
         self._leases: dict[str | int, Graph] = {}
-        self._cancelled: set[str | int] = set()
+        self._cancelled: set[str | int] = set()  # cancelled by the client: no reply
+        self._retired: set[str | int] = set()  # cancelled because their Graph retired: an error reply
+        self.abandoned: Callable[[str | int], None] = lambda mid: None  # a request ends with no reply (HTTP)
+        self.declared: set[str] = set()  # capabilities this session was told about at initialize
+        self.can_subscribe = True  # not in stateless HTTP: no session outlives the request
         self._loop = asyncio.get_running_loop()
         self.subscriptions = Subscriptions(lambda: self.holder.current.resources.files, self.emit)
         self._methods: dict[str, Callable[[Any], Any]] = {
@@ -60,7 +65,7 @@ class Session:
             "logging/setLevel": self._set_level,
             "resources/list": lambda p: self._need("resources").list(p),
             "resources/templates/list": lambda p: self._need("resources").list_templates(p),
-            "resources/subscribe": lambda p: self._need("resources") and self.subscriptions.subscribe(p),
+            "resources/subscribe": self._subscribe,
             "resources/unsubscribe": lambda p: self._need("resources") and self.subscriptions.unsubscribe(p),
             "prompts/list": lambda p: self._need("prompts").list(p),
             "completion/complete": lambda p: complete(self.holder.current.resources, self.holder.current.prompts, p),
@@ -124,12 +129,12 @@ class Session:
 
     # -- tools/call --------------------------------------------------------------------------
     def _start_call(self, mid: str | int, params: dict[str, Any] | None) -> None:
-        if mid in self.in_flight:
-            self.emit(jsonrpc.error(mid, INVALID_REQUEST, f"request id {mid!r} is already in use"))
-            return
         self._start(mid, lambda graph: self._call(mid, params or {}, graph))
 
     def _start(self, mid: str | int, run: Callable[[Graph], Coroutine[Any, Any, None]]) -> None:
+        if mid in self.in_flight:
+            self.emit(jsonrpc.error(mid, INVALID_REQUEST, f"request id {mid!r} is already in use"))
+            return
         graph = self._leases[mid] = self.holder.lease()  # the Graph current on arrival
         self.in_flight[mid] = self._loop.create_task(run(graph))
 
@@ -138,6 +143,29 @@ class Session:
         if self.in_flight.pop(mid, None) is not None:
             self._leases.pop(mid).release()
         self._cancelled.discard(mid)
+        self._retired.discard(mid)
+
+    def _handled_cancel(self, mid: str | int, what: str, as_result: bool) -> bool:
+        """A request's task got CancelledError. False: re-raise it (the server is shutting down)."""
+        if mid in self._cancelled:
+            self.abandoned(mid)  # cancelled by the client: no reply
+            return True
+        if mid in self._retired:
+            text = f"{what} was cancelled: the server reloaded and it outlived graceful_timeout"
+        elif asyncio.current_task().cancelling():  # type: ignore[union-attr]
+            return False
+        else:
+            log.error("%s raised CancelledError without being cancelled", what)
+            text = f"{what} failed: it was cancelled internally"
+        self.emit({"jsonrpc": "2.0", "id": mid, "result": error_result(text)} if as_result
+                  else jsonrpc.error(mid, INTERNAL_ERROR, text))
+        return True
+
+    def _reply(self, mid: str | int, message: dict[str, Any]) -> None:
+        if mid in self._cancelled:
+            self.abandoned(mid)  # the tool swallowed the client's cancellation: still no reply
+        else:
+            self.emit(message)
 
     async def _call(self, mid: str | int, params: dict[str, Any], graph: Graph) -> None:
         ctx = None
@@ -158,18 +186,12 @@ class Session:
             token = meta.get("progressToken") if isinstance(meta, dict) else None
             ctx = Context(self, tool.name, token, mid)
             result = await tool.call(arguments, ctx)
-            if mid not in self._cancelled:
-                self.emit({"jsonrpc": "2.0", "id": mid, "result": result})
+            self._reply(mid, {"jsonrpc": "2.0", "id": mid, "result": result})
         except ProtocolError as exc:
             self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
         except asyncio.CancelledError:
-            if mid in self._cancelled:
-                return  # cancelled by the client: no reply
-            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                raise  # shutdown
-            log.error("tools/call %s: the tool raised CancelledError without being cancelled", params.get("name"))
-            self.emit({"jsonrpc": "2.0", "id": mid,
-                       "result": error_result(f"Tool {params.get('name')!r} failed: it was cancelled internally")})
+            if not self._handled_cancel(mid, f"Tool {params.get('name')!r}", as_result=True):
+                raise
         except Exception:
             log.exception("tools/call %s failed", params.get("name"))
             self.emit(jsonrpc.error(mid, INTERNAL_ERROR, "Internal error"))
@@ -185,18 +207,27 @@ class Session:
         """An async method other than tools/call (whose path above is kept lean on purpose)."""
         try:
             result = await run(graph, params)
-            if mid not in self._cancelled:
-                self.emit(jsonrpc.result(mid, result))
+            self._reply(mid, jsonrpc.result(mid, result))
         except ProtocolError as exc:
             self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
         except asyncio.CancelledError:
-            if mid not in self._cancelled:
+            if not self._handled_cancel(mid, f"request {mid!r}", as_result=False):
                 raise
         except Exception:
             log.exception("request %r failed", mid)
             self.emit(jsonrpc.error(mid, INTERNAL_ERROR, "Internal error"))
         finally:
             self._forget(mid)
+
+    def _subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
+        resources = self._need("resources")
+        if not self.can_subscribe:
+            raise ProtocolError(METHOD_NOT_FOUND, "subscriptions need a session, which stateless mode does not keep")
+        uri = params.get("uri")
+        if isinstance(uri, str) and not resources.knows(uri):
+            raise ProtocolError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
+        result: dict[str, Any] = self.subscriptions.subscribe(params)
+        return result
 
     def _declared(self, method: str) -> bool:
         """Is the capability behind `method` served by the current config?"""
@@ -224,6 +255,7 @@ class Session:
             capabilities["prompts"] = {"listChanged": True}
         if graph.prompts or graph.resources.templates:
             capabilities["completions"] = {}
+        self.declared = set(capabilities)
         result: dict[str, Any] = {
             "protocolVersion": self.protocol_version,
             "capabilities": capabilities,
@@ -297,13 +329,17 @@ class Session:
 
     # -- reload ------------------------------------------------------------------------------
     def notify_list_changed(self, what: str) -> None:
-        """notifications/{what}/list_changed, for tools, prompts or resources."""
+        """notifications/{what}/list_changed, for tools, prompts or resources; only to a session that was
+        told about that capability at initialize (capabilities are not renegotiated)."""
+        if what not in self.declared:
+            return
         self.emit({"jsonrpc": "2.0", "method": f"notifications/{what}/list_changed"})
 
     def cancel_calls_on(self, graph: Graph) -> int:
         """Cancel this session's calls still running on `graph` (a retired generation)."""
         stale = [mid for mid, g in self._leases.items() if g is graph]
         for mid in stale:
+            self._retired.add(mid)
             self.in_flight[mid].cancel()
         return len(stale)
 

@@ -96,6 +96,11 @@ class Prompt:
         self.entry["arguments"] = [dict(a) for a in spec.arguments]
 
     async def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        declared = {a["name"] for a in self.spec.arguments}
+        unknown = sorted(set(args) - declared)
+        if unknown:
+            raise ProtocolError(INVALID_PARAMS, f"prompt {self.spec.name!r}: unknown argument(s) "
+                                f"{', '.join(unknown)}; it takes {', '.join(sorted(declared)) or 'none'}")
         missing = [a["name"] for a in self.spec.arguments if a.get("required") and a["name"] not in args]
         if missing:
             raise ProtocolError(INVALID_PARAMS, f"prompt {self.spec.name!r}: missing argument(s) {', '.join(missing)}")

@@ -171,6 +171,9 @@ class Resources:
                 return {"contents": await resource.read(uri, found)}
         raise ProtocolError(RESOURCE_NOT_FOUND, f"Resource not found: {uri}", {"uri": uri})
 
+    def knows(self, uri: str) -> bool:
+        return any(r.match(uri) is not None for r in (*self.fixed, *self.templates))
+
     def completions(self, uri: str, argument: str) -> tuple[str, ...]:
         for resource in self.templates:
             if resource.spec.uri_template == uri:

@@ -14,6 +14,7 @@ from webmcp.errors import ProtocolError
 from webmcp.protocol.jsonrpc import INVALID_PARAMS
 
 WATCH_INTERVAL = 1.0
+MAX_SUBSCRIPTIONS = 1000
 
 
 class Subscriptions:
@@ -25,6 +26,8 @@ class Subscriptions:
 
     def subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         uri = _uri(params)
+        if uri not in self._seen and len(self._seen) >= MAX_SUBSCRIPTIONS:
+            raise ProtocolError(INVALID_PARAMS, f"at most {MAX_SUBSCRIPTIONS} subscriptions per session")
         self._seen[uri] = self._mtime(uri)
         if self._watcher is None or self._watcher.done():
             self._watcher = asyncio.get_running_loop().create_task(self._watch())

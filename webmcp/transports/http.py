@@ -46,6 +46,9 @@ _JSON = "application/json"
 _SSE = "text/event-stream"
 
 
+_END: dict[str, Any] = {}  # put_end()'s marker: the request ends without a reply
+
+
 class _Reply:
     """The messages bound for one POST: its reply, and what the call sends before it."""
 
@@ -55,6 +58,12 @@ class _Reply:
         self.messages: collections.deque[dict[str, Any]] = collections.deque()
         self._waiter: asyncio.Future[None] | None = None
         self.json_only = json_only
+
+    def put_end(self) -> None:
+        """No reply will come (the call was cancelled by the client)."""
+        self.messages.append(_END)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def put(self, message: dict[str, Any]) -> bool:
         """Queue a message for this POST; False when a JSON-only reply cannot carry it."""
@@ -87,20 +96,30 @@ class HttpSession:
         self.json_only = json_only
         self.session = Session(holder, self.emit)
         self.session.can_request = not json_only
+        self.session.abandoned = self._abandoned
         self.last_used = asyncio.get_running_loop().time()
 
     def emit(self, message: dict[str, Any], related: str | int | None = None) -> None:
-        if related is None and "method" not in message:
+        is_reply = "method" not in message
+        if related is None and is_reply:
             related = message.get("id")  # a reply goes to the POST that carried its request
         reply = self.replies.get(related) if related is not None else None
+        if reply is not None and reply.put(message):
+            return
+        if not is_reply and reply is None and self.standalone is not None:
+            self.standalone.queue.put_nowait(message)  # replies never go on the GET stream (spec)
+            return
+        if not is_reply and "id" in message:  # a request to the client that no stream can carry
+            self.session.fail_request(message["id"], "no stream can carry this request to the client (the call's "
+                                      "POST does not accept SSE, and there is no GET stream)")
+            return
+        log.debug("no stream for %s; dropped", message.get("method") or f"reply {message.get('id')!r}")
+
+    def _abandoned(self, mid: str | int) -> None:
+        """The call of POST `mid` ends with no reply (the client cancelled it): end that POST."""
+        reply = self.replies.get(mid)
         if reply is not None:
-            if not reply.put(message) and "method" in message and "id" in message:
-                self.session.fail_request(message["id"], "this call's POST does not accept an SSE stream "
-                                          "(Accept: text/event-stream), so the server cannot ask the client")
-        elif self.standalone is not None:
-            self.standalone.queue.put_nowait(message)
-        else:
-            log.debug("no stream for %s; dropped", message.get("method") or f"reply {message.get('id')!r}")
+            reply.put_end()
 
     def is_idle(self) -> bool:
         return not self.replies and not self.session.in_flight and self.standalone is None
@@ -158,8 +177,9 @@ class HttpTransport:
     async def post(self, request: web.Request) -> web.StreamResponse:
         if request.content_type != _JSON:
             return _error_response(415, None, INVALID_REQUEST, "Content-Type must be application/json")
-        accept = request.headers.get("Accept", "*/*")
+        accept = request.headers.get("Accept", "*/*").lower()
         wants_sse = _SSE in accept or "*/*" in accept
+        sse_only = _SSE in accept and _JSON not in accept and "*/*" not in accept
         if not (wants_sse or _JSON in accept):
             return _error_response(406, None, INVALID_REQUEST, "Accept must include application/json")
         try:
@@ -178,10 +198,15 @@ class HttpTransport:
         is_request = isinstance(msg.get("method"), str) and "id" in msg
         if is_request and type(mid) not in (str, int):
             return _error_response(400, None, INVALID_REQUEST, "id must be a string or an integer")
+        is_notification = isinstance(msg.get("method"), str) and "id" not in msg
+        is_response = "method" not in msg and "id" in msg and ("result" in msg or "error" in msg)
+        if not (is_request or is_notification or is_response):
+            return _error_response(400, None, INVALID_REQUEST, "not a JSON-RPC request, notification or response")
 
         new_sid = None
         if self.stateless:
             hs = HttpSession(None, self.holder, json_only=True)
+            hs.session.can_subscribe = False
         elif is_request and msg["method"] == "initialize":
             if len(self.sessions) >= self.server.http.max_sessions:
                 return _error_response(503, mid, INVALID_REQUEST, "too many sessions; try again later",
@@ -202,22 +227,26 @@ class HttpTransport:
         if not is_request:
             hs.session.receive(msg)  # notification, or the client's response to our request
             return web.Response(status=202)
-        if type(mid) in (str, int) and mid in hs.replies:
+        if mid in hs.replies:
             return _error_response(409, mid, INVALID_REQUEST, f"request id {mid!r} is already in use")
         reply = _Reply(json_only=hs.json_only or not wants_sse)
         hs.replies[mid] = reply
         try:
             hs.session.receive(msg)
             first = await reply.next()
+            if first is _END:
+                return web.Response(status=202)  # cancelled by the client: nothing to answer
             headers = {SESSION_HEADER: new_sid} if new_sid else None
             if new_sid and "error" in first:  # a failed initialize opens no session
                 self.sessions.pop(new_sid, None)
                 headers = None
-            if "id" in first and first.get("id") == mid:
+            if _is_reply_to(first, mid) and not sse_only:
                 return _json_response(first, headers)
             return await self._stream(request, reply, first, mid, headers)
         finally:
             del hs.replies[mid]
+            if hs.id is None:
+                hs.session.close()  # stateless: this POST was the whole session
 
     async def _stream(
         self, request: web.Request, reply: _Reply, first: dict[str, Any], mid: Any, headers: dict[str, str] | None
@@ -226,9 +255,9 @@ class HttpTransport:
         await response.prepare(request)
         message = first
         try:
-            while True:
+            while message is not _END:
                 await response.write(_event(message))
-                if message.get("id") == mid and ("result" in message or "error" in message):
+                if _is_reply_to(message, mid):
                     break
                 message = await reply.next()
         except ConnectionError:
@@ -355,6 +384,10 @@ def _host_name(host: str) -> str:
 
 def _origin_host(origin: str) -> str:
     return _host_name(origin.split("://", 1)[-1].split("/", 1)[0])
+
+
+def _is_reply_to(message: dict[str, Any], mid: Any) -> bool:
+    return "method" not in message and message.get("id") == mid and ("result" in message or "error" in message)
 
 
 def _event(message: dict[str, Any]) -> bytes:
