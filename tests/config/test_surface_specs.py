@@ -64,3 +64,17 @@ def test_missing_resource_file_is_a_build_error(workdir: Path) -> None:
     with pytest.raises(ConfigError) as info:
         asyncio.run(build(load("webmcp.yaml", env={})))
     assert str(info.value) == f'webmcp.yaml:4:3: resources.r: file does not exist (got "{workdir / "nope.txt"}")'
+
+
+def test_fixed_resource_text_is_verbatim_and_template_text_is_checked(workdir: Path) -> None:
+    """Braces in a fixed resource's text are content; a template's text may use only the URI's parameters."""
+    (workdir / "webmcp.yaml").write_text('version: 1\nprofile: none\nresources:\n'
+                                         '  json: {uri: "x://j", text: \'{"debug": true}\'}\n'
+                                         '  t: {uri_template: "x://{a}/{a}", text: "{b}"}\n')
+    with pytest.raises(ConfigError) as info:
+        load("webmcp.yaml", env={})
+    assert [p.render() for p in info.value.problems] == [
+        'webmcp.yaml:5:7: resources.t.uri_template: parameter {a} appears more than once (got "x://{a}/{a}")',
+        'webmcp.yaml:5:36: resources.t.text: placeholder {b} is not a parameter of uri_template (got "b"); '
+        "parameters: a",
+    ]

@@ -58,6 +58,18 @@ class ResourceSpec:
             except TemplateSyntaxError as exc:
                 ctx.problem((*path, "uri_template"), str(exc))
                 params = []
+            for name in {p for p in params if params.count(p) > 1}:
+                ctx.problem((*path, "uri_template"), f"parameter {{{name}}} appears more than once", show(template))
+            if node.get("text") is not None:
+                try:
+                    used = Template.parse(node["text"]).names
+                except TemplateSyntaxError as exc:
+                    ctx.problem((*path, "text"), f"{exc} (text of a uri_template resource is a template)")
+                    used = []
+                for name in used:
+                    if name not in params:
+                        ctx.problem((*path, "text"), f"placeholder {{{name}}} is not a parameter of uri_template",
+                                    show(name), f"parameters: {', '.join(dict.fromkeys(params)) or 'none'}")
             for key in node.get("complete") or {}:
                 if key not in params:
                     ctx.problem((*path, "complete", key), "not a parameter of uri_template", show(key),
@@ -88,7 +100,8 @@ class Resource:
         self.spec = spec
         self._function = function
         self._pool = pool
-        self._text = Template.parse(spec.text) if spec.text is not None else None
+        # A template's text is a template over the URI's parameters; a fixed resource's text is verbatim.
+        self._text = Template.parse(spec.text) if spec.text is not None and spec.uri_template else None
         self._pattern = _uri_pattern(spec.uri_template) if spec.uri_template else None
         self.entry: dict[str, Any] = {"name": spec.name}
         if spec.uri_template:
@@ -108,8 +121,8 @@ class Resource:
     async def read(self, uri: str, params: dict[str, str]) -> list[dict[str, Any]]:
         spec = self.spec
         content: Any
-        if self._text is not None:
-            content = self._text.render(params)
+        if spec.text is not None:
+            content = self._text.render(params) if self._text is not None else spec.text
         elif spec.blob is not None:
             content = base64.b64decode(spec.blob)
         elif spec.file is not None:
