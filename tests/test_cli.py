@@ -132,3 +132,16 @@ def test_validate_diff_without_a_running_server_is_a_usage_error(runner: CliRunn
     result = runner.invoke(main, ["validate", "-c", str(cfg), "--diff"], env={"XDG_RUNTIME_DIR": str(tmp_path)})
     assert result.exit_code == 2
     assert "no running webmcp server" in result.stderr
+
+
+def test_validate_diff_sees_modules_of_the_same_name_in_both_folders(runner: CliRunner, tmp_path: Path) -> None:
+    """Two configs whose tool modules share a name: --diff compares each config's own module."""
+    for folder, doc in (("v1", "Old."), ("v2", "New.")):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "difftools_mod.py").write_text(f'def f(x: str) -> str:\n    """{doc}"""\n    return x\n')
+        tool = "  t: {kind: python, function: difftools_mod:f}\n"
+        (tmp_path / folder / "webmcp.yaml").write_text("version: 1\ntools:\n" + tool)
+    result = runner.invoke(main, ["validate", "-c", str(tmp_path / "v2" / "webmcp.yaml"),
+                                  "--diff", str(tmp_path / "v1" / "webmcp.yaml")])
+    assert result.exit_code == 0, result.output
+    assert "  tools: changed t" in result.stdout.splitlines()

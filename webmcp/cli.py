@@ -13,6 +13,7 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import click
@@ -106,6 +107,9 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, dif
         if diff_against == RUNNING:
             before = _running_summary(config, _pid_file(config, ctx))
         elif diff_against is not None:
+            from webmcp.reload import forget_user_modules
+
+            forget_user_modules(Path(config).resolve().parent)  # its modules may share names with OTHER's
             before = asyncio.run(summary_of(diff_against))[2]
     except ConfigError as exc:
         if fmt == "json":
@@ -237,10 +241,17 @@ def reload(ctx: click.Context, config: str, profile: str | None, timeout: float)
         click.echo(f"no running webmcp server for {config}", err=True)
         sys.exit(1)
     before = {pid: (run.read_status() or {}).get("reloads", 0) for pid, run in servers}
-    for pid, _ in servers:
-        os.kill(pid, signal.SIGHUP)
     failed = 0
+    signalled = []
     for pid, run in servers:
+        try:
+            os.kill(pid, signal.SIGHUP)
+        except OSError as exc:  # gone since we looked, or not ours to signal
+            click.echo(f"pid {pid}: cannot signal it: {exc.strerror or exc}")
+            failed += 1
+            continue
+        signalled.append((pid, run))
+    for pid, run in signalled:
         deadline = time.monotonic() + timeout
         status = run.read_status() or {}
         while status.get("reloads", 0) == before[pid] and time.monotonic() < deadline:

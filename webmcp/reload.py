@@ -15,7 +15,10 @@ Contract:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import importlib.util
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -156,7 +159,13 @@ def forget_user_modules(base_dir: Path) -> None:
     installed = (str(Path(sys.prefix).resolve()) + "/", str(Path(sys.base_prefix).resolve()) + "/")
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if (not path or name == "webmcp" or name.startswith("webmcp.") or not path.startswith(root)
-                or path.startswith(installed) or "site-packages" in path):
+        if (not path or name == "__main__" or name == "webmcp" or name.startswith("webmcp.")
+                or not path.startswith(root) or path.startswith(installed) or "site-packages" in path
+                or not path.endswith(".py")):  # compiled extensions cannot be loaded twice
             continue
         del sys.modules[name]
+        # The .pyc is trusted by mtime (whole seconds) and size: an edit within the same second that
+        # keeps the size would be missed. Drop it so the source is read again.
+        with contextlib.suppress(OSError, NotImplementedError, ValueError):
+            os.unlink(importlib.util.cache_from_source(path))
+    importlib.invalidate_caches()  # new module files since the last import

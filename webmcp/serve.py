@@ -51,7 +51,11 @@ class Lifecycle:
         self.handle_term()
 
     def handle_hup(self) -> None:
-        """SIGHUP: reload the config file (webmcp/reload.py); a bad file keeps the running config."""
+        """SIGHUP: reload the config file (webmcp/reload.py); a bad file keeps the running config.
+        Ignored once the server is stopping."""
+        if self.stop.is_set():
+            log.info("SIGHUP ignored: the server is stopping")
+            return
         log.info("SIGHUP: reloading")
         self.reload()
 
@@ -98,19 +102,24 @@ async def _running(
     def on_report(report: ReloadReport) -> None:
         status.update(generation=holder.current.generation, reloads=status["reloads"] + 1, last=report.as_dict(),
                       summary=summarize(holder.current))
-        run_file.write_status(status)
+        try:
+            run_file.write_status(status)
+        except OSError as exc:  # a full disk must not stop reloads
+            log.error("cannot write %s: %s", run_file.status_path, exc)
 
     reloader = Reloader(load, holder, on_report)
     lifecycle.reload = reloader.request
-    run_file.create(status)
-    log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
-             len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
     try:
+        run_file.create(status)
+        log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
+                 len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
         yield holder, lifecycle, reloader
     finally:
         run_file.remove()
-        await reloader.close()
-        await holder.current.close(timeout=0)
+        try:
+            await reloader.close()
+        finally:
+            await holder.current.close(timeout=0)
 
 
 async def _serve_stdio(spec: ConfigSpec, load: Callable[[], ConfigSpec], protocol_out: BinaryIO) -> None:

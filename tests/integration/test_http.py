@@ -296,3 +296,14 @@ async def test_unusable_messages_and_stateless_subscriptions_are_refused(workdir
             sub = {"jsonrpc": "2.0", "id": 2, "method": "resources/subscribe", "params": {"uri": "x://r"}}
             body = (await post(http, url, sub))[2]
             assert body["error"]["code"] == -32601 and "stateless" in body["error"]["message"]
+
+
+async def test_public_bind_without_allow_list_still_refuses_foreign_origins(workdir: Path) -> None:
+    """Bound to 0.0.0.0 with no allowed_hosts: any Host is served, but a browser Origin must match it."""
+    with http_server(workdir, "{host: 0.0.0.0}") as url:
+        port = url.split(":")[2].split("/")[0]
+        async with aiohttp.ClientSession() as http:
+            assert (await post(http, url, INIT, {"Host": f"mybox.lan:{port}"}))[0] == 200
+            assert (await post(http, url, INIT, {"Origin": "http://evil.example.com"}))[0] == 403
+            same = {"Host": f"mybox.lan:{port}", "Origin": f"http://mybox.lan:{port}"}
+            assert (await post(http, url, INIT, same))[0] == 200

@@ -335,3 +335,43 @@ def test_a_call_outliving_graceful_timeout_after_a_reload_gets_an_error_reply(wo
         assert "the server reloaded and it outlived graceful_timeout" in reply["result"]["content"][0]["text"]
     finally:
         raw.stop()
+
+
+def test_a_stale_pid_file_is_never_signalled(workdir: Path, runtime_dir: Path) -> None:
+    """A pid file left by a killed server names a pid now used by another process: reload must not signal it."""
+    config = write_config(workdir, BASE)
+    server = RawServer(config)
+    wait_for_run_file(runtime_dir)
+    server.proc.kill()  # no cleanup: its pid file stays
+    server.stop()
+    bystander = subprocess.Popen(["sleep", "30"])
+    try:
+        (pid_file,) = runtime_dir.glob("webmcp/*/*.pid")
+        pid_file.write_text(f"{bystander.pid}\n")  # as if the pid had been reused
+        done = cli_reload(config)
+        assert done.returncode == 1 and "no running webmcp server" in done.stderr
+        assert bystander.poll() is None
+        assert not pid_file.exists()  # the stale file is gone
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_run_files_are_private(workdir: Path, runtime_dir: Path) -> None:
+    """Run-file folders are 0700 and files 0600; a symlinked run folder is refused."""
+    server = RawServer(write_config(workdir, BASE))
+    try:
+        wait_for_run_file(runtime_dir)
+        (pid_file,) = runtime_dir.glob("webmcp/*/*.pid")
+        assert oct(pid_file.stat().st_mode & 0o777) == "0o600"
+        assert oct(pid_file.parent.stat().st_mode & 0o777) == "0o700"
+        assert oct((runtime_dir / "webmcp").stat().st_mode & 0o777) == "0o700"
+    finally:
+        server.stop()
+    elsewhere = workdir / "elsewhere"
+    elsewhere.mkdir()
+    (runtime_dir / "webmcp").rename(workdir / "old")
+    (runtime_dir / "webmcp").symlink_to(elsewhere)
+    done = subprocess.run([sys.executable, "-m", "webmcp", "serve", "-c", str(workdir / "webmcp.yaml")],
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, cwd=workdir)
+    assert done.returncode == 2 and "unsafe run-file folder" in done.stderr

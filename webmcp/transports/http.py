@@ -159,12 +159,16 @@ class HttpTransport:
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        origin = request.headers.get("Origin")
         if self._allowed_hosts is not None:
             if _host_name(request.host or "") not in self._allowed_hosts:
                 return _error_response(421, None, INVALID_REQUEST, f"Host {request.host!r} is not allowed")
-            origin = request.headers.get("Origin")
             if origin is not None and _origin_host(origin) not in self._allowed_hosts:
                 return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed")
+        elif origin is not None and _origin_host(origin) != _host_name(request.host or ""):
+            # A public bind without an allow-list still refuses cross-origin browser requests.
+            return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed "
+                                   "(set server.http.allowed_hosts to allow other origins)")
         if self._token is not None and request.path == self.server.http.path and not _bearer_ok(request, self._token):
             return _unauthorized()
         try:

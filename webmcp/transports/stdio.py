@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import stat
 import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO
@@ -174,20 +175,20 @@ async def serve(
     ended = asyncio.Event()
     output = _OutputProtocol(ended)
     write_transport: Any = None
-    try:
+    if _pollable(stdout):
         write_transport, _ = await loop.connect_write_pipe(lambda: output, stdout)
         write = write_transport.write
-    except ValueError:  # stdout is a regular file (`webmcp serve > replies.jsonl`)
+    else:  # a regular file (`webmcp serve > replies.jsonl`), /dev/null...
         write = _file_writer(stdout)
     out = _Output(loop, write)
     session = Session(holder, out.emit)
     out.busy = lambda: len(session.in_flight) > 1
     reader = _LineReader(session, out, holder.current.spec.server.max_message_size)
-    try:
+    if _pollable(stdin):
         read_transport, _ = await loop.connect_read_pipe(lambda: _InputProtocol(reader, ended), stdin)
         output.input = read_transport
         input_task = None
-    except ValueError:  # stdin is a regular file (`webmcp serve < requests.jsonl`)
+    else:  # a regular file (`webmcp serve < requests.jsonl`), /dev/null...: read in a thread
         read_transport = None
         input_task = loop.create_task(_read_file(stdin, reader, ended))
 
@@ -206,6 +207,13 @@ async def serve(
         write_transport.close()  # closes once everything buffered is written
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(output.closed.wait(), 10)
+
+
+def _pollable(file: BinaryIO) -> bool:
+    """Can the event loop poll it? Pipes, sockets and terminals yes; regular files and /dev/null not
+    (epoll refuses them, and asyncio only says so in a later callback, leaving the reader silent)."""
+    mode = os.fstat(file.fileno()).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(file.fileno())
 
 
 async def _read_file(file: BinaryIO, reader: _LineReader, ended: asyncio.Event) -> None:
