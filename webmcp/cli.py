@@ -240,7 +240,8 @@ def reload(ctx: click.Context, config: str, profile: str | None, timeout: float)
     if not servers:
         click.echo(f"no running webmcp server for {config}", err=True)
         sys.exit(1)
-    before = {pid: (run.read_status() or {}).get("reloads", 0) for pid, run in servers}
+    # A report answers our signal when it covers a request made after the count we read now.
+    before = {pid: (run.read_status() or {}).get("requested", 0) for pid, run in servers}
     failed = 0
     signalled = []
     for pid, run in servers:
@@ -253,11 +254,15 @@ def reload(ctx: click.Context, config: str, profile: str | None, timeout: float)
         signalled.append((pid, run))
     for pid, run in signalled:
         deadline = time.monotonic() + timeout
+        def answered(status: dict[str, Any], pid: int = pid) -> bool:
+            last = status.get("last") or {}
+            return bool(int(last.get("covers", 0)) > before[pid])
+
         status = run.read_status() or {}
-        while status.get("reloads", 0) == before[pid] and time.monotonic() < deadline:
+        while not answered(status) and time.monotonic() < deadline:
             time.sleep(0.05)
             status = run.read_status() or {}
-        last = status.get("last") if status.get("reloads", 0) != before[pid] else None
+        last = status.get("last") if answered(status) else None
         if last is None:
             click.echo(f"pid {pid}: no answer within {timeout:g}s")
             failed += 1

@@ -43,10 +43,12 @@ class ReloadReport:
     seconds: float
     message: str
     changes: Changes | None = None
+    covers: int = 0  # the reload requests (counted from 1) this reload answers, up to this one
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "generation": self.generation, "seconds": round(self.seconds, 4),
-                "message": self.message, "changes": self.changes.as_dict() if self.changes else None}
+                "message": self.message, "changes": self.changes.as_dict() if self.changes else None,
+                "covers": self.covers}
 
 
 class Reloader:
@@ -55,7 +57,10 @@ class Reloader:
         load: Callable[[], ConfigSpec],
         holder: GraphHolder,
         on_report: Callable[[ReloadReport], None] = lambda report: None,
+        on_request: Callable[[int], None] = lambda requested: None,
     ) -> None:
+        self._on_request = on_request
+        self.requested = 0
         self._load = load
         self.holder = holder
         self._on_report = on_report
@@ -67,6 +72,8 @@ class Reloader:
 
     def request(self) -> None:
         """Ask for a reload (from a signal handler or an endpoint); returns at once."""
+        self.requested += 1
+        self._on_request(self.requested)
         if self._task is not None and not self._task.done():
             self._again = True
             return
@@ -87,7 +94,9 @@ class Reloader:
     async def _run(self) -> None:
         while True:
             self._again = False
+            covers = self.requested  # a request arriving from here on gets a reload of its own
             report = await self.reload()
+            report.covers = covers
             self.reports += 1
             self.last = report
             self._on_report(report)

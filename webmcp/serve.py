@@ -96,7 +96,7 @@ async def _running(
     lifecycle.install(asyncio.get_running_loop())
     holder = GraphHolder(await build(spec))
     run_file = RunFile.for_process(spec.source, spec.server.pid_file)
-    status: dict[str, Any] = {"config": spec.source, "generation": 1, "reloads": 0, "last": None,
+    status: dict[str, Any] = {"config": spec.source, "generation": 1, "reloads": 0, "requested": 0, "last": None,
                               "summary": summarize(holder.current)}
 
     def on_report(report: ReloadReport) -> None:
@@ -107,7 +107,14 @@ async def _running(
         except OSError as exc:  # a full disk must not stop reloads
             log.error("cannot write %s: %s", run_file.status_path, exc)
 
-    reloader = Reloader(load, holder, on_report)
+    def on_request(requested: int) -> None:
+        status["requested"] = requested  # at once: `webmcp reload` waits for a report covering its request
+        try:
+            run_file.write_status(status)
+        except OSError as exc:
+            log.error("cannot write %s: %s", run_file.status_path, exc)
+
+    reloader = Reloader(load, holder, on_report, on_request)
     lifecycle.reload = reloader.request
     try:
         run_file.create(status)

@@ -375,3 +375,18 @@ def test_run_files_are_private(workdir: Path, runtime_dir: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "webmcp", "serve", "-c", str(workdir / "webmcp.yaml")],
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30, cwd=workdir)
     assert done.returncode == 2 and "unsafe run-file folder" in done.stderr
+
+
+def test_reload_command_reports_the_reload_that_answers_its_own_signal(raw: RawServer, workdir: Path,
+                                                                      runtime_dir: Path) -> None:
+    """A reload already running (a tool module slow to import) does not count as the answer to `webmcp reload`."""
+    wait_for_run_file(runtime_dir)
+    (workdir / "slow_import.py").write_text("import time\ntime.sleep(1.0)\n\ndef f() -> str:\n    return 'x'\n")
+    config = workdir / "webmcp.yaml"
+    config.write_text(config.read_text() + '  slowmod: {kind: python, function: "slow_import:f"}\n')
+    raw.proc.send_signal(signal.SIGHUP)  # a first reload, busy importing for a second
+    time.sleep(0.2)
+    config.write_text(config.read_text() + EXTRA)
+    done = cli_reload(config)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reloaded to generation 3" in done.stdout and "added about" in done.stdout

@@ -34,6 +34,9 @@ from webmcp.surface.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
+METHOD_TIMEOUT = 60.0  # resources/read and prompts/get functions get the tools' default timeout
+
+
 class Emit(Protocol):
     def __call__(self, message: dict[str, Any], related: str | int | None = None, /) -> None: ...
 
@@ -206,7 +209,11 @@ class Session:
     ) -> None:
         """An async method other than tools/call (whose path above is kept lean on purpose)."""
         try:
-            result = await run(graph, params)
+            try:
+                async with asyncio.timeout(METHOD_TIMEOUT):
+                    result = await run(graph, params)
+            except TimeoutError:
+                raise ProtocolError(INTERNAL_ERROR, f"request {mid!r} timed out after {METHOD_TIMEOUT:g}s") from None
             self._reply(mid, jsonrpc.result(mid, result))
         except ProtocolError as exc:
             self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
