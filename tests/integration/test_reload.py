@@ -248,21 +248,13 @@ async def test_sighup_under_200_concurrent_http_calls_drops_none(workdir: Path) 
 @contextlib.contextmanager
 def http_server_pid(workdir: Path) -> Iterator[tuple[str, int]]:
     """`webmcp serve --transport http` on the config already in `workdir`; yields (URL, pid)."""
-    from tests.integration.test_http import free_port
+    from tests.integration.test_http import free_port, wait_for_port
 
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(workdir / "webmcp.yaml"),
                              "--transport", "http", "--port", str(port)], cwd=workdir, stderr=subprocess.DEVNULL)
     try:
-        import socket
-
-        deadline = time.monotonic() + 15
-        while True:
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
+        wait_for_port(proc, port)
         yield f"http://127.0.0.1:{port}/mcp", proc.pid
     finally:
         proc.terminate()
