@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import importlib.util
 import logging
 import os
@@ -108,7 +109,12 @@ class Reloader:
         old = self.holder.current
         try:
             forget_user_modules(old.spec.base_dir)
-            spec = await asyncio.get_running_loop().run_in_executor(None, self._load)
+            loop = asyncio.get_running_loop()
+            spec = await loop.run_in_executor(None, self._load)
+            # Import the tool modules off the event loop (a slow import would stall every session); the
+            # build then finds them in sys.modules. An import that fails here fails again in build(),
+            # which reports it with its file:line.
+            await loop.run_in_executor(None, preimport, spec)
             new = await build(spec, old.generation + 1, previous=old)
         except ConfigError as exc:
             seconds = time.perf_counter() - started
@@ -158,6 +164,18 @@ class Reloader:
         await self.wait()
         if self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
+
+
+def preimport(spec: ConfigSpec) -> None:
+    """Import every module a python tool, resource or prompt of `spec` names (errors left to build)."""
+    references = [getattr(t, "function", None) for t in spec.tools.values()]
+    references += [r.function for r in spec.resources.values()] + [p.function for p in spec.prompts.values()]
+    base = str(spec.base_dir)
+    if base not in sys.path:
+        sys.path.insert(0, base)
+    for module in {ref.partition(":")[0] for ref in references if isinstance(ref, str)}:
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
 
 
 def forget_user_modules(base_dir: Path) -> None:

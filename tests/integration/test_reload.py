@@ -382,3 +382,16 @@ def test_reload_command_reports_the_reload_that_answers_its_own_signal(raw: RawS
     done = cli_reload(config)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reloaded to generation 3" in done.stdout and "added about" in done.stdout
+
+
+def test_a_slow_tool_import_during_reload_does_not_stall_the_server(raw: RawServer, workdir: Path) -> None:
+    """Tool modules are imported off the event loop: a ping sent mid-reload answers at once."""
+    (workdir / "slow_import2.py").write_text("import time\ntime.sleep(1.5)\n\ndef f() -> str:\n    return 'x'\n")
+    config = workdir / "webmcp.yaml"
+    config.write_text(config.read_text() + '  slowmod: {kind: python, function: "slow_import2:f"}\n')
+    raw.proc.send_signal(signal.SIGHUP)
+    time.sleep(0.3)
+    started = time.monotonic()
+    raw.send({"jsonrpc": "2.0", "id": 5, "method": "ping"})
+    raw.until(lambda m: m.get("id") == 5)
+    assert time.monotonic() - started < 0.5
