@@ -312,3 +312,18 @@ async def test_public_bind_without_allow_list_still_refuses_foreign_origins(work
             assert (await post(http, url, INIT, {"Origin": "http://evil.example.com"}))[0] == 403
             same = {"Host": f"mybox.lan:{port}", "Origin": f"http://mybox.lan:{port}"}
             assert (await post(http, url, INIT, same))[0] == 200
+
+
+async def test_session_cap_ends_the_least_recently_used_idle_session(workdir: Path) -> None:
+    """With max_sessions: 2, a third initialize succeeds by ending the oldest idle session."""
+    with http_server(workdir, "{max_sessions: 2}") as url:
+        async with aiohttp.ClientSession() as http:
+            sids = []
+            for _ in range(3):
+                status, headers, _ = await post(http, url, INIT)
+                assert status == 200
+                sids.append(headers["Mcp-Session-Id"])
+                await asyncio.sleep(0.01)
+            ping = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
+            statuses = [(await post(http, url, ping, {"Mcp-Session-Id": sid}))[0] for sid in sids]
+    assert statuses == [404, 200, 200]

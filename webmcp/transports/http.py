@@ -212,7 +212,7 @@ class HttpTransport:
             hs = HttpSession(None, self.holder, json_only=True)
             hs.session.can_subscribe = False
         elif is_request and msg["method"] == "initialize":
-            if len(self.sessions) >= self.server.http.max_sessions:
+            if len(self.sessions) >= self.server.http.max_sessions and not self._evict_one():
                 return _error_response(503, mid, INVALID_REQUEST, "too many sessions; try again later",
                                        {"Retry-After": "5"})
             new_sid = secrets.token_urlsafe(24)
@@ -319,6 +319,17 @@ class HttpTransport:
         return hs
 
     # -- session lifetime --------------------------------------------------------------------
+    def _evict_one(self) -> bool:
+        """At the session cap: end the least recently used idle session (so abandoned sessions cannot
+        lock everyone out until they expire). False when every session is busy."""
+        idle = [hs for hs in self.sessions.values() if hs.is_idle()]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda hs: hs.last_used)
+        log.info("session cap reached: ending the least recently used idle session")
+        self.end(oldest, "the session was ended to make room for a new one")
+        return True
+
     def end(self, hs: HttpSession, reason: str) -> None:
         """Forget the session, cancel its calls, answer its waiting POSTs, close its GET stream."""
         if hs.id is not None:
