@@ -10,7 +10,8 @@ from webmcp.config.layers import Override
 from webmcp.config.load import load
 from webmcp.errors import ConfigError
 
-ALLOWED_STATIC = "annotations, content, description, expose, input, kind, output, structured, timeout, title"
+ALLOWED_STATIC = ("annotations, concurrency, content, description, expose, input, kind, output, priority, "
+                  "structured, timeout, title")
 DURATION = "must be a duration with a unit, like 250ms, 2s, 5m or 1h"
 
 

@@ -125,3 +125,11 @@ async def ask_user(ctx: Context) -> str:
     """Ask the user for a name."""
     result = await ctx.elicit("Your name?", {"type": "object", "properties": {"name": {"type": "string"}}})
     return f"{result['action']}: {result.get('content')}"
+
+
+async def record(label: str, log: str, seconds: float = 0.2) -> str:
+    """Append `label` to the file `log` when the call starts running, then sleep."""
+    with open(log, "a") as f:
+        f.write(label + "\n")
+    await asyncio.sleep(seconds)
+    return label

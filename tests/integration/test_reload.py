@@ -71,7 +71,7 @@ async def test_added_tool_appears_with_list_changed(workdir: Path, runtime_dir: 
         done = await anyio.to_thread.run_sync(cli_reload, config)
         assert done.returncode == 0, done.stdout + done.stderr
         assert done.stdout.split(": ", 1)[1].startswith("reloaded to generation 2 in ")
-        assert ": tools: added about; components: kept threads" in done.stdout
+        assert ": tools: added about; components: kept admission, threads" in done.stdout
         with anyio.fail_after(5):
             while "notifications/tools/list_changed" not in methods:
                 await anyio.sleep(0.05)
@@ -308,7 +308,7 @@ def test_unchanged_components_are_kept_across_a_reload(workdir: Path, runtime_di
             second = server.until(lambda m: m.get("id") == 2)[-1]["result"]["structuredContent"]["port"]
             assert second == first
             status = json.loads(next(runtime_dir.glob("webmcp/*/*.status.json")).read_text())
-            assert "components: kept http_session" in status["last"]["message"]
+            assert "components: kept admission, http_session, threads" in status["last"]["message"]
         finally:
             server.stop()
 

@@ -115,16 +115,29 @@ class ServerSpec:
         )
 
 
+DEFAULT_PRIORITIES = {"critical": 8, "high": 4, "normal": 2, "low": 1}
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutorSpec:
     threads: int
+    max_concurrency: int = 256
+    queue_limit: int = 1000
+    queue_timeout: float = 30.0
+    priorities: tuple[tuple[str, int], ...] = tuple(DEFAULT_PRIORITIES.items())
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ExecutorSpec:
         threads = node.get("threads", "auto")
         if threads == "auto":
             threads = min(32, (os.cpu_count() or 1) + 4)
-        return cls(threads=threads)
+        return cls(
+            threads=threads,
+            max_concurrency=node.get("max_concurrency", 256),
+            queue_limit=node.get("queue_limit", 1000),
+            queue_timeout=parse_duration(node.get("queue_timeout", "30s")),
+            priorities=tuple((node.get("priorities") or DEFAULT_PRIORITIES).items()),
+        )
 
 
 @dataclass(frozen=True, slots=True)

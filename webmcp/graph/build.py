@@ -18,6 +18,7 @@ import orjson
 from webmcp.config.master import is_listed
 from webmcp.config.spec import ConfigSpec, Where
 from webmcp.errors import BuildError, Problem
+from webmcp.graph.admission import Admission
 from webmcp.graph.graph import Graph, close_stack
 from webmcp.graph.master import MasterTool, conflicts
 from webmcp.graph.shared import Key, Shared
@@ -77,6 +78,16 @@ class BuildContext:
         except Exception as exc:  # the module itself fails: syntax error, exception at import time
             raise self.fail(where, f"importing {reference} failed: {type(exc).__name__}: {exc}") from None
 
+    def admission(self) -> Admission:
+        """One per executor setting, kept across reloads that do not change it (running counts survive)."""
+        ex = self.spec.executor
+        admission: Admission = self._shared(
+            ("admission", ex.max_concurrency, ex.queue_limit, ex.queue_timeout, ex.priorities),
+            lambda: Admission(ex.max_concurrency, ex.queue_limit, ex.queue_timeout, dict(ex.priorities)),
+            lambda _a: None,
+        )
+        return admission
+
     def thread_pool(self) -> WorkerThreads:
         threads = self.spec.executor.threads
         pool: WorkerThreads = self._shared(("threads", threads), lambda: WorkerThreads(threads),
@@ -120,6 +131,11 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
             bad_schema = tool.check_schema() or _not_json(tool.definition)
             if bad_schema:
                 problems.append(tspec.where.problem(bad_schema))
+            if tspec.priority not in dict(spec.executor.priorities):
+                classes = ", ".join(dict(spec.executor.priorities))
+                problems.append(tspec.where.problem("unknown priority class", f'"{tspec.priority}"',
+                                                    f"executor.priorities has: {classes}"))
+            tool.admit_through(ctx.admission())
             tools[name] = tool
         masters: dict[str, MasterTool] = {}
         for name, mspec in spec.master_tools.items():

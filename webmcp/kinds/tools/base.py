@@ -28,6 +28,7 @@ from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
 
 if TYPE_CHECKING:
+    from webmcp.graph.admission import Admission
     from webmcp.protocol.context import Context
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,8 @@ class ToolSpec:
     timeout: float
     expose: bool
     where: Where
+    priority: str
+    concurrency: int | None
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -61,6 +64,8 @@ class ToolSpec:
             "timeout": parse_duration(node.get("timeout", "60s")),
             "expose": node.get("expose", False),
             "where": ctx.where(path),
+            "priority": node.get("priority", "normal"),
+            "concurrency": node.get("concurrency"),
         }
 
 
@@ -182,7 +187,8 @@ class _Deadline:
 class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
-    __slots__ = ("_backend", "_is_valid", "_output", "_validator", "definition", "error_details", "name", "timeout")
+    __slots__ = ("_admission", "_backend", "_cap", "_is_valid", "_output", "_priority", "_validator", "definition",
+                 "error_details", "name", "timeout")
 
     def __init__(
         self,
@@ -196,10 +202,17 @@ class Tool:
         self.timeout = spec.timeout
         self.error_details = error_details
         self._backend = backend
+        self._admission: Admission | None = None
+        self._priority = spec.priority
+        self._cap = spec.concurrency
         self._is_valid, self._validator = compile_check(input_schema)
         self._output = Draft202012Validator(dict(spec.output_schema)) if spec.output_schema else None
         self.definition = tool_definition(spec.name, spec.title, spec.description or description or "",
                                           input_schema, spec.output_schema, spec.annotations)
+
+    def admit_through(self, admission: Admission) -> None:
+        """Calls of this tool take a slot of `admission` (set once, by the graph builder)."""
+        self._admission = admission
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -218,13 +231,19 @@ class Tool:
     async def call(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> dict[str, Any]:
         """Run one call. `label` names the tool in messages when it is called as a master-tool operation."""
         # One timer per call that cancels this task; cheaper than asyncio.timeout() on the hot path.
+        if not self._is_valid(arguments):
+            return error_result(self.describe_invalid(arguments, label))
+        admission = self._admission
+        if admission is not None and not admission.try_enter(self.name, self._cap):
+            try:
+                await admission.enter(self.name, self._cap, self._priority)
+            except ToolError as exc:  # Overloaded, QueueTimeout
+                return error_result(str(exc))
         task = asyncio.current_task()
         assert task is not None
         deadline = _Deadline(task)
         timer = task.get_loop().call_later(self.timeout, deadline.expire)
         try:
-            if not self._is_valid(arguments):
-                return error_result(self.describe_invalid(arguments, label))
             result = await self._backend.invoke(arguments, ctx)
             if self._output is not None and not result.get("isError"):
                 return self._check_output(result, label)
@@ -246,6 +265,8 @@ class Tool:
             timer.cancel()
             if deadline.expired:
                 task.uncancel()  # our own cancellation is spent; the task's count stays balanced
+            if admission is not None:
+                admission.leave(self.name)
 
     def _check_output(self, result: dict[str, Any], label: str | None) -> dict[str, Any]:
         """A tool with an output schema MUST return conforming structuredContent (MCP 2025-06-18)."""
