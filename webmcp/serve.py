@@ -159,8 +159,10 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
         log.info("serving on http://%s:%d%s", http.host, port, http.path)
         try:
             await lifecycle.stop.wait()
-            await site.stop()  # no new connections; requests under way go on
+            # Drain first, still listening: /readyz says 503 (a load balancer stops sending), new
+            # sessions get 503, and calls under way finish. Then stop listening.
             await transport.shutdown(spec.server.graceful_timeout, lifecycle.force)
+            await site.stop()
         finally:
             reaper.cancel()
             await runner.cleanup()

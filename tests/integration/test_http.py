@@ -327,3 +327,41 @@ async def test_session_cap_ends_the_least_recently_used_idle_session(workdir: Pa
             ping = {"jsonrpc": "2.0", "id": 9, "method": "ping"}
             statuses = [(await post(http, url, ping, {"Mcp-Session-Id": sid}))[0] for sid in sids]
     assert statuses == [404, 200, 200]
+
+
+async def test_health_and_readiness_through_a_drain(workdir: Path) -> None:
+    """/healthz and /readyz answer 200; during a shutdown drain /readyz is 503 and new sessions are refused."""
+    text = CONFIG.replace("EXTRA", "{}").replace("  max_message_size: 64KB",
+                                                 "  max_message_size: 64KB\n  graceful_timeout: 5s")
+    config = write_config(workdir, text)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http",
+                             "--port", str(port)], cwd=workdir, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_port(proc, port)
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "/healthz") as resp:
+                assert resp.status == 200
+            async with http.get(base + "/readyz") as resp:
+                assert resp.status == 200 and (await resp.json())["status"] == "ready"
+            _, headers, _ = await post(http, base + "/mcp", INIT)
+            call = {"jsonrpc": "2.0", "id": 3, "method": "tools/call",
+                    "params": {"name": "slow", "arguments": {"seconds": 1.5, "marker": str(workdir / "m")}}}
+            json_only = {"Mcp-Session-Id": headers["Mcp-Session-Id"], "Accept": "application/json"}
+            pending = asyncio.ensure_future(post(http, base + "/mcp", call, json_only))
+            await asyncio.sleep(0.3)
+            proc.terminate()
+            await asyncio.sleep(0.3)
+            async with http.get(base + "/readyz") as resp:
+                assert resp.status == 503 and (await resp.json())["status"] == "stopping"
+            assert (await post(http, base + "/mcp", INIT))[0] == 503
+            status, _, body = await pending
+            assert status == 200 and body["result"]["content"][0]["text"] == "slept"
+        assert await asyncio.to_thread(proc.wait, 10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stderr:
+            proc.stderr.close()

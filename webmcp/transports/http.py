@@ -134,6 +134,7 @@ class HttpTransport:
         self.stateless = http.stateless
         self.json_only = http.stateless or http.json_response
         self.sessions: dict[str, HttpSession] = {}
+        self.closing = False  # set at shutdown: /readyz says 503 and new sessions are refused
         self._allowed_hosts = _allowed_hosts(server)
         self._token = _token(http.auth_token_env, "auth_token_env")
         self._admin_token = _token(http.admin_token_env, "admin_token_env")
@@ -147,7 +148,20 @@ class HttpTransport:
         app.router.add_delete(path, self.delete)
         if self._admin_token is not None and self.reloader is not None:
             app.router.add_post("/admin/reload", self.admin_reload)
+        app.router.add_get("/healthz", self.healthz)
+        app.router.add_get("/readyz", self.readyz)
         return app
+
+    async def healthz(self, request: web.Request) -> web.StreamResponse:
+        """Liveness: the process answers."""
+        return web.json_response({"status": "ok"})
+
+    async def readyz(self, request: web.Request) -> web.StreamResponse:
+        """Readiness for a load balancer: 200 while taking new work, 503 once shutting down."""
+        graph = self.holder.current
+        body = {"status": "stopping" if self.closing else "ready", "generation": graph.generation,
+                "tools": len(graph.catalog), "sessions": len(self.sessions)}
+        return web.json_response(body, status=503 if self.closing else 200)
 
     async def admin_reload(self, request: web.Request) -> web.StreamResponse:
         """POST /admin/reload: the same reload as SIGHUP; answers with its report."""
@@ -212,6 +226,9 @@ class HttpTransport:
             hs = HttpSession(None, self.holder, json_only=True)
             hs.session.can_subscribe = False
         elif is_request and msg["method"] == "initialize":
+            if self.closing:
+                return _error_response(503, mid, INVALID_REQUEST, "the server is shutting down",
+                                       {"Retry-After": "1"})
             if len(self.sessions) >= self.server.http.max_sessions and not self._evict_one():
                 return _error_response(503, mid, INVALID_REQUEST, "too many sessions; try again later",
                                        {"Retry-After": "5"})
@@ -355,6 +372,7 @@ class HttpTransport:
 
     async def shutdown(self, timeout: float, force: asyncio.Event) -> None:
         """Let running calls finish (up to `timeout`, or until `force`), then end every session."""
+        self.closing = True
         await asyncio.gather(*(hs.session.drain(timeout, force) for hs in self.sessions.values()))
         for hs in list(self.sessions.values()):
             self.end(hs, "the server is shutting down")
