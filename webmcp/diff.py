@@ -49,9 +49,6 @@ class Changes:
         """Sections whose list a client should fetch again."""
         return [s for s in SECTIONS if self.added.get(s) or self.removed.get(s) or self.changed.get(s)]
 
-    def is_empty(self) -> bool:
-        return not self.lists_changed() and not self.restart_only
-
     def lines(self) -> list[str]:
         out = []
         for section in SECTIONS:

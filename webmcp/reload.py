@@ -68,7 +68,6 @@ class Reloader:
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._retiring: set[asyncio.Task[None]] = set()
-        self.reports = 0
         self.last: ReloadReport | None = None
 
     def request(self) -> None:
@@ -98,7 +97,6 @@ class Reloader:
             covers = self.requested  # a request arriving from here on gets a reload of its own
             report = await self.reload()
             report.covers = covers
-            self.reports += 1
             self.last = report
             self._on_report(report)
             if not self._again:
@@ -151,10 +149,7 @@ class Reloader:
 
     async def _retire(self, old: Graph, timeout: float) -> None:
         """Close the old Graph once its calls are done; past `timeout`, cancel what still runs on it."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while old.leases and asyncio.get_running_loop().time() < deadline:
-            await asyncio.sleep(0.05)
-        if old.leases:
+        if not await old.wait_idle(timeout):
             cancelled = sum(session.cancel_calls_on(old) for session in list(self.holder.sessions))
             log.warning("reload: cancelled %d call(s) still running on generation %d after %gs",
                         cancelled, old.generation, timeout)

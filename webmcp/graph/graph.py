@@ -80,12 +80,17 @@ class Graph:
         if self.leases == 0 and self._idle is not None:
             self._idle.set()
 
-    async def close(self, timeout: float | None = None) -> None:
-        """Close once running calls holding leases are done (or after `timeout` seconds)."""
+    async def wait_idle(self, timeout: float | None) -> bool:
+        """Until no call holds a lease (True), or `timeout` seconds pass (False)."""
         if self.leases:
-            self._idle = asyncio.Event()
+            self._idle = self._idle or asyncio.Event()
             with suppress(TimeoutError):
                 await asyncio.wait_for(self._idle.wait(), timeout)
+        return self.leases == 0
+
+    async def close(self, timeout: float | None = None) -> None:
+        """Close once running calls holding leases are done (or after `timeout` seconds)."""
+        await self.wait_idle(timeout)
         await close_stack(self._stack)
 
 

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from webmcp.errors import ClientRequestError, ProtocolError
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
+from webmcp.kinds.tools.base import DEFAULT_TIMEOUT
 from webmcp.kinds.tools.results import error_result
 from webmcp.protocol import jsonrpc
 from webmcp.protocol.context import LEVELS, Context
@@ -34,7 +35,7 @@ from webmcp.surface.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 
-METHOD_TIMEOUT = 60.0  # resources/read and prompts/get functions get the tools' default timeout
+METHOD_TIMEOUT = DEFAULT_TIMEOUT  # resources/read and prompts/get functions get the tools' default
 
 
 class Emit(Protocol):

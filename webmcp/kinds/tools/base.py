@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIMEOUT = 60.0
+DEFAULT_TIMEOUT = 60.0  # seconds; also the limit of resources/read and prompts/get functions
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +61,7 @@ class ToolSpec:
             "input_schema": node.get("input"),
             "output_schema": node.get("output"),
             "annotations": node.get("annotations"),
-            "timeout": parse_duration(node.get("timeout", "60s")),
+            "timeout": parse_duration(node["timeout"]) if "timeout" in node else DEFAULT_TIMEOUT,
             "expose": node.get("expose", False),
             "where": ctx.where(path),
             "priority": node.get("priority", "normal"),
