@@ -105,3 +105,96 @@ def template_data(id: str) -> dict[str, Any]:
 
 def _answer(result: dict[str, Any]) -> str:
     return f"User response: action={result.get('action')}, content={json.dumps(result.get('content') or {})}"
+
+
+# -- protocol revision 2026-07-28: questions answered through input_required results ------------------
+# The same Context calls serve both revisions: on 2025 sessions they are requests to the client, on
+# 2026-07-28 they end the round with an input_required result and are answered on the next call.
+
+NAME = {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}
+CONFIRM = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]}
+
+
+def _accepted(result: dict[str, Any], field: str) -> str:
+    content = result.get("content") if result.get("action") == "accept" else None
+    return str(content.get(field)) if isinstance(content, dict) else f"<{result.get('action')}>"
+
+
+def _sampled(result: dict[str, Any]) -> str:
+    content = result.get("content")
+    content = content[0] if isinstance(content, list) and content else content
+    return str(content.get("text")) if isinstance(content, dict) else "<non-text response>"
+
+
+async def needs_sampling(ctx: Context) -> str:
+    """Asks the client's model; a client that did not declare sampling gets error -32021."""
+    return "Sampling said: " + _sampled(await ctx.sample("Say hello", max_tokens=20, key="probe"))
+
+
+async def ask_name(ctx: Context) -> str:
+    """Asks the user's name (elicitation) and greets them."""
+    return f"Hello, {_accepted(await ctx.elicit('What is your name?', NAME, key='user_name'), 'name')}!"
+
+
+async def log_once(ctx: Context) -> str:
+    """Sends one log message (delivered only when the request asks for a log level)."""
+    ctx.info("test_logging_tool ran")
+    return "logging tool done"
+
+
+async def ask_capital(ctx: Context) -> str:
+    """Asks the client's model a question (sampling)."""
+    answer = await ctx.sample("What is the capital of France?", max_tokens=100, key="capital_question")
+    return f"Sampling said: {_sampled(answer)}"
+
+
+async def ask_roots(ctx: Context) -> str:
+    """Lists the client's roots."""
+    roots = await ctx.list_roots(key="client_roots")
+    return "Client roots: " + (", ".join(str(r.get("uri")) for r in roots) or "(none)")
+
+
+async def ask_confirmation(ctx: Context) -> str:
+    """Asks for a confirmation; the answer comes back with the sealed requestState."""
+    await ctx.elicit("Please confirm", CONFIRM, key="confirm")
+    return "state-ok: confirmation received"
+
+
+async def ask_everything(ctx: Context) -> str:
+    """Asks three questions at once: they all go to the client in one input_required result."""
+    name, greeting, roots = await asyncio.gather(
+        ctx.elicit("What is your name?", NAME, key="user_name"),
+        ctx.sample("Generate a greeting", max_tokens=50, key="greeting"),
+        ctx.list_roots(key="client_roots"),
+    )
+    uris = ", ".join(str(r.get("uri")) for r in roots)
+    return f"{_sampled(greeting)} {_accepted(name, 'name')} (roots: {uris})"
+
+
+async def ask_in_two_rounds(ctx: Context) -> str:
+    """Asks a name, then a favourite colour: two rounds of input_required."""
+    name = _accepted(await ctx.elicit("Step 1: What is your name?", NAME, key="step1"), "name")
+    color_schema = {"type": "object", "properties": {"color": {"type": "string"}}, "required": ["color"]}
+    color = _accepted(await ctx.elicit("Step 2: What is your favorite color?", color_schema, key="step2"), "color")
+    return f"{name} likes {color}"
+
+
+async def ask_what_client_can(ctx: Context) -> str:
+    """Asks only through the capabilities the client declared."""
+    can = ctx.client_capabilities
+    asks = []
+    if "elicitation" in can:
+        asks.append(ctx.elicit("What is your name?", NAME, key="user_name"))
+    if "sampling" in can:
+        asks.append(ctx.sample("Generate a greeting", max_tokens=50, key="greeting"))
+    if "roots" in can:
+        asks.append(ctx.list_roots(key="client_roots"))
+    await asyncio.gather(*asks)
+    return f"asked only for what the client declared: {sorted(can)}"
+
+
+async def prompt_with_context(ctx: Context) -> str:
+    """A prompt that asks the user for the context to use."""
+    schema = {"type": "object", "properties": {"context": {"type": "string"}}, "required": ["context"]}
+    answer = await ctx.elicit("What context should the prompt use?", schema, key="user_context")
+    return f"Use this context: {_accepted(answer, 'context')}"

@@ -49,7 +49,7 @@ def test_typescript_client_over_stdio(node: str) -> None:
                     *stdio_server())
     assert out["server"]["protocolVersion"] == "2025-11-25"
     assert {"tools", "resources", "prompts", "completions", "logging"} <= set(out["server"]["capabilities"])
-    assert len(out["tools"]) == 13
+    assert len(out["tools"]) == 24
     assert [p["progress"] for p in out["call"]["progress"]] == [0, 50, 100]
     out = ts_client(node, "--no-list", "--sampling-response", "forty-two", "--call", "test_sampling",
                     "--args", '{"prompt": "q"}', *stdio_server())

@@ -81,6 +81,30 @@ class HttpSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheHintsSpec:
+    """ttlMs / cacheScope on 2026-07-28 results (seconds here)."""
+
+    lists: float = 60.0
+    resources: float = 0.0
+    scope: Literal["public", "private"] = "public"
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> CacheHintsSpec:
+        return cls(lists=parse_duration(node.get("lists", "1m")), resources=parse_duration(node.get("resources", "0s")),
+                   scope=node.get("scope", "public"))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStateSpec:
+    secret_env: str | None = None
+    ttl: float = 600.0
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> RequestStateSpec:
+        return cls(secret_env=node.get("secret_env"), ttl=parse_duration(node.get("ttl", "10m")))
+
+
+@dataclass(frozen=True, slots=True)
 class ServerSpec:
     name: str = "webmcp"
     version: str = ""
@@ -94,6 +118,8 @@ class ServerSpec:
     graceful_timeout: float = 30.0
     pid_file: str | None = None
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    cache_hints: CacheHintsSpec = CacheHintsSpec()
+    request_state: RequestStateSpec = RequestStateSpec()
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any], base_dir: FsPath) -> ServerSpec:
@@ -112,6 +138,8 @@ class ServerSpec:
             graceful_timeout=parse_duration(node.get("graceful_timeout", "30s")),
             pid_file=str(base_dir / node["pid_file"]) if node.get("pid_file") else None,
             event_loop=node.get("event_loop", "auto"),
+            cache_hints=CacheHintsSpec.from_config(node.get("cache_hints") or {}),
+            request_state=RequestStateSpec.from_config(node.get("request_state") or {}),
         )
 
 

@@ -13,13 +13,16 @@ import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from webmcp.errors import ClientRequestError
+from webmcp.errors import ClientRequestError, ProtocolError
+from webmcp.protocol.envelope import MISSING_CLIENT_CAPABILITY
 
 if TYPE_CHECKING:
+    from webmcp.protocol.input_required import Inputs
     from webmcp.protocol.session import Session
 
 LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
-_RANK = {name: i for i, name in enumerate(LEVELS)}
+OFF = "off"  # a 2026-07-28 request that names no log level gets no log messages
+_RANK = {**{name: i for i, name in enumerate(LEVELS)}, OFF: len(LEVELS)}
 
 
 class _Sent:
@@ -38,7 +41,7 @@ _SENT = _Sent()
 class Context:
     """Passed to a tool that asks for it. `tool` is the name of the running tool."""
 
-    __slots__ = ("_closed", "_loop", "_related", "_session", "_thread", "progress_token", "tool")
+    __slots__ = ("_closed", "_loop", "_related", "_session", "_thread", "inputs", "progress_token", "tool")
 
     def __init__(
         self, session: Session, tool: str, progress_token: str | int | None, request_id: str | int | None = None
@@ -50,6 +53,12 @@ class Context:
         self._related = request_id
         self.tool = tool
         self.progress_token = progress_token
+        self.inputs: Inputs | None = None  # 2026-07-28: questions are answered through input_required results
+
+    @property
+    def client_capabilities(self) -> dict[str, Any]:
+        """What the client declared it can do (`sampling`, `elicitation`, `roots`...)."""
+        return self._session.client_capabilities
 
     def close(self) -> None:
         """The call has its reply: anything sent from now on (a lingering thread, say) is dropped."""
@@ -110,32 +119,42 @@ class Context:
         temperature: float | None = None,
         stop_sequences: list[str] | None = None,
         model_preferences: dict[str, Any] | None = None,
+        key: str | None = None,
     ) -> dict[str, Any]:
         """Ask the client's model (sampling/createMessage). A string is one user text message.
-        Returns the client's result: role, content, model, stopReason."""
+        Returns the client's result: role, content, model, stopReason. `key` names the question in a
+        2026-07-28 `input_required` result (default: input-N, by the order of the questions)."""
         if isinstance(messages, str):
             messages = [{"role": "user", "content": {"type": "text", "text": messages}}]
         params: dict[str, Any] = {"messages": messages, "maxTokens": max_tokens}
         optional = {"systemPrompt": system_prompt, "temperature": temperature, "stopSequences": stop_sequences,
                     "modelPreferences": model_preferences}
         params.update({k: v for k, v in optional.items() if v is not None})
-        return await self._request("sampling", "sampling/createMessage", params)
+        return await self._request("sampling", "sampling/createMessage", params, key)
 
-    async def elicit(self, message: str, schema: dict[str, Any]) -> dict[str, Any]:
+    async def elicit(self, message: str, schema: dict[str, Any], *, key: str | None = None) -> dict[str, Any]:
         """Ask the user for input (elicitation/create) described by a flat object schema.
         Returns the client's result: `action` (accept, decline, cancel) and, on accept, `content`."""
         return await self._request("elicitation", "elicitation/create",
-                                   {"message": message, "requestedSchema": schema})
+                                   {"message": message, "requestedSchema": schema}, key)
 
-    async def list_roots(self) -> list[dict[str, Any]]:
+    async def list_roots(self, *, key: str | None = None) -> list[dict[str, Any]]:
         """The client's roots (roots/list): a list of {uri, name?}."""
-        result = await self._request("roots", "roots/list", {})
+        result = await self._request("roots", "roots/list", {}, key)
         roots = result.get("roots")
         return roots if isinstance(roots, list) else []
 
-    async def _request(self, capability: str, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _request(self, capability: str, method: str, params: dict[str, Any], key: str | None) -> dict[str, Any]:
         if threading.get_ident() != self._thread:
             raise ClientRequestError(f"{method} is available to async tools only")
+        if self.inputs is not None:
+            if capability not in self._session.client_capabilities:
+                raise ProtocolError(MISSING_CLIENT_CAPABILITY, f"{self.tool} needs the client's {capability} "
+                                    "capability, which the request did not declare",
+                                    {"requiredCapabilities": {capability: {}}})
+            if method == "elicitation/create":
+                params = {"mode": "form", **params}  # the 2026-07-28 schema names the mode
+            return self.inputs.ask(key, method, params)
         if capability not in self._session.client_capabilities:
             raise ClientRequestError(f"the client does not support {capability} (it did not declare the capability)")
         return await self._session.request(method, params, self._related)

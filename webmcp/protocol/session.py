@@ -11,6 +11,8 @@ Contract:
   swallows the cancellation and returns. A CancelledError a tool raises on its own (not cancelled by
   us) is a tool failure with an `isError` reply, never a silent hang.
 - After the reply, the call's Context sends nothing more (no progress for finished requests).
+- A session that adopted a 2026-07-28 envelope serves that revision: one request, no server->client
+  requests (questions become `input_required` results), the removed 2025 methods are -32601.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from webmcp.graph.holder import GraphHolder
 from webmcp.kinds.tools.base import DEFAULT_TIMEOUT
 from webmcp.kinds.tools.results import error_result
 from webmcp.protocol import jsonrpc
-from webmcp.protocol.context import LEVELS, Context
+from webmcp.protocol.context import LEVELS, OFF, Context
+from webmcp.protocol.envelope import MODERN, REMOVED, Envelope
+from webmcp.protocol.input_required import InputRequired, Inputs, Seal
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 from webmcp.protocol.versions import negotiate
 from webmcp.surface.completions import complete
@@ -51,6 +55,8 @@ class Session:
         self.client_capabilities: dict[str, Any] = {}
         self.can_request = True  # the transport can carry server->client requests (not in JSON-only HTTP)
         self.log_level: str | None = None
+        self.envelope: Envelope | None = None  # 2026-07-28: what the request's _meta declared
+        self._seal: Seal | None = None
         self._requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._request_count = 0
         self.in_flight: dict[str | int, asyncio.Task[None]] = {}
@@ -64,6 +70,7 @@ class Session:
         self.subscriptions = Subscriptions(lambda: self.holder.current.resources.files, self.emit)
         self._methods: dict[str, Callable[[Any], Any]] = {
             "initialize": self._initialize,
+            "server/discover": self._discover,
             "ping": _ping,
             "tools/list": self._tools_list,
             "logging/setLevel": self._set_level,
@@ -75,10 +82,23 @@ class Session:
             "completion/complete": lambda p: complete(self.holder.current.resources, self.holder.current.prompts, p),
         }
         # Answered in a task of their own, with a lease, like tools/call.
-        self._async_methods: dict[str, Callable[[Graph, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
-            "resources/read": lambda graph, p: graph.resources.read(p),
-            "prompts/get": lambda graph, p: graph.prompts.get(p),
+        self._async_methods: dict[str, Callable[[Graph, dict[str, Any], Context], Awaitable[dict[str, Any]]]] = {
+            "resources/read": lambda graph, p, ctx: graph.resources.read(p),
+            "prompts/get": lambda graph, p, ctx: graph.prompts.get(p, ctx),
         }
+
+    def adopt(self, envelope: Envelope, seal: Seal) -> None:
+        """Serve this session's request on the 2026-07-28 revision, as its envelope declares."""
+        if envelope.log_level is not None and envelope.log_level not in LEVELS:
+            raise ProtocolError(INVALID_PARAMS, f"_meta log level must be one of {', '.join(LEVELS)} "
+                                f"(got {envelope.log_level!r})")
+        self.envelope = envelope
+        self.protocol_version = envelope.version
+        self.client_capabilities = dict(envelope.capabilities)
+        self.log_level = envelope.log_level or OFF
+        self.can_request = False
+        self.can_subscribe = False
+        self._seal = seal
 
     # -- entry point -------------------------------------------------------------------------
     def receive(self, msg: Any) -> None:
@@ -111,11 +131,15 @@ class Session:
             if method == "tools/call":
                 self._start_call(mid, params)
                 return
+            if self.envelope is not None and method in REMOVED:
+                self.emit(jsonrpc.error(mid, METHOD_NOT_FOUND, f"Method not found: {method} (protocol revision "
+                                        f"{self.envelope.version} has no such method)"))
+                return
             handler = self._methods.get(method)
             if handler is None:
                 run = self._async_methods.get(method)
                 if run is not None and self._declared(method):
-                    self._start(mid, lambda graph: self._run_method(mid, params or {}, graph, run))
+                    self._start(mid, lambda graph: self._run_method(mid, params or {}, graph, run, method))
                 else:
                     self.emit(jsonrpc.error(mid, METHOD_NOT_FOUND, f"Method not found: {method}"))
                 return
@@ -189,8 +213,13 @@ class Session:
             meta = params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
             ctx = Context(self, tool.name, token, mid)
+            if self._seal is not None:
+                ctx.inputs = Inputs(self._seal, "tools/call", tool.name, arguments, params)
             result = await tool.call(arguments, ctx)
             self._reply(mid, {"jsonrpc": "2.0", "id": mid, "result": result})
+        except InputRequired:
+            assert ctx is not None and ctx.inputs is not None
+            self._reply(mid, jsonrpc.result(mid, ctx.inputs.result()))
         except ProtocolError as exc:
             self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
         except asyncio.CancelledError:
@@ -206,16 +235,24 @@ class Session:
 
     async def _run_method(
         self, mid: str | int, params: dict[str, Any], graph: Graph,
-        run: Callable[[Graph, dict[str, Any]], Awaitable[dict[str, Any]]],
+        run: Callable[[Graph, dict[str, Any], Context], Awaitable[dict[str, Any]]], method: str,
     ) -> None:
         """An async method other than tools/call (whose path above is kept lean on purpose)."""
+        meta = params.get("_meta")
+        target = params.get("name") or params.get("uri")
+        ctx = Context(self, f"{method} {target}", meta.get("progressToken") if isinstance(meta, dict) else None, mid)
         try:
+            if self._seal is not None and method == "prompts/get":
+                ctx.inputs = Inputs(self._seal, method, str(target), params.get("arguments"), params)
             try:
                 async with asyncio.timeout(METHOD_TIMEOUT):
-                    result = await run(graph, params)
+                    result = await run(graph, params, ctx)
             except TimeoutError:
                 raise ProtocolError(INTERNAL_ERROR, f"request {mid!r} timed out after {METHOD_TIMEOUT:g}s") from None
             self._reply(mid, jsonrpc.result(mid, result))
+        except InputRequired:
+            assert ctx.inputs is not None
+            self._reply(mid, jsonrpc.result(mid, ctx.inputs.result()))
         except ProtocolError as exc:
             self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
         except asyncio.CancelledError:
@@ -225,6 +262,7 @@ class Session:
             log.exception("request %r failed", mid)
             self.emit(jsonrpc.error(mid, INTERNAL_ERROR, "Internal error"))
         finally:
+            ctx.close()
             self._forget(mid)
 
     def _subscribe(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -256,13 +294,7 @@ class Session:
         self.client_capabilities = declared if isinstance(declared, dict) else {}
         graph = self.holder.current
         server = graph.spec.server
-        capabilities: dict[str, Any] = {"tools": {"listChanged": True}, "logging": {}}
-        if graph.resources:
-            capabilities["resources"] = {"subscribe": True, "listChanged": True}
-        if graph.prompts:
-            capabilities["prompts"] = {"listChanged": True}
-        if graph.prompts or graph.resources.templates:
-            capabilities["completions"] = {}
+        capabilities = _capabilities(graph, sessionless=False)
         self.declared = set(capabilities)
         result: dict[str, Any] = {
             "protocolVersion": self.protocol_version,
@@ -271,6 +303,18 @@ class Session:
         }
         if server.instructions:
             result["instructions"] = server.instructions
+        return result
+
+    def _discover(self, params: dict[str, Any]) -> dict[str, Any]:
+        """server/discover (2026-07-28): the revisions and capabilities this server offers."""
+        if self.envelope is None:
+            raise ProtocolError(METHOD_NOT_FOUND, "Method not found: server/discover (it belongs to protocol "
+                                f"revision {MODERN[0]}; this session speaks {self.protocol_version})")
+        graph = self.holder.current
+        result: dict[str, Any] = {"supportedVersions": list(MODERN),
+                                  "capabilities": _capabilities(graph, sessionless=True)}
+        if graph.spec.server.instructions:
+            result["instructions"] = graph.spec.server.instructions
         return result
 
     def _tools_list(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -379,6 +423,22 @@ class Session:
 
 def _ping(params: dict[str, Any]) -> dict[str, Any]:
     return {}
+
+
+def _capabilities(graph: Graph, sessionless: bool) -> dict[str, Any]:
+    """What the config serves. Without a session (2026-07-28) there are no change notifications, no
+    subscriptions and no logging/setLevel."""
+    changes = {} if sessionless else {"listChanged": True}
+    capabilities: dict[str, Any] = {"tools": dict(changes)}
+    if not sessionless:
+        capabilities["logging"] = {}
+    if graph.resources:
+        capabilities["resources"] = {} if sessionless else {"subscribe": True, "listChanged": True}
+    if graph.prompts:
+        capabilities["prompts"] = dict(changes)
+    if graph.prompts or graph.resources.templates:
+        capabilities["completions"] = {}
+    return capabilities
 
 
 def _safe_id(mid: Any) -> str | int | None:

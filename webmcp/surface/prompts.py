@@ -3,7 +3,8 @@
 `messages` is a list of `{role: user|assistant, content: ...}` where content is a string (one text
 block, a `{name}` template) or an MCP content block whose strings are templates (an embedded
 `resource`, an `image`...). `function: package.module:attr` instead returns the messages (a string
-is one user message). `complete:` lists values for an argument (completion/complete).
+is one user message); a parameter annotated `Context` receives the request's context (to ask the
+client for input, for instance). `complete:` lists values for an argument (completion/complete).
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.validate import show
 from webmcp.errors import ProtocolError
+from webmcp.kinds.tools.signature import context_param
 from webmcp.kinds.tools.templates import Template, TemplateSyntaxError, placeholder_names
 from webmcp.protocol.jsonrpc import INVALID_PARAMS
 
 if TYPE_CHECKING:
     from webmcp.graph.build import BuildContext
+    from webmcp.protocol.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ class Prompt:
     def __init__(self, spec: PromptSpec, function: Callable[..., Any] | None, pool: Any) -> None:
         self.spec = spec
         self._function = function
+        self._context_param = context_param(function) if function is not None else None
         self._pool = pool
         self.entry: dict[str, Any] = {"name": spec.name}
         if spec.title:
@@ -95,7 +99,7 @@ class Prompt:
         self.entry["description"] = spec.description
         self.entry["arguments"] = [dict(a) for a in spec.arguments]
 
-    async def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    async def get(self, args: dict[str, Any], ctx: Context) -> dict[str, Any]:
         declared = {a["name"] for a in self.spec.arguments}
         unknown = sorted(set(args) - declared)
         if unknown:
@@ -108,10 +112,13 @@ class Prompt:
         if fn is None:
             messages = [_message(_render(dict(m), args)) for m in self.spec.messages]
         else:
+            kwargs: dict[str, Any] = dict(args)
+            if self._context_param is not None:
+                kwargs[self._context_param] = ctx
             if inspect.iscoroutinefunction(fn):
-                produced = await fn(**args)
+                produced = await fn(**kwargs)
             else:
-                produced = await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(**args))
+                produced = await asyncio.get_running_loop().run_in_executor(self._pool, lambda: fn(**kwargs))
             messages = [_message(m) for m in ([produced] if isinstance(produced, str) else produced)]
         return {"description": self.spec.description, "messages": messages}
 
@@ -128,7 +135,7 @@ class Prompts:
     def list(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"prompts": [p.entry for p in self.by_name.values()]}
 
-    async def get(self, params: dict[str, Any]) -> dict[str, Any]:
+    async def get(self, params: dict[str, Any], ctx: Context) -> dict[str, Any]:
         name = params.get("name")
         prompt = self.by_name.get(name) if isinstance(name, str) else None
         if prompt is None:
@@ -136,7 +143,7 @@ class Prompts:
         args = params.get("arguments") or {}
         if not isinstance(args, dict):
             raise ProtocolError(INVALID_PARAMS, "params.arguments must be an object")
-        return await prompt.get({k: str(v) for k, v in args.items()})
+        return await prompt.get({k: str(v) for k, v in args.items()}, ctx)
 
     def completions(self, name: str, argument: str) -> tuple[str, ...]:
         prompt = self.by_name.get(name)

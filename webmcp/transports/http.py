@@ -10,6 +10,9 @@ Contract:
 - GET opens the session's one standalone SSE stream, for messages not tied to a request.
 - Stateless mode: no sessions; each POST is served on its own (load balancers may send any request
   to any instance); replies are JSON only.
+- Revision 2026-07-28 (`MCP-Protocol-Version: 2026-07-28`, or a request carrying its `_meta` envelope
+  without a session) is sessionless in every mode: each POST is one request served on its own, with
+  the HTTP status its error code maps to (400, 404), and JSON or SSE as for the 2025 revisions.
 - Every request to the endpoint passes the Host/Origin check (DNS-rebinding protection), the bearer
   token check when one is configured, and the body size limit (413).
 """
@@ -28,8 +31,10 @@ import orjson
 from aiohttp import web
 
 from webmcp.config.spec import ServerSpec
+from webmcp.errors import ProtocolError
 from webmcp.graph.holder import GraphHolder
-from webmcp.protocol import jsonrpc
+from webmcp.protocol import envelope, jsonrpc
+from webmcp.protocol.input_required import Seal
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 from webmcp.protocol.session import Session
 from webmcp.protocol.versions import SUPPORTED
@@ -41,6 +46,7 @@ SESSION_HEADER = "Mcp-Session-Id"
 VERSION_HEADER = "MCP-Protocol-Version"
 # Revisions a client may name in the header; 2025-03-26 is what a client sends before it knows better.
 _HEADER_VERSIONS = frozenset({*SUPPORTED, "2025-03-26"})
+_ROUTING_HEADERS = ("MCP-Protocol-Version", "Mcp-Method", "Mcp-Name")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _JSON = "application/json"
 _SSE = "text/event-stream"
@@ -138,6 +144,8 @@ class HttpTransport:
         self._allowed_hosts = _allowed_hosts(server)
         self._token = _token(http.auth_token_env, "auth_token_env")
         self._admin_token = _token(http.admin_token_env, "admin_token_env")
+        state = server.request_state
+        self._seal = Seal(_token(state.secret_env, "request_state.secret_env", "server") or None, state.ttl)
 
     # -- the app -----------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -209,6 +217,9 @@ class HttpTransport:
             return _error_response(400, None, INVALID_REQUEST, what)
         mid = msg.get("id")
         version = request.headers.get(VERSION_HEADER)
+        if version in envelope.MODERN or (version not in _HEADER_VERSIONS and SESSION_HEADER not in request.headers
+                                          and envelope.is_modern(msg.get("params"))):
+            return await self._post_sessionless(request, msg, wants_sse, sse_only)
         if version is not None and version not in _HEADER_VERSIONS:
             supported = ", ".join(sorted(_HEADER_VERSIONS))
             return _error_response(400, mid, INVALID_REQUEST, f"unsupported {VERSION_HEADER}: {version} "
@@ -269,15 +280,55 @@ class HttpTransport:
             if hs.id is None:
                 hs.session.close()  # stateless: this POST was the whole session
 
+    async def _post_sessionless(
+        self, request: web.Request, msg: dict[str, Any], wants_sse: bool, sse_only: bool
+    ) -> web.StreamResponse:
+        """One 2026-07-28 request: its envelope checked, served by a session of its own."""
+        mid, method = msg.get("id"), msg.get("method")
+        if "id" not in msg and isinstance(method, str):
+            return web.Response(status=202)  # a notification: without a session there is nothing to act on
+        if not isinstance(method, str) or type(mid) not in (str, int):
+            return _error_response(400, mid, INVALID_REQUEST, "not a JSON-RPC request (protocol revision "
+                                   f"{envelope.MODERN[0]} takes one request per POST; id a string or an integer)")
+        server = self.holder.current.spec.server
+
+        def finish(message: dict[str, Any]) -> dict[str, Any]:
+            return envelope.finish(message, method, server) if _is_reply_to(message, mid) else message
+
+        hs = HttpSession(None, self.holder, json_only=not wants_sse)
+        try:
+            repeated = next((h for h in _ROUTING_HEADERS if len(request.headers.getall(h, ())) > 1), None)
+            if repeated is not None:
+                raise ProtocolError(envelope.HEADER_MISMATCH, f"the {repeated} header appears more than once")
+            if self.closing:
+                return _error_response(503, mid, INVALID_REQUEST, "the server is shutting down", {"Retry-After": "1"})
+            hs.session.adopt(envelope.read(method, msg.get("params"), request.headers), self._seal)
+        except ProtocolError as exc:
+            hs.session.close()
+            error = finish(jsonrpc.error(mid, exc.code, exc.message, exc.data))
+            return _json_response(error, None, envelope.status_of(error))
+        reply = hs.replies[mid] = _Reply(json_only=hs.json_only)
+        try:
+            hs.session.receive(msg)
+            first = await reply.next()
+            if first is _END:
+                return web.Response(status=202)
+            if _is_reply_to(first, mid) and not sse_only:
+                return _json_response(finish(first), None, envelope.status_of(first))
+            return await self._stream(request, reply, first, mid, None, finish)
+        finally:
+            hs.session.close()
+
     async def _stream(
-        self, request: web.Request, reply: _Reply, first: dict[str, Any], mid: Any, headers: dict[str, str] | None
+        self, request: web.Request, reply: _Reply, first: dict[str, Any], mid: Any, headers: dict[str, str] | None,
+        finish: Any = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": _SSE, "Cache-Control": "no-cache", **(headers or {})})
         await response.prepare(request)
         message = first
         try:
             while message is not _END:
-                await response.write(_event(message))
+                await response.write(_event(finish(message) if finish is not None else message))
                 if _is_reply_to(message, mid):
                     break
                 message = await reply.next()
@@ -378,12 +429,14 @@ class HttpTransport:
             self.end(hs, "the server is shutting down")
 
 
-def _token(env_name: str | None, key: str) -> bytes | None:
+def _token(env_name: str | None, key: str, section: str = "server.http") -> bytes | None:
     if not env_name:
         return None
     token = os.environ.get(env_name, "").encode()
-    if not token:
-        log.warning("server.http.%s names %s, which is empty: every request to it will get 401", key, env_name)
+    if not token and section == "server.http":
+        log.warning("%s.%s names %s, which is empty: every request to it will get 401", section, key, env_name)
+    elif not token:
+        log.warning("%s.%s names %s, which is empty: using a random key of this process", section, key, env_name)
     return token
 
 
@@ -428,8 +481,8 @@ def _event(message: dict[str, Any]) -> bytes:
     return b"event: message\ndata: " + data + b"\n\n" if data is not None else b""
 
 
-def _json_response(message: dict[str, Any], headers: dict[str, str] | None) -> web.Response:
-    return web.Response(body=jsonrpc.encode(message) or b"", content_type=_JSON, headers=headers)
+def _json_response(message: dict[str, Any], headers: dict[str, str] | None, status: int = 200) -> web.Response:
+    return web.Response(body=jsonrpc.encode(message) or b"", content_type=_JSON, headers=headers, status=status)
 
 
 def _error_response(

@@ -2,7 +2,8 @@
 
 Contract of `Tool.call` (the hot path): arguments are checked against the schema compiled at build
 time before any backend runs; the backend runs under the tool's timeout; every failure of the tool
-becomes an `isError` result, never an exception, except cancellation, which propagates.
+becomes an `isError` result, never an exception, except cancellation, a ProtocolError (a fault of the
+request) and InputRequired (a 2026-07-28 question for the client), which propagate.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
 from webmcp.config.validate import show
-from webmcp.errors import ToolError
+from webmcp.errors import ProtocolError, ToolError
 from webmcp.kinds.tools.arguments import compile_check
 from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
@@ -254,6 +255,8 @@ class Tool:
             return error_result(f"{label or f'Tool {self.name!r}'} timed out after {self.timeout:g}s")
         except ToolError as exc:
             return error_result(str(exc))
+        except ProtocolError:
+            raise  # a fault of the request (2026-07-28: a client capability it did not declare)
         except Exception as exc:
             label = label or f"Tool {self.name!r}"
             log.exception("%s failed", label)

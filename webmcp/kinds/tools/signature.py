@@ -30,14 +30,29 @@ class Signature:
     description: str | None
 
 
-def describe(fn: Callable[..., Any]) -> Signature:
+def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception:  # unresolvable forward references: fall back to "any"
+        return {}
+
+
+def _is_context(p: inspect.Parameter, hint: Any) -> bool:
     from webmcp.protocol.context import Context
 
+    return hint is Context or hint == "Context" or (hint is inspect.Parameter.empty and p.name == "ctx")
+
+
+def context_param(fn: Callable[..., Any]) -> str | None:
+    """The parameter of `fn` that receives the Context (annotated `Context`, or an unannotated `ctx`)."""
+    hints = _hints(fn)
+    params = inspect.signature(fn).parameters.values()
+    return next((p.name for p in params if _is_context(p, hints.get(p.name, p.annotation))), None)
+
+
+def describe(fn: Callable[..., Any]) -> Signature:
     sig = inspect.signature(fn)
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception:  # unresolvable forward references: fall back to "any"
-        hints = {}
+    hints = _hints(fn)
     summary, param_docs = _parse_doc(inspect.getdoc(fn) or "")
     properties: dict[str, Any] = {}
     required: list[str] = []
@@ -45,7 +60,7 @@ def describe(fn: Callable[..., Any]) -> Signature:
     takes_kwargs = False
     for p in sig.parameters.values():
         hint = hints.get(p.name, p.annotation)
-        if hint is Context or hint == "Context" or (hint is inspect.Parameter.empty and p.name == "ctx"):
+        if _is_context(p, hint):
             context_param = p.name
             continue
         if p.kind is p.VAR_KEYWORD:
