@@ -29,10 +29,14 @@ bench: $(STAMP)
 binary: $(STAMP)
 	@build/build.sh
 
-# The official MCP conformance suite (../shared/conformance, next to the checkout) against
-# examples/conformance/; fails unless every scenario passes.
+# The official MCP conformance suites (../shared/conformance, next to the checkout) against
+# examples/conformance/: the stable suite (2025 revisions) and the 2026-07-28 one; fails unless
+# every scenario of both passes.
 CONFORMANCE ?= ../shared/conformance/run-conformance.sh
+SERVE_CONFORMANCE = -- $(CURDIR)/$(VENV)/bin/webmcp serve -c $(CURDIR)/examples/conformance/webmcp.yaml \
+	--transport http --port {port}
 conformance: $(STAMP)
-	@$(CONFORMANCE) -- $(CURDIR)/$(VENV)/bin/webmcp serve -c $(CURDIR)/examples/conformance/webmcp.yaml \
-		--transport http --port {port} | tee $(VENV)/conformance.log
+	@$(CONFORMANCE) $(SERVE_CONFORMANCE) | tee $(VENV)/conformance.log
 	@tail -1 $(VENV)/conformance.log | grep -Eq '^[0-9]+ passed, 0 failed$$'
+	@$(CONFORMANCE) --revision 2026-07-28 $(SERVE_CONFORMANCE) | tee $(VENV)/conformance-2026.log
+	@tail -1 $(VENV)/conformance-2026.log | grep -Eq '^conformance 2026-07-28: [0-9]+ passed, 0 failed'

@@ -133,3 +133,34 @@ async def record(label: str, log: str, seconds: float = 0.2) -> str:
         f.write(label + "\n")
     await asyncio.sleep(seconds)
     return label
+
+
+async def trip(destination: str, ctx: Context) -> str:
+    """Ask a question per round, then two at once: the traveller's name, then the dates and an idea."""
+    name = await ctx.elicit("Who travels?", {"type": "object", "properties": {"name": {"type": "string"}}},
+                            key="traveller")
+    dates, idea = await asyncio.gather(
+        ctx.elicit("When?", {"type": "object", "properties": {"dates": {"type": "string"}}}, key="dates"),
+        ctx.sample(f"One thing to do in {destination}", max_tokens=30, key="idea"),
+    )
+    roots = await ctx.list_roots() if "roots" in ctx.client_capabilities else []
+    return (f"{name['content']['name']} goes to {destination} on {dates['content']['dates']}: "
+            f"{idea['content']['text']} (roots: {len(roots)})")
+
+
+
+
+async def interview(topic: str, ctx: Context) -> str:
+    """A prompt that asks the user which angle to take."""
+    schema = {"type": "object", "properties": {"angle": {"type": "string"}}}
+    answer = await ctx.elicit(f"Which angle on {topic}?", schema, key="angle")
+    return f"Discuss {topic} from the {answer['content']['angle']} angle."
+
+
+async def progress_then_log(ctx: Context) -> str:
+    """Report progress and log once."""
+    ctx.report_progress(1, 2)
+    ctx.info("half way")
+    await asyncio.sleep(0.05)
+    ctx.report_progress(2, 2)
+    return "done"

@@ -1,0 +1,242 @@
+"""Protocol revision 2026-07-28 over HTTP: the official client's sessionless flow, and the wire rules raw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import mcp.types as types
+import pytest
+from mcp import Client
+
+from tests.integration.test_http import http_server, post
+
+pytestmark = pytest.mark.anyio
+
+MODERN = "2026-07-28"
+CONFIG = """
+version: 1
+server:
+  name: modern
+  instructions: Plans trips.
+  http: {stateless: STATELESS}
+  cache_hints: {lists: 90s, resources: 2s, scope: private}
+tools:
+  greet: {kind: python, function: "sample_tools:greet"}
+  trip: {kind: python, function: "sample_tools:trip"}
+  ask_model: {kind: python, function: "sample_tools:ask_model"}
+  progress_then_log: {kind: python, function: "sample_tools:progress_then_log"}
+resources:
+  notes: {uri: "test://notes", mime_type: text/plain, text: Pack light.}
+prompts:
+  interview:
+    description: Asks for an angle first.
+    arguments: [{name: topic, required: true}]
+    function: "sample_tools:interview"
+"""
+META = {"io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}, "sampling": {}},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"}}
+
+
+def config(stateless: bool = False) -> str:
+    return CONFIG.replace("STATELESS", "true" if stateless else "false")
+
+
+async def _elicit(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+    answers = {"Who travels?": {"name": "Ada"}, "When?": {"dates": "May"},
+               "Which angle on tides?": {"angle": "lunar"}}
+    return types.ElicitResult(action="accept", content=answers[params.message])
+
+
+async def _sample(context: Any, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+    return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="swim"),
+                                     model="m", stop_reason="endTurn")
+
+
+async def _roots(context: Any) -> types.ListRootsResult:
+    return types.ListRootsResult(roots=[types.Root(uri="file:///a"), types.Root(uri="file:///b")])
+
+
+def _request(method: str, params: dict[str, Any] | None = None, mid: int = 1, meta: Any = META) -> dict[str, Any]:
+    body = dict(params or {})
+    if meta is not None:
+        body["_meta"] = meta
+    return {"jsonrpc": "2.0", "id": mid, "method": method, "params": body}
+
+
+def _headers(method: str, name: str | None = None, version: str = MODERN) -> dict[str, str]:
+    headers = {"MCP-Protocol-Version": version, "Mcp-Method": method}
+    if name is not None:
+        headers["Mcp-Name"] = name
+    return headers
+
+
+@pytest.mark.parametrize("stateless", [False, True])
+async def test_official_client_negotiates_the_sessionless_revision(workdir: Path, stateless: bool) -> None:
+    """The SDK's Client probes server/discover, adopts 2026-07-28, and drives input_required rounds by
+    itself: one question, then two at once, then the roots it declared."""
+    with http_server(workdir, config=config(stateless)) as url:
+        async with Client(url, elicitation_callback=_elicit, sampling_callback=_sample,
+                          list_roots_callback=_roots) as client:
+            assert client.protocol_version == MODERN
+            assert client.server_capabilities.tools is not None
+            assert client.server_capabilities.logging is None  # removed on this revision
+            names = sorted(t.name for t in (await client.list_tools()).tools)
+            assert names == ["ask_model", "greet", "progress_then_log", "trip"]
+            r = await client.call_tool("greet", {"name": "Ada"})
+            assert r.content[0].text == "Hello, Ada!"
+            r = await client.call_tool("trip", {"destination": "Lisbon"})
+            assert r.content[0].text == "Ada goes to Lisbon on May: swim (roots: 2)"
+            prompt = await client.get_prompt("interview", {"topic": "tides"})
+            assert prompt.messages[0].content.text == "Discuss tides from the lunar angle."
+
+
+async def test_the_same_tool_asks_a_2025_session_directly(workdir: Path) -> None:
+    """On a 2025 session the same questions are server->client requests on the call's stream."""
+    with http_server(workdir, config=config()) as url:
+        async with Client(url, mode="legacy", elicitation_callback=_elicit, sampling_callback=_sample) as client:
+            assert client.protocol_version == "2025-11-25"
+            r = await client.call_tool("trip", {"destination": "Lisbon"})
+            assert r.content[0].text == "Ada goes to Lisbon on May: swim (roots: 0)"
+
+
+async def test_progress_and_opted_in_logs_stream_on_the_request(workdir: Path) -> None:
+    """Progress rides the POST's SSE stream; log messages arrive only when the request names a log level."""
+    progress: list[float] = []
+    logs: list[Any] = []
+
+    async def on_progress(p: float, total: float | None, message: str | None) -> None:
+        progress.append(p)
+
+    async def on_log(params: types.LoggingMessageNotificationParams) -> None:
+        logs.append(params.data)
+
+    with http_server(workdir, config=config()) as url:
+        async with Client(url, logging_callback=on_log) as client:
+            await client.call_tool("progress_then_log", {}, progress_callback=on_progress)
+            assert progress == [1, 2] and logs == []
+        async with Client(url, logging_callback=on_log, log_level="info") as client:
+            await client.call_tool("progress_then_log", {})
+            assert logs == ["half way"]
+
+
+async def test_input_required_on_the_raw_wire(workdir: Path) -> None:
+    """Round by round: the question, the sealed state, the answer; a tampered or misused state is -32602."""
+    with http_server(workdir, config=config()) as url:
+        async with aiohttp.ClientSession() as http:
+            call = {"name": "trip", "arguments": {"destination": "Oslo"}}
+            status, _, body = await post(http, url, _request("tools/call", call), _headers("tools/call", "trip"))
+            assert status == 200
+            first = body["result"]
+            assert first["resultType"] == "input_required"
+            assert list(first["inputRequests"]) == ["traveller"]
+            assert first["inputRequests"]["traveller"]["method"] == "elicitation/create"
+            state = first["requestState"]
+
+            answer = {"traveller": {"action": "accept", "content": {"name": "Bo"}}}
+            retry = {**call, "inputResponses": answer, "requestState": state}
+            _, _, body = await post(http, url, _request("tools/call", retry), _headers("tools/call", "trip"))
+            second = body["result"]
+            assert sorted(second["inputRequests"]) == ["dates", "idea"]  # asked together, sent together
+            assert second["requestState"] != state
+
+            for bad_state, why in ((state + "x", "integrity"), (state, "another call")):
+                other = {"name": "trip", "arguments": {"destination": "Rome"}} if why == "another call" else call
+                tampered = {**other, "inputResponses": answer, "requestState": bad_state}
+                status, _, body = await post(http, url, _request("tools/call", tampered),
+                                             _headers("tools/call", "trip"))
+                assert status == 400 and body["error"]["code"] == -32602 and why in body["error"]["message"]
+
+            answers = {"dates": {"action": "accept", "content": {"dates": "June"}},
+                       "idea": {"role": "assistant", "content": {"type": "text", "text": "ski"}, "model": "m"}}
+            final = {**call, "inputResponses": answers, "requestState": second["requestState"]}
+            _, _, body = await post(http, url, _request("tools/call", final), _headers("tools/call", "trip"))
+            assert body["result"]["resultType"] == "complete"
+            assert body["result"]["content"][0]["text"] == "Bo goes to Oslo on June: ski (roots: 0)"
+
+            wrong = {**call, "inputResponses": {"traveller": 12345}}
+            status, _, body = await post(http, url, _request("tools/call", wrong), _headers("tools/call", "trip"))
+            assert status == 400 and body["error"]["code"] == -32602
+
+
+async def test_envelope_and_header_rules(workdir: Path) -> None:
+    """Missing _meta keys -32602, headers that disagree -32020, unknown version -32022, an undeclared
+    capability -32021, removed and unknown methods 404 -32601; every error keeps the request's id."""
+    with http_server(workdir, config=config()) as url:
+        async with aiohttp.ClientSession() as http:
+            status, _, body = await post(http, url, _request("server/discover", mid=7, meta={}),
+                                         _headers("server/discover"))
+            assert (status, body["id"], body["error"]["code"]) == (400, 7, -32602)
+
+            status, _, body = await post(http, url, _request("tools/list"), _headers("tools/call"))
+            assert (status, body["error"]["code"]) == (400, -32020)
+            status, _, body = await post(http, url, _request("tools/call", {"name": "greet", "arguments": {}}),
+                                         _headers("tools/call", "other"))
+            assert (status, body["error"]["code"]) == (400, -32020)
+
+            future = {**META, "io.modelcontextprotocol/protocolVersion": "2099-01-01"}
+            status, _, body = await post(http, url, _request("server/discover", meta=future),
+                                         _headers("server/discover", version="2099-01-01"))
+            assert status == 400 and body["error"]["code"] == -32022
+            assert body["error"]["data"] == {"supported": [MODERN], "requested": "2099-01-01"}
+
+            no_sampling = {**META, "io.modelcontextprotocol/clientCapabilities": {}}
+            status, _, body = await post(http, url, _request("tools/call", {"name": "ask_model", "arguments":
+                                         {"question": "q"}}, meta=no_sampling), _headers("tools/call", "ask_model"))
+            assert (status, body["error"]["code"]) == (400, -32021)
+            assert body["error"]["data"] == {"requiredCapabilities": {"sampling": {}}}
+
+            for method in ("initialize", "ping", "logging/setLevel", "resources/subscribe", "no/such"):
+                status, _, body = await post(http, url, _request(method, mid=9), _headers(method))
+                assert (status, body["id"], body["error"]["code"]) == (404, 9, -32601), method
+
+            status, _, body = await post(http, url, _request("resources/read", {"uri": "test://nope"}),
+                                         _headers("resources/read", "test://nope"))
+            assert status == 400 and body["error"]["code"] == -32602 and body["error"]["data"] == {"uri": "test://nope"}
+
+
+async def test_discover_and_cache_hints(workdir: Path) -> None:
+    """server/discover names the revision and the capabilities served; cacheable results carry the
+    configured hints, every result its resultType and the server's name."""
+    with http_server(workdir, config=config()) as url:
+        async with aiohttp.ClientSession() as http:
+            _, _, body = await post(http, url, _request("server/discover"), _headers("server/discover"))
+            result = body["result"]
+            assert result["supportedVersions"] == [MODERN]
+            assert set(result["capabilities"]) == {"tools", "resources", "prompts", "completions"}
+            assert result["instructions"] == "Plans trips."
+            assert (result["ttlMs"], result["cacheScope"]) == (90000, "private")
+            assert result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"] == "modern"
+            _, _, body = await post(http, url, _request("resources/read", {"uri": "test://notes"}),
+                                    _headers("resources/read", "test://notes"))
+            assert (body["result"]["ttlMs"], body["result"]["contents"][0]["text"]) == (2000, "Pack light.")
+            _, _, body = await post(http, url, _request("tools/call", {"name": "greet", "arguments": {"name": "x"}}),
+                                    _headers("tools/call", "greet"))
+            assert body["result"]["resultType"] == "complete" and "ttlMs" not in body["result"]
+            # A notification needs no session either: acknowledged, nothing to act on.
+            note = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1, "_meta": META}}
+            status, _, _ = await post(http, url, note, _headers("notifications/cancelled"))
+            assert status == 202
+
+
+async def test_a_shared_secret_lets_another_instance_accept_the_state(workdir: Path) -> None:
+    """Instances that share request_state.secret_env accept each other's requestState; others refuse it."""
+    shared = config().replace("cache_hints:", "request_state: {secret_env: TRIP_KEY}\n  cache_hints:")
+    call = {"name": "trip", "arguments": {"destination": "Oslo"}}
+    answer = {"traveller": {"action": "accept", "content": {"name": "Bo"}}}
+    (workdir / "a").mkdir()
+    (workdir / "b").mkdir()
+    (workdir / "c").mkdir()
+    with (http_server(workdir / "a", config=shared, env={"TRIP_KEY": "k1"}) as url_a,
+          http_server(workdir / "b", config=shared, env={"TRIP_KEY": "k1"}) as url_b,
+          http_server(workdir / "c", config=shared, env={"TRIP_KEY": "k2"}) as url_c):
+        async with aiohttp.ClientSession() as http:
+            _, _, body = await post(http, url_a, _request("tools/call", call), _headers("tools/call", "trip"))
+            retry = _request("tools/call", {**call, "inputResponses": answer,
+                                            "requestState": body["result"]["requestState"]})
+            _, _, body = await post(http, url_b, retry, _headers("tools/call", "trip"))
+            assert sorted(body["result"]["inputRequests"]) == ["dates", "idea"]
+            status, _, body = await post(http, url_c, retry, _headers("tools/call", "trip"))
+            assert status == 400 and "integrity" in body["error"]["message"]
