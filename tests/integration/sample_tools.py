@@ -133,3 +133,23 @@ async def record(label: str, log: str, seconds: float = 0.2) -> str:
         f.write(label + "\n")
     await asyncio.sleep(seconds)
     return label
+
+
+async def counted(key: str, log: str, seconds: float = 0.0, user_id: str = "", fail: bool = False) -> dict[str, object]:
+    """Append `key` to the file `log` (one line per run, so a test can count backend runs) and return
+    it with the run's number."""
+    await asyncio.sleep(seconds)
+    with open(log, "a") as f:
+        f.write(key + "\n")
+    with open(log) as f:
+        runs = len(f.read().split())
+    if fail:
+        raise ToolError(f"failed run {runs}")
+    return {"key": key, "run": runs}
+
+
+def mutate(log: str, user_id: str = "") -> str:
+    """A mutating call (writes `changed` to `log`)."""
+    with open(log, "a") as f:
+        f.write("changed\n")
+    return "changed"
