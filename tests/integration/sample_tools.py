@@ -153,3 +153,16 @@ def mutate(log: str, user_id: str = "") -> str:
     with open(log, "a") as f:
         f.write("changed\n")
     return "changed"
+
+
+def read_value(path: str, user_id: str = "") -> str:
+    """The content of the file `path` (what a cached read returns)."""
+    with open(path) as f:
+        return f.read()
+
+
+def write_value(path: str, value: str, user_id: str = "") -> str:
+    """Replace the content of the file `path` (a mutating call)."""
+    with open(path, "w") as f:
+        f.write(value)
+    return "written"
