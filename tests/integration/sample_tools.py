@@ -166,3 +166,9 @@ def write_value(path: str, value: str, user_id: str = "") -> str:
     with open(path, "w") as f:
         f.write(value)
     return "written"
+
+
+async def block_loop(seconds: float) -> str:
+    """Block the whole event loop (a badly written async tool)."""
+    time.sleep(seconds)
+    return "unblocked"
