@@ -50,7 +50,8 @@ def pool_specs(nodes: Mapping[str, Any], ctx: SpecContext) -> dict[str, RedisPoo
 
 
 def connect(spec: RedisPoolSpec) -> Redis:
-    """A client over a blocking pool: at `max_connections`, a command waits up to `timeout` for a connection."""
+    """A client over a blocking pool: at `max_connections`, a command waits its turn for a connection (a
+    busy pool is not a failing Redis); each command is limited by `timeout`."""
     from redis.asyncio import BlockingConnectionPool, Redis
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
@@ -58,7 +59,7 @@ def connect(spec: RedisPoolSpec) -> Redis:
     # No retries inside redis-py: a failing Redis must cost a call one `timeout` at most, then the
     # cache falls back (webmcp/cache/remote.py) and probes in the background.
     pool = BlockingConnectionPool.from_url(
-        spec.url, max_connections=spec.max_connections, timeout=spec.timeout,
+        spec.url, max_connections=spec.max_connections, timeout=None,
         socket_connect_timeout=spec.connect_timeout, socket_timeout=spec.timeout, retry=Retry(NoBackoff(), 0),
     )
     return Redis.from_pool(pool)
