@@ -160,6 +160,7 @@ def test_fallback_none_bypasses_the_cache_while_redis_is_down(workdir: Path, tmp
         log = str(workdir / "runs.log")
         runs = [client.call("counted", {"key": "a", "log": log})["structuredContent"]["run"] for _ in range(2)]
         server.kill()
+        time.sleep(0.5)  # the subscription notices the lost connection within its 0.25s poll
         runs += [client.call("counted", {"key": "a", "log": log})["structuredContent"]["run"] for _ in range(2)]
         assert runs == [1, 1, 2, 3]
     finally:
