@@ -32,3 +32,13 @@ def test_reload_benchmark_runs_and_drops_no_call() -> None:
                           timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "failed calls: 0" in done.stdout
+
+
+def test_cache_benchmark_runs() -> None:
+    """bench/cache.py on a few hundred calls prints its rows (memory hit ratio well above zero)."""
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "cache.py")], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "CACHE_BENCH_CALLS": "400"}, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    memory = next(line for line in done.stdout.splitlines() if line.startswith("memory "))
+    assert float(memory.split()[1].rstrip("%")) > 20
+    assert "End to end" in done.stdout

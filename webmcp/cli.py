@@ -272,6 +272,67 @@ def reload(ctx: click.Context, config: str, profile: str | None, timeout: float)
     sys.exit(1 if failed else 0)
 
 
+@main.group()
+def cache() -> None:
+    """Inspect and invalidate caches."""
+
+
+@cache.command("clear")
+@CONFIG_OPTION
+@PROFILE_OPTION
+@click.option("--tag", "tags", multiple=True, help="Drop entries with this tag (repeatable).")
+@click.option("--key", "keys", multiple=True, help='Drop this entry: `<tool> <canonical JSON of its key arguments>` '
+              '(repeatable), e.g. \'search {"query":"x"}\'.')
+@click.option("--all", "everything", is_flag=True, help="Drop every entry.")
+@click.option("--cache", "name", help="Only this cache (a caches: entry, or a tool's name for its inline cache).")
+@click.option("--timeout", default=10.0, show_default=True, help="Seconds to wait for each server's answer.")
+@click.pass_context
+@_reports_errors
+def cache_clear(ctx: click.Context, config: str, profile: str | None, tags: tuple[str, ...], keys: tuple[str, ...],
+                everything: bool, name: str | None, timeout: float) -> None:
+    """Invalidate cached entries by tag, key or all. Redis-backed caches are invalidated in Redis (every
+    instance sharing it drops its copies before this returns); memory caches in each running server of
+    this config on this machine (signalled with SIGUSR1, stdio servers included)."""
+    from webmcp.cache.control import ClearRequest, ask_server, clear_redis
+    from webmcp.config.load import load
+    from webmcp.runfiles import running
+
+    if not (tags or keys or everything):
+        raise UsageError("say what to clear: --tag, --key or --all")
+    spec = load(config, overrides=_overrides(ctx, {"profile": ("profile",)}))
+    request = ClearRequest(tags, keys, everything, name)
+    try:
+        for cache_name, acks in asyncio.run(clear_redis(spec, request)):
+            click.echo(f"cache {cache_name}: invalidated in Redis; {_count(acks, 'instance')} acknowledged")
+    except KeyError as exc:
+        raise UsageError(str(exc.args[0])) from None
+    except ConnectionError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    memory = [n for n, c in spec.caches.items() if c.backend == "memory" and not c.is_off]
+    memory += [t.name for t in spec.tools.values() if t.cache and t.cache.inline and t.cache.inline.backend == "memory"]
+    if name is not None and name not in memory:
+        return
+    if not memory:
+        return
+    failed = 0
+    servers = running(config, spec.server.pid_file)
+    if not servers:
+        click.echo(f"no running webmcp server for {config}: no memory cache to clear")
+    for pid, run in servers:
+        answer = ask_server(run.pid_path.parent, pid, request, timeout)
+        if answer is None:
+            click.echo(f"pid {pid}: no answer within {timeout:g}s")
+            failed += 1
+        elif not answer.get("ok"):
+            click.echo(f"pid {pid}: {answer.get('error')}")
+            failed += 1
+        else:
+            click.echo(f"pid {pid}: dropped {_count(answer['dropped'], 'entry').replace('entrys', 'entries')} "
+                       f"from {', '.join(answer['caches']) or 'no cache'}")
+    sys.exit(1 if failed else 0)
+
+
 @main.command()
 def schema() -> None:
     """Print the config file's JSON Schema (one bundled document, for editors)."""

@@ -11,6 +11,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any, BinaryIO
 
+from webmcp.cache.control import serve_requests
 from webmcp.config.spec import ConfigSpec
 from webmcp.diff import summarize
 from webmcp.errors import TransportUnavailable
@@ -30,9 +31,10 @@ class Lifecycle:
         self.stop = asyncio.Event()  # stop taking requests; running calls may finish
         self.force = asyncio.Event()  # stop now: cancel running calls
         self.reload: Callable[[], None] = lambda: None
+        self.cache_clear: Callable[[], None] = lambda: None
 
     def install(self, loop: asyncio.AbstractEventLoop) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             loop.add_signal_handler(sig, self.dispatch, sig)
 
     def dispatch(self, sig: signal.Signals) -> None:
@@ -58,6 +60,10 @@ class Lifecycle:
             return
         log.info("SIGHUP: reloading")
         self.reload()
+
+    def handle_usr1(self) -> None:
+        """SIGUSR1: apply the cache-clear requests `webmcp cache clear` left next to the run file."""
+        self.cache_clear()
 
 
 def run(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
@@ -116,6 +122,14 @@ async def _running(
 
     reloader = Reloader(load, holder, on_report, on_request)
     lifecycle.reload = reloader.request
+    clearing: set[asyncio.Task[None]] = set()
+
+    def cache_clear() -> None:
+        task = asyncio.get_running_loop().create_task(serve_requests(run_file.pid_path.parent, holder))
+        clearing.add(task)
+        task.add_done_callback(clearing.discard)
+
+    lifecycle.cache_clear = cache_clear
     try:
         run_file.create(status)
         log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",

@@ -148,8 +148,6 @@ async def trip(destination: str, ctx: Context) -> str:
             f"{idea['content']['text']} (roots: {len(roots)})")
 
 
-
-
 async def interview(topic: str, ctx: Context) -> str:
     """A prompt that asks the user which angle to take."""
     schema = {"type": "object", "properties": {"angle": {"type": "string"}}}
@@ -164,3 +162,42 @@ async def progress_then_log(ctx: Context) -> str:
     await asyncio.sleep(0.05)
     ctx.report_progress(2, 2)
     return "done"
+
+
+async def counted(key: str, log: str, seconds: float = 0.0, user_id: str = "", fail: bool = False) -> dict[str, object]:
+    """Append `key` to the file `log` (one line per run, so a test can count backend runs) and return
+    it with the run's number."""
+    await asyncio.sleep(seconds)
+    with open(log, "a") as f:
+        f.write(key + "\n")
+    with open(log) as f:
+        runs = len(f.read().split())
+    if fail:
+        raise ToolError(f"failed run {runs}")
+    return {"key": key, "run": runs}
+
+
+def mutate(log: str, user_id: str = "") -> str:
+    """A mutating call (writes `changed` to `log`)."""
+    with open(log, "a") as f:
+        f.write("changed\n")
+    return "changed"
+
+
+def read_value(path: str, user_id: str = "") -> str:
+    """The content of the file `path` (what a cached read returns)."""
+    with open(path) as f:
+        return f.read()
+
+
+def write_value(path: str, value: str, user_id: str = "") -> str:
+    """Replace the content of the file `path` (a mutating call)."""
+    with open(path, "w") as f:
+        f.write(value)
+    return "written"
+
+
+async def block_loop(seconds: float) -> str:
+    """Block the whole event loop (a badly written async tool)."""
+    time.sleep(seconds)
+    return "unblocked"

@@ -91,8 +91,10 @@ def _profile(
 
 
 def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
+    from webmcp.cache.spec import cache_specs, check_references
     from webmcp.config.master import master_specs
     from webmcp.kinds.registry import kind
+    from webmcp.pools.redis import pool_specs
     from webmcp.surface.prompts import PromptSpec
     from webmcp.surface.resources import ResourceSpec
 
@@ -100,6 +102,9 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     for name, node in (merged.get("tools") or {}).items():
         tools[name] = kind("tools", node["kind"]).spec_type.from_config(name, node, ("tools", name), ctx)
     masters = master_specs(merged.get("master_tools") or {}, tools, ctx)
+    pools = pool_specs(merged.get("pools") or {}, ctx)
+    caches = cache_specs(merged.get("caches") or {}, ctx)
+    check_references(tools, caches, pools, ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)
@@ -114,4 +119,6 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         master_tools=masters,
         resources=resources,
         prompts=prompts,
+        pools=pools,
+        caches=caches,
     )

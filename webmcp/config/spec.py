@@ -14,7 +14,9 @@ from webmcp.config.validate import Locate
 from webmcp.errors import Problem
 
 if TYPE_CHECKING:
+    from webmcp.cache.spec import CacheSpec
     from webmcp.kinds.tools.base import ToolSpec
+    from webmcp.pools.redis import RedisPoolSpec
     from webmcp.surface.prompts import PromptSpec
     from webmcp.surface.resources import ResourceSpec
 
@@ -192,3 +194,5 @@ class ConfigSpec:
     master_tools: Mapping[str, MasterToolSpec]
     resources: Mapping[str, ResourceSpec]
     prompts: Mapping[str, PromptSpec]
+    pools: Mapping[str, RedisPoolSpec] = field(default_factory=dict)
+    caches: Mapping[str, CacheSpec] = field(default_factory=dict)

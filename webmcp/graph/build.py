@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from webmcp.cache.policy import CacheSet
 from webmcp.config.master import is_listed
 from webmcp.config.spec import ConfigSpec, Where
 from webmcp.errors import BuildError, Problem
@@ -122,9 +123,11 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
     try:
         tools: dict[str, Tool] = {}
         problems: list[Problem] = []
+        caches = await CacheSet(ctx).open()
         for name, tspec in spec.tools.items():
             try:
                 tool = await kind("tools", tspec.kind).build(tspec, ctx)
+                await caches.attach(tool, tspec)
             except BuildFailure as exc:
                 problems.append(exc.problem)
                 continue

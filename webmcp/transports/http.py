@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
+from webmcp.cache.control import admin_handler
 from webmcp.config.spec import ServerSpec
 from webmcp.errors import ProtocolError
 from webmcp.graph.holder import GraphHolder
@@ -156,6 +157,7 @@ class HttpTransport:
         app.router.add_delete(path, self.delete)
         if self._admin_token is not None and self.reloader is not None:
             app.router.add_post("/admin/reload", self.admin_reload)
+            app.router.add_post("/admin/cache/clear", admin_handler(self.holder, self._admin_token))
         app.router.add_get("/healthz", self.healthz)
         app.router.add_get("/readyz", self.readyz)
         return app

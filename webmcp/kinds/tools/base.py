@@ -12,13 +12,14 @@ import asyncio
 import functools
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from jsonschema import Draft202012Validator
 
+from webmcp.cache.spec import CacheUseSpec
 from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
@@ -51,6 +52,8 @@ class ToolSpec:
     where: Where
     priority: str
     concurrency: int | None
+    cache: CacheUseSpec | None
+    invalidates: tuple[str, ...]
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -67,6 +70,8 @@ class ToolSpec:
             "where": ctx.where(path),
             "priority": node.get("priority", "normal"),
             "concurrency": node.get("concurrency"),
+            "cache": CacheUseSpec.from_config(name, node["cache"], (*path, "cache"), ctx) if "cache" in node else None,
+            "invalidates": tuple(node.get("invalidates", ())),
         }
 
 
@@ -173,6 +178,21 @@ class Backend(Protocol):
     async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]: ...
 
 
+class Caching(Protocol):
+    """What a tool's calls go through when it is cached or invalidates (webmcp/cache/policy.py)."""
+
+    @property
+    def hint(self) -> tuple[float | None, str] | None: ...  # Tool.cache_hint
+
+    def call(
+        self, tool: Tool, arguments: dict[str, Any], ctx: Context, label: str | None
+    ) -> Coroutine[Any, Any, dict[str, Any]]: ...
+
+
+async def _ready(result: dict[str, Any]) -> dict[str, Any]:
+    return result
+
+
 class _Deadline:
     __slots__ = ("expired", "task")
 
@@ -188,8 +208,8 @@ class _Deadline:
 class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
-    __slots__ = ("_admission", "_backend", "_cap", "_is_valid", "_output", "_priority", "_validator", "definition",
-                 "error_details", "name", "timeout")
+    __slots__ = ("_admission", "_backend", "_cache", "_cap", "_is_valid", "_output", "_priority", "_validator",
+                 "definition", "error_details", "name", "timeout")
 
     def __init__(
         self,
@@ -206,6 +226,7 @@ class Tool:
         self._admission: Admission | None = None
         self._priority = spec.priority
         self._cap = spec.concurrency
+        self._cache: Caching | None = None
         self._is_valid, self._validator = compile_check(input_schema)
         self._output = Draft202012Validator(dict(spec.output_schema)) if spec.output_schema else None
         self.definition = tool_definition(spec.name, spec.title, spec.description or description or "",
@@ -214,6 +235,15 @@ class Tool:
     def admit_through(self, admission: Admission) -> None:
         """Calls of this tool take a slot of `admission` (set once, by the graph builder)."""
         self._admission = admission
+
+    def use_cache(self, caching: Caching) -> None:
+        """Calls go through `caching` (a cache, or invalidation after the call; set once, by the graph builder)."""
+        self._cache = caching
+
+    @property
+    def cache_hint(self) -> tuple[float | None, str] | None:
+        """(ttl in seconds or None, "shared" | "session") when results are cached, else None."""
+        return self._cache.hint if self._cache is not None else None
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -229,11 +259,23 @@ class Tool:
                     return f"{key} is not a valid JSON Schema: {problem}"
         return None
 
-    async def call(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> dict[str, Any]:
-        """Run one call. `label` names the tool in messages when it is called as a master-tool operation."""
-        # One timer per call that cancels this task; cheaper than asyncio.timeout() on the hot path.
+    def call(
+        self, arguments: dict[str, Any], ctx: Context, label: str | None = None
+    ) -> Coroutine[Any, Any, dict[str, Any]]:
+        """One call, to await. `label` names the tool in messages when it is called as a master-tool operation.
+
+        A plain function returning the coroutine to await: the argument check, then the cache (when the
+        tool has one) or `run` directly, without a coroutine of its own in between.
+        """
         if not self._is_valid(arguments):
-            return error_result(self.describe_invalid(arguments, label))
+            return _ready(error_result(self.describe_invalid(arguments, label)))
+        if self._cache is not None:
+            return self._cache.call(self, arguments, ctx, label)
+        return self.run(arguments, ctx, label)
+
+    async def run(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> dict[str, Any]:
+        """Admission, timeout and the backend, for checked arguments (what a cache hit skips)."""
+        # One timer per call that cancels this task; cheaper than asyncio.timeout() on the hot path.
         admission = self._admission
         if admission is not None and not admission.try_enter(self.name, self._cap):
             try:

@@ -1,0 +1,1 @@
+"""Caches: policies declared under `caches:`, memory and Redis tiers, invalidation, single-flight."""

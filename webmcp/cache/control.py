@@ -1,0 +1,179 @@
+"""Explicit invalidation from outside a call: `POST /admin/cache/clear` (HTTP) and `webmcp cache clear`.
+
+`webmcp cache clear` acts on Redis-backed caches directly (bump the versions, publish, wait for every
+subscribed instance to acknowledge), which reaches every instance wherever it runs. Memory caches live
+inside the serving processes: the command writes a request file next to each local server's run file
+and sends it SIGUSR1; the server applies the request and writes the answer beside it. This works for
+stdio servers too; servers of the config on other machines are reached through Redis only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from webmcp.cache.cache import Cache
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from webmcp.config.spec import ConfigSpec
+    from webmcp.graph.graph import Graph
+    from webmcp.graph.holder import GraphHolder
+
+log = logging.getLogger(__name__)
+
+REQUEST_GLOB = "{pid}.cache-clear.*.json"
+
+
+class ClearRequest:
+    """What to drop: entries with any of `tags`, under any of `keys`, or everything; in one cache or all."""
+
+    __slots__ = ("cache", "everything", "keys", "tags")
+
+    def __init__(self, tags: tuple[str, ...] = (), keys: tuple[str, ...] = (), everything: bool = False,
+                 cache: str | None = None) -> None:
+        self.tags, self.keys, self.everything, self.cache = tags, keys, everything, cache
+
+    @classmethod
+    def from_json(cls, data: Any) -> ClearRequest:
+        """From {"tags": [...], "keys": [...], "all": bool, "cache": name}; ValueError when malformed."""
+        if not isinstance(data, dict) or set(data) - {"tags", "keys", "all", "cache"}:
+            raise ValueError('expected an object with "tags", "keys", "all" and/or "cache"')
+        tags, keys = data.get("tags", []), data.get("keys", [])
+        if not all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in (tags, keys)):
+            raise ValueError('"tags" and "keys" must be lists of strings')
+        if not isinstance(data.get("all", False), bool) or not isinstance(data.get("cache", ""), str):
+            raise ValueError('"all" must be a boolean and "cache" a cache name')
+        if not tags and not keys and not data.get("all"):
+            raise ValueError('say what to clear: "tags", "keys" or "all": true')
+        return cls(tuple(tags), tuple(keys), bool(data.get("all")), data.get("cache"))
+
+    def as_json(self) -> dict[str, Any]:
+        return {"tags": list(self.tags), "keys": list(self.keys), "all": self.everything,
+                **({"cache": self.cache} if self.cache else {})}
+
+
+def caches_of(graph: Graph) -> dict[str, Cache]:
+    """The graph's caches by name (an inline cache under its tool's name)."""
+    return {s.value.name: s.value for s in graph.shared.values() if isinstance(s.value, Cache)}
+
+
+async def apply(graph: Graph, request: ClearRequest, only: Callable[[Cache], bool] = lambda c: True
+                ) -> dict[str, Any]:
+    """Invalidate in the graph's caches; {"dropped": entries dropped from memory here, "caches": [...]}."""
+    caches = caches_of(graph)
+    if request.cache is not None and request.cache not in caches:
+        raise KeyError(f"no cache named {request.cache!r}; caches: {', '.join(sorted(caches)) or 'none'}")
+    chosen = [caches[request.cache]] if request.cache is not None else list(caches.values())
+    chosen = [c for c in chosen if only(c)]
+    counts = await asyncio.gather(*(c.invalidate(request.tags, request.keys, request.everything) for c in chosen))
+    return {"dropped": sum(counts), "caches": sorted(c.name for c in chosen)}
+
+
+# -- HTTP: POST /admin/cache/clear --------------------------------------------------------------
+def admin_handler(holder: GraphHolder, token: bytes) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """The admin endpoint, authenticated like /admin/reload (`Authorization: Bearer <admin token>`)."""
+    from aiohttp import web
+
+    async def clear(request: web.Request) -> web.StreamResponse:
+        given = request.headers.get("Authorization", "")
+        if not (token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token)):
+            return web.json_response({"error": "unauthorized"}, status=401,
+                                     headers={"WWW-Authenticate": 'Bearer realm="webmcp"'})
+        try:
+            body = orjson.loads(await request.read())
+            answer = await apply(holder.current, ClearRequest.from_json(body))
+        except (orjson.JSONDecodeError, ValueError, KeyError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
+            return web.json_response({"error": message}, status=400)
+        return web.json_response(answer)
+
+    return clear
+
+
+# -- signal + request files (every transport) ---------------------------------------------------
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+async def serve_requests(folder: Path, holder: GraphHolder) -> None:
+    """SIGUSR1: answer every clear request addressed to this process (memory caches; Redis-backed ones
+    were invalidated by the command itself)."""
+    for path in sorted(folder.glob(REQUEST_GLOB.format(pid=os.getpid()))):
+        if path.name.endswith(".done.json"):
+            continue
+        try:
+            request = ClearRequest.from_json(orjson.loads(path.read_bytes()))
+            answer: dict[str, Any] = {"ok": True, **await apply(holder.current, request, lambda c: c.remote is None)}
+        except (OSError, orjson.JSONDecodeError, ValueError, KeyError) as exc:
+            answer = {"ok": False, "error": exc.args[0] if isinstance(exc, KeyError) else str(exc)}
+        with contextlib.suppress(OSError):
+            path.unlink()
+            _write_private(path.with_name(path.name.removesuffix(".json") + ".done.json"), orjson.dumps(answer))
+        log.info("cache clear request: %s", answer)
+
+
+def ask_server(folder: Path, pid: int, request: ClearRequest, timeout: float) -> dict[str, Any] | None:
+    """Write a request for server `pid`, signal it, wait for its answer (None: no answer in time)."""
+    import signal
+    import time
+
+    name = REQUEST_GLOB.format(pid=pid).replace("*", uuid.uuid4().hex)
+    path = folder / name
+    _write_private(path, orjson.dumps(request.as_json()))
+    done = path.with_name(path.name.removesuffix(".json") + ".done.json")
+    try:
+        os.kill(pid, signal.SIGUSR1)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError, orjson.JSONDecodeError):
+                answer: dict[str, Any] = orjson.loads(done.read_bytes())
+                return answer
+            time.sleep(0.02)
+        return None
+    finally:
+        for leftover in (path, done):
+            with contextlib.suppress(OSError):
+                leftover.unlink()
+
+
+async def clear_redis(spec: ConfigSpec, request: ClearRequest) -> list[tuple[str, int]]:
+    """Invalidate the config's Redis-backed caches in Redis directly: (cache, instances that acknowledged)."""
+    from webmcp.cache.remote import RemoteStore
+    from webmcp.pools.redis import connect, subscriber
+
+    caches = {name: c for name, c in spec.caches.items()}
+    caches.update({t.name: t.cache.inline for t in spec.tools.values() if t.cache and t.cache.inline})
+    if request.cache is not None:
+        if request.cache not in caches:
+            raise KeyError(f"no cache named {request.cache!r}; caches: {', '.join(sorted(caches)) or 'none'}")
+        caches = {request.cache: caches[request.cache]}
+    out = []
+    for name, cache in caches.items():
+        if cache.backend != "redis" or cache.pool is None:
+            continue
+        pool = spec.pools[cache.pool]
+        redis, sub = connect(pool), subscriber(pool)
+        store = RemoteStore(redis, sub, cache.prefix)
+        try:
+            await store.start(wait=pool.connect_timeout + 1)
+            if not store.up:
+                raise ConnectionError(f"cache {name!r}: cannot reach Redis at {pool.url}")
+            acks = await store.invalidate(request.tags, request.keys, request.everything)
+            out.append((name, max(0, acks - 1)))  # our own subscription acknowledges too
+        finally:
+            await store.close()
+            await redis.aclose()
+    return out

@@ -1,0 +1,1 @@
+"""Connection pools declared under `pools:`, shared by the components that name them."""
