@@ -182,3 +182,25 @@ def test_bad_cache_config_is_refused_with_a_located_message(workdir: Path, yaml_
                                                             expected: list[str]) -> None:
     """Each mistake is one line naming file:line:col, the key path, the bad value and a hint."""
     assert validate(workdir, "version: 1\n" + yaml_text) == expected
+
+
+def test_a_new_redis_pool_must_answer_unless_it_is_not_required(workdir: Path) -> None:
+    """An unreachable Redis fails the build (exit 4, naming the pool, credentials hidden); with
+    `required: false` the config builds and its caches start in fallback."""
+    text = """
+version: 1
+pools: {r: {kind: redis, url: "redis://user:secret@127.0.0.1:1/0", connect_timeout: 200msREQUIRED}}
+caches: {c: {backend: redis, pool: r}}
+tools:
+  greet: {kind: python, function: "sample_tools:greet", cache: c}
+"""
+    config = write_config(workdir, text.replace("REQUIRED", ""))
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config)], capture_output=True,
+                          text=True, cwd=workdir, timeout=60)
+    assert done.returncode == 4, done.stderr
+    assert "pools.r: cannot reach Redis at redis://127.0.0.1:1/0 within connect_timeout (0.2s)" in done.stdout
+    assert "secret" not in done.stdout + done.stderr
+    config = write_config(workdir, text.replace("REQUIRED", ", required: false"))
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config)], capture_output=True,
+                          text=True, cwd=workdir, timeout=60)
+    assert done.returncode == 0, done.stderr

@@ -119,6 +119,10 @@ def test_calls_running_during_a_reload_finish_on_the_old_graph(raw: RawServer, w
         pytest.param("tools: [unclosed\n", "YAML syntax error", id="broken-yaml"),
         pytest.param("  bad: {kind: python, function: nowhere:fn}\n", "cannot import nowhere:fn", id="build-error"),
         pytest.param("  bad: {kind: static, content: x, timeout: fast}\n", "must be a duration", id="schema-error"),
+        pytest.param('  cached: {kind: python, function: "sample_tools:greet", cache: {use: r}}\n'
+                     'pools: {r: {kind: redis, url: "redis://127.0.0.1:1/0", connect_timeout: 200ms}}\n'
+                     "caches: {r: {backend: redis, pool: r}}\n",
+                     "cannot reach Redis at redis://127.0.0.1:1/0", id="unreachable-redis"),
     ],
 )
 def test_a_bad_file_keeps_the_old_graph(raw: RawServer, workdir: Path, breakage: str, expected_log: str) -> None:

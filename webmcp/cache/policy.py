@@ -31,6 +31,7 @@ from webmcp.cache.spec import CacheSpec
 from webmcp.kinds.tools.templates import Template, TemplateSyntaxError
 
 if TYPE_CHECKING:
+    from webmcp.errors import Problem
     from webmcp.graph.build import BuildContext
     from webmcp.kinds.tools.base import Tool, ToolSpec
     from webmcp.protocol.context import Context
@@ -187,11 +188,18 @@ class CacheSet:
         self._ctx = ctx
         self.caches: dict[str, Cache] = {}
 
-    async def open(self) -> CacheSet:
+    async def open(self) -> list[Problem]:
+        """Open every named cache; the problems of those that could not be opened."""
+        from webmcp.graph.build import BuildFailure
+
+        problems = []
         for name, spec in self._ctx.spec.caches.items():
             if not spec.is_off:
-                self.caches[name] = await self._open(spec)
-        return self
+                try:
+                    self.caches[name] = await self._open(spec)
+                except BuildFailure as exc:
+                    problems.append(exc.problem)
+        return problems
 
     async def _open(self, spec: CacheSpec) -> Cache:
         ctx = self._ctx
@@ -203,9 +211,16 @@ class CacheSet:
         assert spec.pool is not None
         pool = ctx.spec.pools[spec.pool]
         redis = client(ctx, pool)
-        cache: Cache = ctx._shared(("cache", *spec.settings, pool.settings),
-                                   lambda: Cache(spec, redis, subscriber(pool)), lambda c: c.close())
+        key = ("cache", *spec.settings, pool.settings)
+        fresh = key not in ctx.shared and key not in ctx.previous
+        cache: Cache = ctx._shared(key, lambda: Cache(spec, redis, subscriber(pool)), lambda c: c.close())
         await cache.start(wait=pool.connect_timeout)
+        if fresh and pool.required and cache.remote is not None and not cache.remote.up:
+            # A new pool that never answered is a wrong URL or a Redis not started: refuse the config (a
+            # reload keeps the old graph). Once running, an outage only degrades the cache.
+            raise ctx.fail(pool.where, f"cannot reach Redis at {pool.address} within connect_timeout "
+                           f"({pool.connect_timeout:g}s)", hint="start Redis or fix the URL; with required: "
+                           "false the server starts without it and its caches fall back until it answers")
         return cache
 
     async def attach(self, tool: Tool, spec: ToolSpec) -> None:
@@ -248,6 +263,8 @@ class CacheSet:
                                hint=f"arguments: {', '.join(sorted(fields)) or 'none'}")
         tags = templates(use.tags, use.where, "cache tag")
         if use.use is not None:
+            if use.use not in self.caches:
+                return  # it could not be opened; that problem is reported already
             cache = self.caches[use.use]
         else:
             cache = self.caches[tool.name] = await self._open(cache_spec)

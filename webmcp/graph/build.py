@@ -123,7 +123,8 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
     try:
         tools: dict[str, Tool] = {}
         problems: list[Problem] = []
-        caches = await CacheSet(ctx).open()
+        caches = CacheSet(ctx)
+        problems.extend(await caches.open())
         for name, tspec in spec.tools.items():
             try:
                 tool = await kind("tools", tspec.kind).build(tspec, ctx)

@@ -27,6 +27,7 @@ class RedisPoolSpec:
     max_connections: int
     connect_timeout: float
     timeout: float
+    required: bool
     where: Where
 
     @classmethod
@@ -37,12 +38,19 @@ class RedisPoolSpec:
             max_connections=node.get("max_connections", 20),
             connect_timeout=parse_duration(node.get("connect_timeout", "1s")),
             timeout=parse_duration(node.get("timeout", "250ms")),
+            required=node.get("required", True),
             where=ctx.where(path),
         )
 
     @property
     def settings(self) -> tuple[Any, ...]:
         return (self.url, self.max_connections, self.connect_timeout, self.timeout)
+
+    @property
+    def address(self) -> str:
+        """The URL without credentials, for messages."""
+        scheme, _, rest = self.url.partition("://")
+        return f"{scheme}://{rest.rpartition('@')[2]}"
 
 
 def pool_specs(nodes: Mapping[str, Any], ctx: SpecContext) -> dict[str, RedisPoolSpec]:
