@@ -7,6 +7,7 @@ built, and a BuildError lists them all.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from contextlib import AsyncExitStack
@@ -125,7 +126,9 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
         problems: list[Problem] = []
         caches = CacheSet(ctx)
         problems.extend(await caches.open())
-        for name, tspec in spec.tools.items():
+        for i, (name, tspec) in enumerate(spec.tools.items()):
+            if i % 8 == 7:
+                await asyncio.sleep(0)  # a reload builds while serving: let waiting calls run between tools
             try:
                 tool = await kind("tools", tspec.kind).build(tspec, ctx)
                 await caches.attach(tool, tspec)
