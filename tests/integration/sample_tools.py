@@ -201,3 +201,10 @@ async def block_loop(seconds: float) -> str:
     """Block the whole event loop (a badly written async tool)."""
     time.sleep(seconds)
     return "unblocked"
+
+
+async def ask_after(seconds: float, ctx: Context) -> str:
+    """Think for a while, then ask the user one question."""
+    await asyncio.sleep(seconds)
+    answer = await ctx.elicit("Go on?", {"type": "object", "properties": {"go": {"type": "boolean"}}}, key="go")
+    return f"went: {answer['action']}"

@@ -27,6 +27,7 @@ tools:
   trip: {kind: python, function: "sample_tools:trip"}
   ask_model: {kind: python, function: "sample_tools:ask_model"}
   progress_then_log: {kind: python, function: "sample_tools:progress_then_log"}
+  ask_after: {kind: python, function: "sample_tools:ask_after", cache: {strategy: lru, max_entries: 10}}
 resources:
   notes: {uri: "test://notes", mime_type: text/plain, text: Pack light.}
 prompts:
@@ -84,7 +85,7 @@ async def test_official_client_negotiates_the_sessionless_revision(workdir: Path
             assert client.server_capabilities.tools is not None
             assert client.server_capabilities.logging is None  # removed on this revision
             names = sorted(t.name for t in (await client.list_tools()).tools)
-            assert names == ["ask_model", "greet", "progress_then_log", "trip"]
+            assert names == ["ask_after", "ask_model", "greet", "progress_then_log", "trip"]
             r = await client.call_tool("greet", {"name": "Ada"})
             assert r.content[0].text == "Hello, Ada!"
             r = await client.call_tool("trip", {"destination": "Lisbon"})
@@ -240,3 +241,21 @@ async def test_a_shared_secret_lets_another_instance_accept_the_state(workdir: P
             assert sorted(body["result"]["inputRequests"]) == ["dates", "idea"]
             status, _, body = await post(http, url_c, retry, _headers("tools/call", "trip"))
             assert status == 400 and "integrity" in body["error"]["message"]
+
+
+async def test_identical_calls_of_a_cached_tool_that_asks_each_get_the_question(workdir: Path) -> None:
+    """Single-flight shares a run between identical calls; a run that asks its caller a question is not
+    shared: every caller gets the question, and the answered call completes (then it is cached)."""
+    import asyncio
+
+    with http_server(workdir, config=config()) as url:
+        async with aiohttp.ClientSession() as http:
+            call = {"name": "ask_after", "arguments": {"seconds": 0.3}}
+            replies = await asyncio.gather(*(post(http, url, _request("tools/call", call, mid=i),
+                                                  _headers("tools/call", "ask_after")) for i in range(3)))
+            for status, _, body in replies:
+                assert status == 200 and list(body["result"]["inputRequests"]) == ["go"], body
+            answered = {**call, "inputResponses": {"go": {"action": "accept", "content": {"go": True}}},
+                        "requestState": replies[0][2]["result"]["requestState"]}
+            _, _, body = await post(http, url, _request("tools/call", answered), _headers("tools/call", "ask_after"))
+            assert body["result"]["content"][0]["text"] == "went: accept"

@@ -29,6 +29,7 @@ from webmcp.cache.cache import Cache
 from webmcp.cache.remote import RemoteDown
 from webmcp.cache.spec import CacheSpec
 from webmcp.kinds.tools.templates import Template, TemplateSyntaxError
+from webmcp.protocol.input_required import InputRequired
 
 if TYPE_CHECKING:
     from webmcp.errors import Problem
@@ -126,6 +127,11 @@ class ToolCache:
             if flight.waiters == 0:
                 flight.task.cancel()  # nobody wants the result any more
             raise
+        except InputRequired:
+            if leader:
+                raise
+            OUTCOME.set("miss")  # the run asked its own caller a question (2026-07-28): ask ours ourselves
+            return await tool.run(arguments, ctx, label)
         OUTCOME.set(outcome if leader else "shared")
         return result
 
