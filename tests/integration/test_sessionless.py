@@ -10,7 +10,7 @@ import mcp.types as types
 import pytest
 from mcp import Client
 
-from tests.integration.test_http import http_server, post
+from tests.integration.test_http import INIT, http_server, post
 
 pytestmark = pytest.mark.anyio
 
@@ -259,3 +259,26 @@ async def test_identical_calls_of_a_cached_tool_that_asks_each_get_the_question(
                         "requestState": replies[0][2]["result"]["requestState"]}
             _, _, body = await post(http, url, _request("tools/call", answered), _headers("tools/call", "ask_after"))
             assert body["result"]["content"][0]["text"] == "went: accept"
+
+
+async def test_the_revisions_do_not_leak_into_each_other(workdir: Path) -> None:
+    """The 2026 result shape is added to copies: a 2025 session afterwards gets the plain lists and
+    results (no resultType, ttlMs or _meta), and its unknown resource is still -32002."""
+    with http_server(workdir, config=config()) as url:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(2):
+                await post(http, url, _request("tools/list"), _headers("tools/list"))
+                await post(http, url, _request("resources/read", {"uri": "test://notes"}),
+                           _headers("resources/read", "test://notes"))
+                status, _, body = await post(http, url, _request("resources/read", {"uri": "test://x"}),
+                                             _headers("resources/read", "test://x"))
+                assert (status, body["error"]["code"]) == (400, -32602)
+            _, headers, _ = await post(http, url, INIT)
+            session = {"Mcp-Session-Id": headers["Mcp-Session-Id"], "MCP-Protocol-Version": "2025-11-25"}
+            for method, params in (("tools/list", {}), ("resources/read", {"uri": "test://notes"})):
+                _, _, body = await post(http, url, {"jsonrpc": "2.0", "id": 2, "method": method, "params": params},
+                                        session)
+                assert not {"resultType", "ttlMs", "cacheScope", "_meta"} & set(body["result"]), body
+            _, _, body = await post(http, url, {"jsonrpc": "2.0", "id": 3, "method": "resources/read",
+                                                "params": {"uri": "test://x"}}, session)
+            assert body["error"]["code"] == -32002

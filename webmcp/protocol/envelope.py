@@ -115,6 +115,8 @@ def finish(message: dict[str, Any], method: str, server: ServerSpec) -> dict[str
     server's name in `_meta`; an unknown resource is -32602 naming the URI (SEP-2164)."""
     result = message.get("result")
     if isinstance(result, dict):
+        result = dict(result)  # results may be shared (cached, prebuilt lists, static tools): never edit them
+        message = {**message, "result": result}
         result.setdefault("resultType", "complete")
         if method in CACHEABLE and result["resultType"] == "complete":
             hints = server.cache_hints
@@ -130,7 +132,7 @@ def finish(message: dict[str, Any], method: str, server: ServerSpec) -> dict[str
         return message
     error = message.get("error")
     if isinstance(error, dict) and error.get("code") == RESOURCE_NOT_FOUND:
-        error["code"] = INVALID_PARAMS
+        return {**message, "error": {**error, "code": INVALID_PARAMS}}
     return message
 
 

@@ -316,7 +316,8 @@ class HttpTransport:
             if first is _END:
                 return web.Response(status=202)
             if _is_reply_to(first, mid) and not sse_only:
-                return _json_response(finish(first), None, envelope.status_of(first))
+                answer = finish(first)
+                return _json_response(answer, None, envelope.status_of(answer))
             return await self._stream(request, reply, first, mid, None, finish)
         finally:
             hs.session.close()
