@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import mcp.types as types
+import orjson
 import pytest
 from mcp import Client
 
@@ -282,3 +285,44 @@ async def test_the_revisions_do_not_leak_into_each_other(workdir: Path) -> None:
             _, _, body = await post(http, url, {"jsonrpc": "2.0", "id": 3, "method": "resources/read",
                                                 "params": {"uri": "test://x"}}, session)
             assert body["error"]["code"] == -32002
+
+
+async def _events(resp: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
+    async for line in resp.content:
+        if line.startswith(b"data: "):
+            yield orjson.loads(line[6:])
+
+
+async def test_listen_stream_carries_the_changes_it_opted_in_to(workdir: Path) -> None:
+    """subscriptions/listen: acknowledged first, then a reload that changes tools and prompts sends only
+    the tools notification the stream asked for, tagged with its subscription id."""
+    text = config().replace("http: {stateless: false}", "http: {admin_token_env: ADMIN}")
+    with http_server(workdir, config=text, env={"ADMIN": "a"}) as url:
+        async with aiohttp.ClientSession() as http:
+            _, _, body = await post(http, url, _request("server/discover"), _headers("server/discover"))
+            assert body["result"]["capabilities"]["tools"] == {"listChanged": True}
+            status, _, body = await post(http, url, _request("subscriptions/listen", {"notifications": {}}),
+                                         {**_headers("subscriptions/listen"), "Accept": "application/json"})
+            assert status == 406
+            listen = _request("subscriptions/listen", {"notifications": {"toolsListChanged": True}}, mid="sub-1")
+            async with http.post(url, data=orjson.dumps(listen), headers={
+                    "Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+                    **_headers("subscriptions/listen")}) as resp:
+                assert resp.content_type == "text/event-stream"
+                events = _events(resp)
+                ack = await anext(events)
+                assert ack["method"] == "notifications/subscriptions/acknowledged"
+                assert ack["params"]["notifications"] == {"toolsListChanged": True}
+                assert ack["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
+                config_file = workdir / "webmcp.yaml"
+                config_file.write_text(config_file.read_text().replace(
+                    "\nresources:", "\n  added: {kind: static, content: new}\nresources:").replace(
+                    "description: Asks for an angle first.", "description: Changed."))
+                async with http.post(url.replace("/mcp", "/admin/reload"),
+                                     headers={"Authorization": "Bearer a"}) as reload:
+                    assert (await reload.json())["ok"] is True
+                change = await asyncio.wait_for(anext(events), 5)
+                assert change["method"] == "notifications/tools/list_changed"
+                assert change["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
+                with pytest.raises(TimeoutError):  # no prompts notification: the stream did not ask for it
+                    await asyncio.wait_for(anext(events), 0.5)

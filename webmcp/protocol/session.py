@@ -12,7 +12,9 @@ Contract:
   us) is a tool failure with an `isError` reply, never a silent hang.
 - After the reply, the call's Context sends nothing more (no progress for finished requests).
 - A session that adopted a 2026-07-28 envelope serves that revision: one request, no server->client
-  requests (questions become `input_required` results), the removed 2025 methods are -32601.
+  requests (questions become `input_required` results), the removed 2025 methods are -32601. Its
+  `subscriptions/listen` request stays open: change notifications it opted in to travel on it, tagged
+  with its subscription id, until `end_listen()` answers it.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from webmcp.kinds.tools.base import DEFAULT_TIMEOUT
 from webmcp.kinds.tools.results import error_result
 from webmcp.protocol import jsonrpc
 from webmcp.protocol.context import LEVELS, OFF, Context
-from webmcp.protocol.envelope import MODERN, REMOVED, Envelope
+from webmcp.protocol.envelope import MODERN, REMOVED, SUBSCRIPTION_ID_KEY, Envelope
 from webmcp.protocol.input_required import InputRequired, Inputs, Seal
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
 from webmcp.protocol.versions import negotiate
@@ -57,6 +59,7 @@ class Session:
         self.log_level: str | None = None
         self.envelope: Envelope | None = None  # 2026-07-28: what the request's _meta declared
         self._seal: Seal | None = None
+        self.listening: str | int | None = None  # the id of this session's open subscriptions/listen
         self._requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
         self._request_count = 0
         self.in_flight: dict[str | int, asyncio.Task[None]] = {}
@@ -67,7 +70,7 @@ class Session:
         self.declared: set[str] = set()  # capabilities this session was told about at initialize
         self.can_subscribe = True  # not in stateless HTTP: no session outlives the request
         self._loop = asyncio.get_running_loop()
-        self.subscriptions = Subscriptions(lambda: self.holder.current.resources.files, self.emit)
+        self.subscriptions = Subscriptions(lambda: self.holder.current.resources.files, self._notify)
         self._methods: dict[str, Callable[[Any], Any]] = {
             "initialize": self._initialize,
             "server/discover": self._discover,
@@ -134,6 +137,12 @@ class Session:
             if self.envelope is not None and method in REMOVED:
                 self.emit(jsonrpc.error(mid, METHOD_NOT_FOUND, f"Method not found: {method} (protocol revision "
                                         f"{self.envelope.version} has no such method)"))
+                return
+            if method == "subscriptions/listen" and self.envelope is not None:
+                try:
+                    self._listen(mid, params or {})
+                except ProtocolError as exc:
+                    self.emit(jsonrpc.error(mid, exc.code, exc.message, exc.data))
                 return
             handler = self._methods.get(method)
             if handler is None:
@@ -382,10 +391,55 @@ class Session:
     # -- reload ------------------------------------------------------------------------------
     def notify_list_changed(self, what: str) -> None:
         """notifications/{what}/list_changed, for tools, prompts or resources; only to a session that was
-        told about that capability at initialize (capabilities are not renegotiated)."""
+        told about that capability at initialize (capabilities are not renegotiated), or whose
+        subscriptions/listen opted in to it."""
         if what not in self.declared:
             return
-        self.emit({"jsonrpc": "2.0", "method": f"notifications/{what}/list_changed"})
+        self._notify({"jsonrpc": "2.0", "method": f"notifications/{what}/list_changed"})
+
+    def _notify(self, message: dict[str, Any]) -> None:
+        """A notification tied to no request: on a listen stream it rides that request, tagged."""
+        if self.listening is None:
+            self.emit(message)
+            return
+        params = dict(message.get("params") or {})
+        params["_meta"] = {**(params.get("_meta") or {}), SUBSCRIPTION_ID_KEY: self.listening}
+        self.emit({**message, "params": params}, self.listening)
+
+    # -- subscriptions/listen (2026-07-28) ---------------------------------------------------
+    def _listen(self, mid: str | int, params: dict[str, Any]) -> None:
+        """Open the change-notification stream the request asks for, and acknowledge what it gets."""
+        wanted = params.get("notifications")
+        if not isinstance(wanted, dict):
+            raise ProtocolError(INVALID_PARAMS, "params.notifications must be an object (toolsListChanged, "
+                                "promptsListChanged, resourcesListChanged, resourceSubscriptions)")
+        graph = self.holder.current
+        granted: dict[str, Any] = {}
+        for flag, what, served in (("toolsListChanged", "tools", True), ("promptsListChanged", "prompts",
+                                   bool(graph.prompts)), ("resourcesListChanged", "resources", bool(graph.resources))):
+            if wanted.get(flag) is True and served:
+                granted[flag] = True
+                self.declared.add(what)
+        uris = wanted.get("resourceSubscriptions")
+        if uris is not None:
+            if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
+                raise ProtocolError(INVALID_PARAMS, "params.notifications.resourceSubscriptions must be a list of URIs")
+            unknown = [u for u in uris if not graph.resources.knows(u)]
+            if unknown:
+                raise ProtocolError(INVALID_PARAMS, f"Resource not found: {unknown[0]}", {"uri": unknown[0]})
+            for uri in uris:
+                self.subscriptions.subscribe({"uri": uri})
+            granted["resourceSubscriptions"] = uris
+        self.listening = mid
+        self._notify({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
+                      "params": {"notifications": granted}})
+
+    def end_listen(self) -> None:
+        """Answer the open listen request: the subscription ends gracefully (server shutdown)."""
+        if self.listening is not None:
+            mid, self.listening = self.listening, None
+            self.subscriptions.close()
+            self.emit(jsonrpc.result(mid, {"_meta": {SUBSCRIPTION_ID_KEY: mid}}))
 
     def cancel_calls_on(self, graph: Graph) -> int:
         """Cancel this session's calls still running on `graph` (a retired generation)."""
@@ -426,14 +480,14 @@ def _ping(params: dict[str, Any]) -> dict[str, Any]:
 
 
 def _capabilities(graph: Graph, sessionless: bool) -> dict[str, Any]:
-    """What the config serves. Without a session (2026-07-28) there are no change notifications, no
-    subscriptions and no logging/setLevel."""
-    changes = {} if sessionless else {"listChanged": True}
+    """What the config serves. Without a session (2026-07-28) there is no logging/setLevel; change
+    notifications and resource subscriptions come through subscriptions/listen."""
+    changes = {"listChanged": True}  # 2026-07-28: delivered on subscriptions/listen streams
     capabilities: dict[str, Any] = {"tools": dict(changes)}
     if not sessionless:
         capabilities["logging"] = {}
     if graph.resources:
-        capabilities["resources"] = {} if sessionless else {"subscribe": True, "listChanged": True}
+        capabilities["resources"] = {"subscribe": True, "listChanged": True}
     if graph.prompts:
         capabilities["prompts"] = dict(changes)
     if graph.prompts or graph.resources.templates:

@@ -50,6 +50,7 @@ _HEADER_VERSIONS = frozenset({*SUPPORTED, "2025-03-26"})
 _ROUTING_HEADERS = ("MCP-Protocol-Version", "Mcp-Method", "Mcp-Name")
 _LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _JSON = "application/json"
+KEEPALIVE = 15.0  # seconds of silence on an event stream before a comment line keeps it open
 _SSE = "text/event-stream"
 
 
@@ -142,6 +143,7 @@ class HttpTransport:
         self.json_only = http.stateless or http.json_response
         self.sessions: dict[str, HttpSession] = {}
         self.closing = False  # set at shutdown: /readyz says 503 and new sessions are refused
+        self.listeners: set[HttpSession] = set()  # open 2026-07-28 subscriptions/listen streams
         self._allowed_hosts = _allowed_hosts(server)
         self._token = _token(http.auth_token_env, "auth_token_env")
         self._admin_token = _token(http.admin_token_env, "admin_token_env")
@@ -292,6 +294,9 @@ class HttpTransport:
         if not isinstance(method, str) or type(mid) not in (str, int):
             return _error_response(400, mid, INVALID_REQUEST, "not a JSON-RPC request (protocol revision "
                                    f"{envelope.MODERN[0]} takes one request per POST; id a string or an integer)")
+        if method == "subscriptions/listen" and not wants_sse:
+            return _error_response(406, mid, INVALID_REQUEST, "subscriptions/listen answers with an event stream: "
+                                   "Accept must include text/event-stream")
         server = self.holder.current.spec.server
 
         def finish(message: dict[str, Any]) -> dict[str, Any]:
@@ -310,6 +315,8 @@ class HttpTransport:
             error = finish(jsonrpc.error(mid, exc.code, exc.message, exc.data))
             return _json_response(error, None, envelope.status_of(error))
         reply = hs.replies[mid] = _Reply(json_only=hs.json_only)
+        if method == "subscriptions/listen":
+            self.listeners.add(hs)
         try:
             hs.session.receive(msg)
             first = await reply.next()
@@ -320,6 +327,7 @@ class HttpTransport:
                 return _json_response(answer, None, envelope.status_of(answer))
             return await self._stream(request, reply, first, mid, None, finish)
         finally:
+            self.listeners.discard(hs)
             hs.session.close()
 
     async def _stream(
@@ -334,7 +342,12 @@ class HttpTransport:
                 await response.write(_event(finish(message) if finish is not None else message))
                 if _is_reply_to(message, mid):
                     break
-                message = await reply.next()
+                while True:
+                    try:
+                        message = await asyncio.wait_for(reply.next(), KEEPALIVE)
+                        break
+                    except TimeoutError:
+                        await response.write(b": keep-alive\n\n")  # proxies close silent streams
         except ConnectionError:
             log.debug("client went away while a reply was streaming")  # the call goes on; it was not cancelled
         return response
@@ -356,7 +369,7 @@ class HttpTransport:
         try:
             while True:
                 try:
-                    message = await asyncio.wait_for(stream.queue.get(), 15)
+                    message = await asyncio.wait_for(stream.queue.get(), KEEPALIVE)
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")  # proxies close silent streams
                     continue
@@ -427,6 +440,8 @@ class HttpTransport:
     async def shutdown(self, timeout: float, force: asyncio.Event) -> None:
         """Let running calls finish (up to `timeout`, or until `force`), then end every session."""
         self.closing = True
+        for hs in list(self.listeners):
+            hs.session.end_listen()
         await asyncio.gather(*(hs.session.drain(timeout, force) for hs in self.sessions.values()))
         for hs in list(self.sessions.values()):
             self.end(hs, "the server is shutting down")
