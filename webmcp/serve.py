@@ -159,7 +159,10 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
     async with _running(spec, load) as (holder, lifecycle, reloader):
         transport = HttpTransport(holder, spec.server, reloader)
         # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
-        runner = web.AppRunner(transport.app(), access_log=None, handle_signals=False, shutdown_timeout=5)
+        # handler_cancellation: a client that closes its POST cancels the handler, which cancels a
+        # sessionless call (nobody can receive its reply; on 2026-07-28 closing the stream is how to cancel).
+        runner = web.AppRunner(transport.app(), access_log=None, handle_signals=False, shutdown_timeout=5,
+                               handler_cancellation=True)
         await runner.setup()
         http = spec.server.http
         site = web.TCPSite(runner, http.host, http.port, backlog=1024)

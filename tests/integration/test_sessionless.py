@@ -326,3 +326,24 @@ async def test_listen_stream_carries_the_changes_it_opted_in_to(workdir: Path) -
                 assert change["params"]["_meta"]["io.modelcontextprotocol/subscriptionId"] == "sub-1"
                 with pytest.raises(TimeoutError):  # no prompts notification: the stream did not ask for it
                     await asyncio.wait_for(anext(events), 0.5)
+
+
+@pytest.mark.parametrize("stateless", [False, True])
+async def test_closing_the_stream_cancels_a_sessionless_call(workdir: Path, stateless: bool) -> None:
+    """On 2026-07-28 (and in stateless 2025 mode) a client cancels by closing its POST: the call stops."""
+    markers = [workdir / "modern", workdir / "stateless"]
+    calls = [{"name": "slow", "arguments": {"seconds": 3, "marker": str(m)}} for m in markers]
+    text = config(stateless).replace("tools:\n", 'tools:\n  slow: {kind: python, function: "sample_tools:slow"}\n', 1)
+    with http_server(workdir, config=text) as url:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.5)) as http:
+            with pytest.raises(TimeoutError):
+                await post(http, url, _request("tools/call", calls[0]), _headers("tools/call", "slow"))
+            if stateless:
+                with pytest.raises(TimeoutError):
+                    await post(http, url, {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": calls[1]})
+        for marker in markers[: 2 if stateless else 1]:
+            for _ in range(40):
+                if marker.exists():
+                    break
+                await asyncio.sleep(0.05)
+            assert marker.read_text() == "cancelled"

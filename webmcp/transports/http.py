@@ -282,7 +282,7 @@ class HttpTransport:
         finally:
             del hs.replies[mid]
             if hs.id is None:
-                hs.session.close()  # stateless: this POST was the whole session
+                _end_alone(hs)  # stateless: this POST was the whole session
 
     async def _post_sessionless(
         self, request: web.Request, msg: dict[str, Any], wants_sse: bool, sse_only: bool
@@ -328,7 +328,7 @@ class HttpTransport:
             return await self._stream(request, reply, first, mid, None, finish)
         finally:
             self.listeners.discard(hs)
-            hs.session.close()
+            _end_alone(hs)
 
     async def _stream(
         self, request: web.Request, reply: _Reply, first: dict[str, Any], mid: Any, headers: dict[str, str] | None,
@@ -445,6 +445,14 @@ class HttpTransport:
         await asyncio.gather(*(hs.session.drain(timeout, force) for hs in self.sessions.values()))
         for hs in list(self.sessions.values()):
             self.end(hs, "the server is shutting down")
+
+
+def _end_alone(hs: HttpSession) -> None:
+    """The POST of a sessionless request is over. A call still running has lost the only stream its reply
+    could take (the client went away, or the server is stopping): cancel it."""
+    hs.session.close()
+    for task in hs.session.in_flight.values():
+        task.cancel()
 
 
 def _token(env_name: str | None, key: str, section: str = "server.http") -> bytes | None:
