@@ -27,7 +27,7 @@ def _property_names(node: Any) -> set[str]:
 def test_every_config_key_is_documented() -> None:
     """Each key any schema declares appears in docs/configuration.md."""
     doc = (REPO / "docs" / "configuration.md").read_text()
-    documented = set(re.findall(r"`(?:[a-z_]+\.)*([A-Za-z_]+)`", doc))
+    documented = set(re.findall(r"`(?:[a-z0-9_]+\.)*([A-Za-z0-9_]+)`", doc))
     keys = set().union(*(_property_names(s) for s in all_schemas().values()))
     keys -= {"type", "text", "data", "mimeType", "resource", "uri", "blob", "name"}  # MCP content block fields
     assert sorted(keys - documented) == []

@@ -19,17 +19,20 @@ import orjson
 from jsonschema import Draft202012Validator
 
 from webmcp.config.marked_yaml import Path
-from webmcp.config.spec import SpecContext, Where
+from webmcp.config.spec import RateLimitSpec, SpecContext, Where
 from webmcp.config.units import parse_duration
 from webmcp.config.validate import show
 from webmcp.errors import ToolError
+from webmcp.graph.admission import Refused
 from webmcp.kinds.tools.arguments import compile_check
 from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
 
 if TYPE_CHECKING:
     from webmcp.graph.admission import Admission
+    from webmcp.graph.gate import Gate
     from webmcp.protocol.context import Context
+    from webmcp.telemetry.observe import Probe, ToolWatch
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class ToolSpec:
     where: Where
     priority: str
     concurrency: int | None
+    rate_limit: RateLimitSpec | None
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -66,6 +70,7 @@ class ToolSpec:
             "where": ctx.where(path),
             "priority": node.get("priority", "normal"),
             "concurrency": node.get("concurrency"),
+            "rate_limit": RateLimitSpec.from_config(node["rate_limit"]) if "rate_limit" in node else None,
         }
 
 
@@ -184,11 +189,17 @@ class _Deadline:
         self.task.cancel()
 
 
+def _refused(refused: Refused, probe: Probe | None) -> dict[str, Any]:
+    if probe is not None:
+        probe.end("rejected", refused.reason)
+    return error_result(str(refused))
+
+
 class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
-    __slots__ = ("_admission", "_backend", "_cap", "_is_valid", "_output", "_priority", "_validator", "definition",
-                 "error_details", "name", "timeout")
+    __slots__ = ("_admission", "_backend", "_cap", "_gate", "_is_valid", "_output", "_priority", "_validator",
+                 "_watch", "definition", "error_details", "name", "timeout")
 
     def __init__(
         self,
@@ -203,6 +214,8 @@ class Tool:
         self.error_details = error_details
         self._backend = backend
         self._admission: Admission | None = None
+        self._gate: Gate | None = None
+        self._watch: ToolWatch | None = None
         self._priority = spec.priority
         self._cap = spec.concurrency
         self._is_valid, self._validator = compile_check(input_schema)
@@ -213,6 +226,14 @@ class Tool:
     def admit_through(self, admission: Admission) -> None:
         """Calls of this tool take a slot of `admission` (set once, by the graph builder)."""
         self._admission = admission
+
+    def gate_through(self, gate: Gate) -> None:
+        """Calls of this tool pass `gate` (memory shedding, rate limits) first (set by the graph builder)."""
+        self._gate = gate
+
+    def watch_with(self, watch: ToolWatch) -> None:
+        """Calls of this tool are observed by `watch` (metrics, spans, targets; set by the graph builder)."""
+        self._watch = watch
 
     @property
     def input_schema(self) -> dict[str, Any]:
@@ -230,27 +251,45 @@ class Tool:
 
     async def call(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> dict[str, Any]:
         """Run one call. `label` names the tool in messages when it is called as a master-tool operation."""
-        # One timer per call that cancels this task; cheaper than asyncio.timeout() on the hot path.
+        watch = self._watch  # None unless telemetry observes calls: then every `probe` test below is free
+        probe = watch.begin(arguments, ctx, label) if watch is not None else None
         if not self._is_valid(arguments):
+            if probe is not None:
+                probe.end("invalid")
             return error_result(self.describe_invalid(arguments, label))
+        gate = self._gate  # memory shedding and rate limits, when configured
+        if gate is not None:
+            refused = await gate.refuse(ctx)
+            if refused is not None:
+                return _refused(refused, probe)
         admission = self._admission
         if admission is not None and not admission.try_enter(self.name, self._cap):
             try:
                 await admission.enter(self.name, self._cap, self._priority)
-            except ToolError as exc:  # Overloaded, QueueTimeout
-                return error_result(str(exc))
+            except Refused as exc:  # Overloaded, QueueTimeout
+                return _refused(exc, probe)
+            except asyncio.CancelledError:
+                if probe is not None:
+                    probe.end("cancelled")
+                raise
+        if probe is not None:
+            probe.admitted()
+        # One timer per call that cancels this task; cheaper than asyncio.timeout() on the hot path.
         task = asyncio.current_task()
         assert task is not None
         deadline = _Deadline(task)
         timer = task.get_loop().call_later(self.timeout, deadline.expire)
+        result = outcome = None  # for the probe: the result, or an outcome the result does not show
         try:
             result = await self._backend.invoke(arguments, ctx)
             if self._output is not None and not result.get("isError"):
-                return self._check_output(result, label)
+                result = self._check_output(result, label)
             return result
         except asyncio.CancelledError:
             if not deadline.expired:
+                outcome = "cancelled"
                 raise
+            outcome = "timeout"
             return error_result(f"{label or f'Tool {self.name!r}'} timed out after {self.timeout:g}s")
         except ToolError as exc:
             return error_result(str(exc))
@@ -267,6 +306,8 @@ class Tool:
                 task.uncancel()  # our own cancellation is spent; the task's count stays balanced
             if admission is not None:
                 admission.leave(self.name)
+            if probe is not None:
+                probe.finish(outcome, result)
 
     def _check_output(self, result: dict[str, Any], label: str | None) -> dict[str, Any]:
         """A tool with an output schema MUST return conforming structuredContent (MCP 2025-06-18)."""
