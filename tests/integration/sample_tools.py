@@ -133,3 +133,18 @@ async def record(label: str, log: str, seconds: float = 0.2) -> str:
         f.write(label + "\n")
     await asyncio.sleep(seconds)
     return label
+
+
+_HELD: list[bytes] = []
+
+
+def hog(megabytes: int) -> str:
+    """Hold `megabytes` of memory (every page touched) until release() is called."""
+    _HELD.append(b"\x01" * (megabytes * 1_000_000))
+    return f"holding {sum(map(len, _HELD)) // 1_000_000}MB"
+
+
+def release() -> str:
+    """Let go of what hog() holds."""
+    _HELD.clear()
+    return "released"
