@@ -35,7 +35,7 @@ def test_validate_prints_every_problem_and_exits_3(runner: CliRunner, tmp_path: 
     lines = result.stdout.strip().splitlines()
     assert lines == [
         f"{cfg}:6:5: tools.a.timeot: unknown key; did you mean 'timeout'?; allowed: annotations, concurrency, "
-        "description, expose, function, input, kind, output, priority, rate_limit, timeout, title",
+        "description, expose, function, input, isolation, kind, output, priority, rate_limit, timeout, title",
         f"{cfg}:8:5: tools.b.kind: must be one of: command, http, python, static (got \"statik\"); "
         "did you mean 'static'?",
     ]

@@ -148,3 +148,31 @@ def release() -> str:
     """Let go of what hog() holds."""
     _HELD.clear()
     return "released"
+
+
+def crunch(n: int) -> dict[str, int]:
+    """CPU work: the sum of the first n squares, and the process that computed it."""
+    return {"sum": sum(i * i for i in range(n)), "pid": os.getpid()}
+
+
+def spin(seconds: float) -> str:
+    """Burn CPU in Python code for `seconds`."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return "spun"
+
+
+def deaf(n: int) -> str:
+    """Burn CPU inside one C call that never lets a signal handler run."""
+    return str(sum(range(n)))
+
+
+def unpicklable() -> object:
+    """Return a value pickle cannot carry."""
+    return lambda: None
+
+
+def sync_with_context(ctx: Context) -> str:
+    """A sync tool that takes the call context."""
+    return ctx.tool

@@ -151,6 +151,7 @@ class ExecutorSpec:
     queue_timeout: float = 30.0
     priorities: tuple[tuple[str, int], ...] = tuple(DEFAULT_PRIORITIES.items())
     client_rate_limit: RateLimitSpec | None = None
+    processes: int = 1
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ExecutorSpec:
@@ -158,7 +159,11 @@ class ExecutorSpec:
         if threads == "auto":
             threads = min(32, (os.cpu_count() or 1) + 4)
         client = node.get("client_rate_limit")
+        processes = node.get("processes", "auto")
+        if processes == "auto":
+            processes = os.cpu_count() or 1
         return cls(
+            processes=processes,
             client_rate_limit=RateLimitSpec.from_config(client, node.get("client_burst")) if client else None,
             threads=threads,
             max_concurrency=node.get("max_concurrency", 256),

@@ -23,6 +23,7 @@ from webmcp.graph.gate import Gate
 from webmcp.graph.graph import Graph, close_stack
 from webmcp.graph.master import MasterTool, conflicts
 from webmcp.graph.memory import MemoryGuard
+from webmcp.graph.processes import WorkerProcesses
 from webmcp.graph.ratelimit import Buckets, MemoryBuckets
 from webmcp.graph.shared import Key, Shared
 from webmcp.graph.threads import WorkerThreads
@@ -138,6 +139,12 @@ class BuildContext:
         if not self.spec.observes_calls:
             return None
         return ToolWatch(tspec.name, tspec.priority, generation, self.call_window(), self.span_writer())
+
+    def process_pool(self) -> WorkerProcesses:
+        """Worker processes for `isolation: process` tools, one pool per executor.processes setting."""
+        size = self.spec.executor.processes
+        pool: WorkerProcesses = self._shared(("processes", size), lambda: WorkerProcesses(size), lambda p: p.close())
+        return pool
 
     def thread_pool(self) -> WorkerThreads:
         threads = self.spec.executor.threads
