@@ -32,3 +32,12 @@ def test_reload_benchmark_runs_and_drops_no_call() -> None:
                           timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "failed calls: 0" in done.stdout
+
+
+def test_inflight_benchmark_runs_without_errors() -> None:
+    """bench/inflight.py, scaled down: both modes serve every call."""
+    args = ["--calls", "300", "--concurrency", "50", "--sleep-ms", "5", "--rounds", "1"]
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "inflight.py"), *args], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "errors: 0" in done.stdout and "all features vs bare" in done.stdout
