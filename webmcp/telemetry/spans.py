@@ -55,9 +55,6 @@ class SpanWriter:
             self._wake.set()
 
     def start(self) -> SpanWriter:
-        folder = os.path.dirname(self.spec.path)
-        if folder:
-            os.makedirs(folder, exist_ok=True)
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 
@@ -88,6 +85,7 @@ class SpanWriter:
                 "outcome": outcome, "reason": reason, "queue_ms": round(queued * 1000, 3),
                 "run_ms": round(ran * 1000, 3), "client": client, "generation": generation, "cache": cache,
             }, option=orjson.OPT_APPEND_NEWLINE))
+        os.makedirs(os.path.dirname(self.spec.path) or ".", exist_ok=True)  # at the first write, not at validate
         with open(self.spec.path, "ab") as f:
             f.write(b"".join(lines))
 
