@@ -18,7 +18,7 @@ from webmcp.graph.build import build
 from webmcp.graph.holder import GraphHolder
 from webmcp.reload import Reloader, ReloadReport
 from webmcp.runfiles import RunFile
-from webmcp.telemetry import endpoints, metrics
+from webmcp.telemetry import stats
 from webmcp.telemetry.status import INTERVAL as STATUS_INTERVAL
 from webmcp.telemetry.status import snapshot
 
@@ -98,7 +98,7 @@ async def _running(
     lifecycle = Lifecycle()
     lifecycle.install(asyncio.get_running_loop())
     holder = GraphHolder(await build(spec))
-    metrics.serve_state_of(holder)
+    stats.serve_state_of(holder)
     run_file = RunFile.for_process(spec.source, spec.server.pid_file)
     status: dict[str, Any] = {"config": spec.source, "generation": 1, "reloads": 0, "requested": 0, "last": None,
                               "summary": summarize(holder.current), "live": snapshot(holder)}
@@ -132,6 +132,8 @@ async def _running(
     try:
         run_file.create(status)
         if spec.telemetry.listen is not None:
+            from webmcp.telemetry import endpoints
+
             host, port = spec.telemetry.listen
             telemetry = await endpoints.listen(host, port, holder, lifecycle.stop)
             log.info("telemetry on http://%s:%d/metrics", host, port)
@@ -160,6 +162,7 @@ async def _serve_stdio(spec: ConfigSpec, load: Callable[[], ConfigSpec], protoco
 async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
     from aiohttp import web
 
+    from webmcp.telemetry import endpoints
     from webmcp.transports.http import HttpTransport
 
     async with _running(spec, load) as (holder, lifecycle, reloader):

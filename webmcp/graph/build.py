@@ -24,7 +24,7 @@ from webmcp.graph.graph import Graph, close_stack
 from webmcp.graph.master import MasterTool, conflicts
 from webmcp.graph.memory import MemoryGuard
 from webmcp.graph.processes import WorkerProcesses
-from webmcp.graph.ratelimit import Buckets, MemoryBuckets
+from webmcp.graph.ratelimit import Buckets, MemoryBuckets, key
 from webmcp.graph.shared import Key, Shared
 from webmcp.graph.threads import WorkerThreads
 from webmcp.kinds.registry import kind
@@ -107,7 +107,8 @@ class BuildContext:
     def rate_buckets(self, owner: str, spec: RateLimitSpec) -> Buckets:
         """The buckets of one limit (a tool's, or the per-client one): kept, with their tokens, across
         reloads that leave that limit as it was."""
-        buckets: Buckets = self._shared(("rate_limit", owner, spec), lambda: MemoryBuckets(spec), lambda _b: None)
+        buckets: Buckets = self._shared(("rate_limit", owner, spec), lambda: MemoryBuckets(spec, key(owner, "")),
+                                        lambda _b: None)
         return buckets
 
     def gate(self, tspec: ToolSpec) -> Gate | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from webmcp.graph.admission import Refused
-from webmcp.graph.ratelimit import Buckets, key, retry_text
+from webmcp.graph.ratelimit import Buckets, retry_text
 
 if TYPE_CHECKING:
     from webmcp.graph.memory import MemoryGuard
@@ -26,7 +26,7 @@ class MemoryShed(Refused):
 
 
 class Gate:
-    __slots__ = ("_client", "_guard", "_name", "_per_client", "_priority", "_tool", "_tool_key")
+    __slots__ = ("_client", "_guard", "_name", "_per_client", "_priority", "_tool")
 
     def __init__(
         self,
@@ -42,7 +42,6 @@ class Gate:
         self._tool = tool_buckets
         self._client = client_buckets
         self._per_client = tool_buckets is not None and tool_buckets.spec.per == "client"
-        self._tool_key = key(name, "*")
 
     async def refuse(self, ctx: Context) -> Refused | None:
         """None when the call may go on; else why not."""
@@ -50,13 +49,13 @@ class Gate:
         if guard is not None and guard.shedding:
             return MemoryShed(guard.message(self._priority))
         if self._client is not None:
-            wait = await self._client.take(key("*", ctx.client))
+            wait = await self._client.take(ctx.client)
             if wait:
                 return RateLimited(f"rate limit {self._client.spec.text} per client exceeded "
                                    f"(executor.client_rate_limit); retry in {retry_text(wait)}")
         tool = self._tool
         if tool is not None:
-            wait = await tool.take(key(self._name, ctx.client) if self._per_client else self._tool_key)
+            wait = await tool.take(ctx.client if self._per_client else "*")
             if wait:
                 each = " per client" if self._per_client else ""
                 return RateLimited(f"rate limit {tool.spec.text}{each} for tool {self._name!r} exceeded; "

@@ -3,9 +3,11 @@
 Contract:
 - A bucket holds at most `burst` tokens and refills at the rate (`count` per `period`). A call takes
   one token, or is refused at once with the time until the next token; nothing ever waits here.
-- Buckets are named as a shared store would name them, `webmcp:rl:{tool}:{client}` with `*` for
-  "any" (`webmcp:rl:search:*` is the tool's own bucket, `webmcp:rl:*:{client}` a client's), and are
-  reached only through `Buckets.take`, so a Redis-backed store can replace the in-memory one.
+- A store holds the buckets of one limit, named as a shared store would name them:
+  `webmcp:rl:{tool}:{client}` with `*` for "any" (`webmcp:rl:search:*` is the tool's own bucket,
+  `webmcp:rl:search:{client}` one client's share of it, `webmcp:rl:*:{client}` a client's over all
+  tools). Callers give only the client part (`take("*")` for one bucket per tool), so a
+  Redis-backed store can replace the in-memory one (keys `prefix + client`) without changing them.
 - In memory, a bucket that has refilled completely is the same as no bucket: such buckets are pruned
   when the table grows, so clients that come and go do not grow memory.
 - All state is touched from the event loop thread only.
@@ -26,23 +28,26 @@ def key(tool: str, client: str) -> str:
 
 
 class Buckets(Protocol):
-    """A store of token buckets that all follow one RateLimitSpec."""
+    """The token buckets of one limit (one RateLimitSpec), under one key prefix."""
 
     spec: RateLimitSpec
+    prefix: str  # "webmcp:rl:{tool}:" or "webmcp:rl:*:"
 
-    async def take(self, name: str) -> float:
-        """Take a token from bucket `name`: 0.0 when granted, else the seconds until one is available."""
+    async def take(self, client: str) -> float:
+        """Take a token from bucket `prefix + client`: 0.0 when granted, else the seconds until one is
+        available."""
         ...
 
 
 class MemoryBuckets:
-    __slots__ = ("_burst", "_rate", "_state", "spec")
+    __slots__ = ("_burst", "_rate", "_state", "prefix", "spec")
 
-    def __init__(self, spec: RateLimitSpec) -> None:
+    def __init__(self, spec: RateLimitSpec, prefix: str = "webmcp:rl:*:") -> None:
         self.spec = spec
+        self.prefix = prefix
         self._rate = spec.per_second
         self._burst = float(spec.burst)
-        self._state: dict[str, list[float]] = {}  # name -> [tokens, monotonic time of that count]
+        self._state: dict[str, list[float]] = {}  # client part of the key -> [tokens, monotonic time of that count]
 
     async def take(self, name: str) -> float:
         return self.take_now(name, time.monotonic())

@@ -9,13 +9,14 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from webmcp.errors import TransportUnavailable
-from webmcp.telemetry.metrics import exposition
 
 if TYPE_CHECKING:
     from webmcp.graph.holder import GraphHolder
 
 
 async def metrics(request: web.Request) -> web.StreamResponse:
+    from webmcp.telemetry.metrics import exposition  # prometheus_client loads at the first scrape
+
     body, content_type = exposition()
     response = web.Response(body=body)
     response.headers["Content-Type"] = content_type

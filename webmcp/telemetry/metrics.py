@@ -1,100 +1,31 @@
 """Prometheus metrics, on prometheus_client's default REGISTRY.
 
 Contract:
-- Per-call figures (calls by outcome, durations, queue wait, rejections) are plain Python counters
-  and bucket lists, updated from the event loop thread by the observation hook (observe.py) and
-  turned into metric families only when /metrics is scraped (`Collector`). An update is a list
-  increment, far cheaper than a prometheus_client child's locked `inc()`/`observe()`.
-- Counters live for the whole process (keyed by tool name), so they never go back across reloads.
+- Per-call figures (calls by outcome, durations, queue wait, rejections, reloads) are plain Python
+  numbers in stats.py, updated by the observation hook (observe.py), and turned into metric
+  families only when /metrics is scraped (`_Collector`). An update is a list increment, far cheaper
+  than a prometheus_client child's locked `inc()`/`observe()`.
 - Gauges of the running state (in-flight calls, queue depth, memory, generation, targets) are read
   at scrape time from the current Graph; nothing on the call path feeds them.
+- This module (and prometheus_client) is imported at the first scrape; the collector is registered
+  on the default REGISTRY then, once per process.
 """
 
 from __future__ import annotations
 
-import bisect
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import psutil
-from prometheus_client import REGISTRY, Counter
+from prometheus_client import REGISTRY
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from webmcp.telemetry.stats import QUEUE_WAIT, REJECTIONS, RELOADS, SPANS_DROPPED, STARTED, TOOLS, Histogram, State
+
 if TYPE_CHECKING:
     from webmcp.graph.holder import GraphHolder
-
-OUTCOMES = ("ok", "error", "timeout", "invalid", "rejected", "cancelled")
-BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-
-
-class Histogram:
-    """Bucket counts (the last one is +Inf) and the sum, for one label set."""
-
-    __slots__ = ("buckets", "total")
-
-    def __init__(self) -> None:
-        self.buckets = [0] * (len(BOUNDS) + 1)
-        self.total = 0.0
-
-    def observe(self, value: float) -> None:
-        self.buckets[bisect.bisect_left(BOUNDS, value)] += 1
-        self.total += value
-
-    def cumulative(self) -> list[tuple[str, float]]:
-        out: list[tuple[str, float]] = []
-        running = 0
-        for bound, count in zip((*map(str, BOUNDS), "+Inf"), self.buckets, strict=True):
-            running += count
-            out.append((bound, running))
-        return out
-
-
-class ToolStats:
-    __slots__ = ("calls", "duration")
-
-    def __init__(self) -> None:
-        self.calls = dict.fromkeys(OUTCOMES, 0)
-        self.duration = Histogram()
-
-
-TOOLS: dict[str, ToolStats] = {}
-QUEUE_WAIT: dict[str, Histogram] = {}
-REJECTIONS: dict[str, int] = {}
-SPANS_DROPPED = [0]
-
-RELOADS = Counter("webmcp_reloads_total", "Reloads that swapped in a new configuration.")
-RELOAD_FAILURES = Counter("webmcp_reload_failures_total", "Reloads that kept the running configuration.")
-STARTED = time.time()
-
-
-def tool_stats(name: str) -> ToolStats:
-    stats = TOOLS.get(name)
-    if stats is None:
-        stats = TOOLS[name] = ToolStats()
-    return stats
-
-
-def queue_wait(priority: str) -> Histogram:
-    found = QUEUE_WAIT.get(priority)
-    if found is None:
-        found = QUEUE_WAIT[priority] = Histogram()
-    return found
-
-
-def reloaded(ok: bool) -> None:
-    (RELOADS if ok else RELOAD_FAILURES).inc()
-
-
-class _State:
-    holder: GraphHolder | None = None
-
-
-def serve_state_of(holder: GraphHolder) -> None:
-    """Scrape-time gauges read this server's current Graph."""
-    _State.holder = holder
-
 
 def _histogram(name: str, doc: str, label: str, items: dict[str, Histogram]) -> Metric:
     family = HistogramMetricFamily(name, doc, labels=[label])
@@ -122,13 +53,17 @@ class _Collector(Collector):
         for reason, count in sorted(REJECTIONS.items()):
             rejected.add_metric([reason], count)
         yield rejected
+        yield CounterMetricFamily("webmcp_reloads", "Reloads that swapped in a new configuration.",
+                                  value=RELOADS["ok"])
+        yield CounterMetricFamily("webmcp_reload_failures", "Reloads that kept the running configuration.",
+                                  value=RELOADS["failed"])
         yield CounterMetricFamily("webmcp_spans_dropped", "Span records dropped because the buffer was full.",
                                   value=SPANS_DROPPED[0])
         yield GaugeMetricFamily("webmcp_memory_rss_bytes", "Resident memory of the server process.",
                                 value=psutil.Process().memory_info().rss)
         yield GaugeMetricFamily("webmcp_uptime_seconds", "Seconds since the server started.",
                                 value=time.time() - STARTED)
-        holder = _State.holder
+        holder = State.holder
         if holder is not None:
             yield from _graph_gauges(holder)
 

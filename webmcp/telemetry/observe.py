@@ -5,7 +5,7 @@ Contract:
 - A Tool holds a `ToolWatch` only when something observes calls (telemetry.metrics, telemetry.spans,
   or a p95_latency / error_rate target); without one, Tool.call skips the hook entirely (one `is
   None` test per stage, no clock reads).
-- `ToolWatch.begin()` on arrival; `Probe.admitted()` once the call holds its slot; `Probe.end()`
+- A `Probe` per call, made on arrival; `Probe.admitted()` once the call holds its slot; `Probe.end()`
   exactly once with the outcome: ok, error (an isError result), timeout, invalid (arguments),
   rejected (with the reason: rate_limit, memory, overloaded, queue_timeout) or cancelled.
 - Everything a ToolWatch updates was resolved when the Graph was built (the tool's counters and
@@ -19,7 +19,7 @@ from __future__ import annotations
 from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
-from webmcp.telemetry import metrics
+from webmcp.telemetry import stats
 
 if TYPE_CHECKING:
     from webmcp.protocol.context import Context
@@ -52,15 +52,12 @@ class ToolWatch:
     ) -> None:
         self.name = name
         self.generation = generation
-        stats = metrics.tool_stats(name)
-        self._calls = stats.calls
-        self._duration = stats.duration
-        self._queue = metrics.queue_wait(priority)
+        figures = stats.tool_stats(name)
+        self._calls = figures.calls
+        self._duration = figures.duration
+        self._queue = stats.queue_wait(priority)
         self._window = window
         self._spans = spans
-
-    def begin(self, arguments: dict[str, Any], ctx: Context, label: str | None) -> Probe:
-        return Probe(self, arguments, ctx, label, perf_counter())
 
 
 class Probe:
@@ -84,6 +81,7 @@ class Probe:
         self.end(outcome or ("error" if result is None or result.get("isError") else "ok"))
 
     def end(self, outcome: str, reason: str | None = None) -> None:
+        """Record the call once: counters, histograms, the targets window, the span."""
         now = perf_counter()
         watch = self.watch
         watch._calls[outcome] += 1
@@ -95,7 +93,7 @@ class Probe:
             watch._duration.observe(total)
             watch._queue.observe(admitted - start)
         if reason is not None:
-            metrics.REJECTIONS[reason] = metrics.REJECTIONS.get(reason, 0) + 1
+            stats.REJECTIONS[reason] = stats.REJECTIONS.get(reason, 0) + 1
         window = watch._window
         if window is not None and outcome != "invalid":
             window.record(now, total, outcome in _FAILED)

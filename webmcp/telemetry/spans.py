@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from webmcp.config.spec import SpansSpec
-from webmcp.telemetry import metrics
+from webmcp.telemetry import stats
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class SpanWriter:
     def add(self, span: Span) -> None:
         buffer = self.buffer
         if len(buffer) >= self._limit:
-            metrics.SPANS_DROPPED[0] += 1
+            stats.SPANS_DROPPED[0] += 1
             return
         buffer.append(span)
         if len(buffer) == self._batch:
@@ -73,7 +73,7 @@ class SpanWriter:
             await asyncio.get_running_loop().run_in_executor(None, self._write, batch)
             self.written += len(batch)
         except Exception as exc:
-            metrics.SPANS_DROPPED[0] += len(batch)
+            stats.SPANS_DROPPED[0] += len(batch)
             log.error("cannot write spans to %s: %s", self.spec.path, exc)
 
     def _write(self, batch: list[Span]) -> None:

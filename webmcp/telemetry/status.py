@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 
-from webmcp.telemetry import metrics
+from webmcp.telemetry import stats
 from webmcp.telemetry.components import components
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ def snapshot(holder: GraphHolder) -> dict[str, Any]:
         "pid": os.getpid(),
         "time": time.time(),
         "generation": graph.generation,
-        "uptime": round(time.time() - metrics.STARTED, 3),
+        "uptime": round(time.time() - stats.STARTED, 3),
         "in_flight": admission.running if admission is not None else 0,
         "queue": admission.depths() if admission is not None else {},
         "observed": graph.spec.observes_calls,
@@ -38,9 +38,9 @@ def snapshot(holder: GraphHolder) -> dict[str, Any]:
                     for t in found.targets()],
     }
     if graph.spec.observes_calls:
-        totals = dict.fromkeys(metrics.OUTCOMES, 0)
-        for stats in metrics.TOOLS.values():
-            for outcome, count in stats.calls.items():
+        totals = dict.fromkeys(stats.OUTCOMES, 0)
+        for figures in stats.TOOLS.values():
+            for outcome, count in figures.calls.items():
                 totals[outcome] += count
         out["calls"] = {"total": sum(totals.values()), **totals}
         window = found.window

@@ -1,8 +1,11 @@
 """What every tool kind shares: the common Spec fields and the runtime wrapper around a backend.
 
 Contract of `Tool.call` (the hot path): arguments are checked against the schema compiled at build
-time before any backend runs; the backend runs under the tool's timeout; every failure of the tool
-becomes an `isError` result, never an exception, except cancellation, which propagates.
+time before any backend runs; then the gate (memory shedding, rate limits) and admission may refuse
+it; the backend runs under the tool's timeout; every failure of the tool becomes an `isError`
+result, never an exception, except cancellation, which propagates. Stages that are not configured
+cost one `is None` test each: the gate, and the observation hook (`_watch`, telemetry/observe.py),
+which records every call exactly once with its outcome when telemetry observes calls.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import logging
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
@@ -27,12 +31,13 @@ from webmcp.graph.admission import Refused
 from webmcp.kinds.tools.arguments import compile_check
 from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
+from webmcp.telemetry.observe import Probe
 
 if TYPE_CHECKING:
     from webmcp.graph.admission import Admission
     from webmcp.graph.gate import Gate
     from webmcp.protocol.context import Context
-    from webmcp.telemetry.observe import Probe, ToolWatch
+    from webmcp.telemetry.observe import ToolWatch
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +257,7 @@ class Tool:
     async def call(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> dict[str, Any]:
         """Run one call. `label` names the tool in messages when it is called as a master-tool operation."""
         watch = self._watch  # None unless telemetry observes calls: then every `probe` test below is free
-        probe = watch.begin(arguments, ctx, label) if watch is not None else None
+        probe = Probe(watch, arguments, ctx, label, perf_counter()) if watch is not None else None
         if not self._is_valid(arguments):
             if probe is not None:
                 probe.end("invalid")
