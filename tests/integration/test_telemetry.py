@@ -145,13 +145,13 @@ master_tools:
         == [("greet", None, "ok", None), ("greet", None, "rejected", "rate_limit"), ("box", "ping", "ok", None),
             ("sleep", None, "timeout", None), ("greet", None, "invalid", None)]
     first = spans[0]
-    assert set(first) == {"start", "tool", "operation", "args_hash", "outcome", "reason", "queue_ms", "run_ms",
+    assert set(first) == {"start", "tool", "operation", "args_hash", "outcome", "reason", "queue_us", "run_us",
                           "client", "generation", "cache"}
     assert first["client"] == "stdio" and first["generation"] == 1 and first["cache"] is None
     assert abs(first["start"] - time.time()) < 60 and re.fullmatch(r"[0-9a-f]{16}", first["args_hash"])
     assert spans[1]["args_hash"] == first["args_hash"]  # same arguments, same hash
     timed_out = next(s for s in spans if s["outcome"] == "timeout")
-    assert 90 <= timed_out["run_ms"] < 300
+    assert 90_000 <= timed_out["run_us"] < 300_000
 
 
 def test_status_shows_live_figures_and_violated_targets(workdir: Path, tmp_path: Path) -> None:

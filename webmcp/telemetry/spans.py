@@ -5,12 +5,13 @@ Contract:
   list is bounded by `max_buffer`: past it a span is dropped and counted
   (`webmcp_spans_dropped_total`).
 - A background task writes the buffer when it holds `batch_size` spans or `flush_interval` after
-  the oldest one, formatting and appending in a worker thread (the event loop never blocks on the
-  disk). Closing the writer (its Graph's last reference, at shutdown or when a reload drops it)
-  writes what is left.
+  the oldest one: it formats the batch on the loop (a few µs a span) and appends it to the file
+  in a worker thread (the event loop never blocks on the disk). Closing the writer (its Graph's
+  last reference, at shutdown or when a reload drops it) writes what is left.
 - Record fields: start (Unix time), tool, operation (master tools; else null), args_hash (first 16
   hex of the SHA-256 of the canonical JSON of the arguments), outcome, reason (why a call was
-  refused), queue_ms, run_ms, client, generation, cache (null until caching fills it).
+  refused), queue_us and run_us (whole microseconds), client, generation, cache (null until caching
+  fills it).
 """
 
 from __future__ import annotations
@@ -70,24 +71,28 @@ class SpanWriter:
             return
         batch, self.buffer = self.buffer, []
         try:
-            await asyncio.get_running_loop().run_in_executor(None, self._write, batch)
+            data = self._format(batch)  # here: a worker thread would only fight the loop for the GIL
+            await asyncio.get_running_loop().run_in_executor(None, self._append, data)
             self.written += len(batch)
         except Exception as exc:
             stats.SPANS_DROPPED[0] += len(batch)
             log.error("cannot write spans to %s: %s", self.spec.path, exc)
 
-    def _write(self, batch: list[Span]) -> None:
+    def _format(self, batch: list[Span]) -> bytes:
         epoch = self._epoch
         lines = []
         for start, tool, op, arguments, outcome, reason, queued, ran, client, generation, cache in batch:
             lines.append(orjson.dumps({
-                "start": round(epoch + start, 6), "tool": tool, "operation": op, "args_hash": args_hash(arguments),
-                "outcome": outcome, "reason": reason, "queue_ms": round(queued * 1000, 3),
-                "run_ms": round(ran * 1000, 3), "client": client, "generation": generation, "cache": cache,
+                "start": epoch + start, "tool": tool, "operation": op, "args_hash": args_hash(arguments),
+                "outcome": outcome, "reason": reason, "queue_us": int(queued * 1e6), "run_us": int(ran * 1e6),
+                "client": client, "generation": generation, "cache": cache,
             }, option=orjson.OPT_APPEND_NEWLINE))
+        return b"".join(lines)
+
+    def _append(self, data: bytes) -> None:
         os.makedirs(os.path.dirname(self.spec.path) or ".", exist_ok=True)  # at the first write, not at validate
         with open(self.spec.path, "ab") as f:
-            f.write(b"".join(lines))
+            f.write(data)
 
     async def close(self) -> None:
         if self._task is not None:
