@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +13,7 @@ import psutil
 import pytest
 
 from tests.integration.conftest import connect, write_config
+from tests.integration.rawstdio import RawServer
 
 pytestmark = pytest.mark.anyio
 
@@ -83,3 +85,32 @@ tools:
                           text=True, cwd=workdir)
     assert done.returncode == 4
     assert done.stdout == f"{config}:4:3: tools.bad: {message}\n"
+
+
+def test_workers_are_kept_across_a_reload_and_see_edited_code(workdir: Path) -> None:
+    """An unrelated reload keeps the worker processes; an edited tool module is imported afresh in them."""
+    config = write_config(workdir, CONFIG)
+    raw = RawServer(config)
+    try:
+        def crunch(mid: int) -> dict[str, int]:
+            raw.call(mid, "crunch", {"n": 10})
+            reply = raw.until(lambda m: m.get("id") == mid)[-1]
+            return reply["result"]["structuredContent"]  # type: ignore[no-any-return]
+
+        def reload() -> None:
+            raw.proc.send_signal(signal.SIGHUP)
+            raw.until(lambda m: m.get("method") == "notifications/tools/list_changed")
+
+        before = crunch(1)
+        config.write_text(CONFIG + '  about: {kind: static, content: "new"}\n')
+        reload()
+        assert crunch(2) == before  # same worker process, same answer
+        module = workdir / "sample_tools.py"
+        module.write_text(module.read_text().replace('return {"sum": sum(i * i for i in range(n)),',
+                                                     'return {"sum": -1,'))
+        config.write_text(CONFIG)
+        reload()
+        after = crunch(3)
+        assert after == {"sum": -1, "pid": before["pid"]}  # the worker imported the edited module
+    finally:
+        raw.stop()
