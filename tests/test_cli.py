@@ -145,3 +145,14 @@ def test_validate_diff_sees_modules_of_the_same_name_in_both_folders(runner: Cli
                                   "--diff", str(tmp_path / "v1" / "webmcp.yaml")])
     assert result.exit_code == 0, result.output
     assert "  tools: changed t" in result.stdout.splitlines()
+
+
+def test_status_without_a_running_server_says_so(runner: CliRunner, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`webmcp status` for a config nobody serves: a message on stderr and exit 1."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    cfg = tmp_path / "webmcp.yaml"
+    cfg.write_text("version: 1\ntools: {}\n")
+    result = runner.invoke(main, ["status", "-c", str(cfg)])
+    assert result.exit_code == 1
+    assert f"no running webmcp server for {cfg}" in result.output

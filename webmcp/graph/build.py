@@ -181,6 +181,7 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
     try:
         tools: dict[str, Tool] = {}
         problems: list[Problem] = []
+        ctx.memory_guard()  # sampled (and reported) even when no tool's class is shed
         for name, tspec in spec.tools.items():
             try:
                 tool = await kind("tools", tspec.kind).build(tspec, ctx)

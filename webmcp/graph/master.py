@@ -28,12 +28,12 @@ class MasterTool:
     async def call(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
         op = arguments.get("operation")
         tool = self.operations.get(op) if isinstance(op, str) else None
-        if tool is None:
+        if tool is None or not isinstance(op, str):
             what = "missing operation" if op is None else f"unknown operation {op!r}"
             raise ProtocolError(INVALID_PARAMS, f"{what} for tool {self.name!r}; valid operations: {self._valid}",
                                 {"operations": list(self.operations)})
         rest = {k: v for k, v in arguments.items() if k != "operation"}
-        return await tool.call(rest, ctx, self._labels[op])  # type: ignore[index]  # op is a str here
+        return await tool.call(rest, ctx, self._labels[op])
 
 
 def conflicts(operations: Mapping[str, Tool]) -> list[str]:
