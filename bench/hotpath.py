@@ -1,6 +1,7 @@
 """In-process cost of webmcp's tools/call hot path, without pipes or a client (for profiling work).
 
-    .venv/bin/python bench/hotpath.py            # uses bench/echo.yaml
+    .venv/bin/python bench/hotpath.py                                # uses bench/echo.yaml
+    .venv/bin/python bench/hotpath.py --config bench/echo-observed.yaml   # every telemetry feature on
 
 Prints µs per call for the whole Session path (request bytes in -> reply bytes out, as the stdio
 transport does it, one at a time and 64 at a time) and for its parts: argument validation
@@ -62,7 +63,7 @@ async def _nothing() -> None:
     pass
 
 
-async def main() -> None:
+async def main(config: Path) -> None:
     from webmcp.config.load import load
     from webmcp.graph.build import build
     from webmcp.graph.holder import GraphHolder
@@ -70,7 +71,7 @@ async def main() -> None:
     from webmcp.protocol.context import Context
     from webmcp.protocol.session import Session
 
-    graph = await build(load(str(HERE / "echo.yaml")))
+    graph = await build(load(str(config)))
     holder = GraphHolder(graph)
     tool: Any = graph.tools["echo"]
     args = {"text": "x" * 16}
@@ -159,4 +160,8 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=HERE / "echo.yaml", help="a config with an `echo` tool")
+    asyncio.run(main(parser.parse_args().config))

@@ -42,3 +42,12 @@ def test_cache_benchmark_runs() -> None:
     memory = next(line for line in done.stdout.splitlines() if line.startswith("memory "))
     assert float(memory.split()[1].rstrip("%")) > 20
     assert "End to end" in done.stdout
+
+
+def test_inflight_benchmark_runs_without_errors() -> None:
+    """bench/inflight.py, scaled down: both modes serve every call."""
+    args = ["--calls", "300", "--concurrency", "50", "--sleep-ms", "5", "--rounds", "1"]
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "inflight.py"), *args], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "errors: 0" in done.stdout and "all features vs bare" in done.stdout

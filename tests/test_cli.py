@@ -35,7 +35,8 @@ def test_validate_prints_every_problem_and_exits_3(runner: CliRunner, tmp_path: 
     lines = result.stdout.strip().splitlines()
     assert lines == [
         f"{cfg}:6:5: tools.a.timeot: unknown key; did you mean 'timeout'?; allowed: annotations, cache, "
-        "concurrency, description, expose, function, input, invalidates, kind, output, priority, timeout, title",
+        "concurrency, description, expose, function, input, invalidates, isolation, kind, output, priority, "
+        "rate_limit, timeout, title",
         f"{cfg}:8:5: tools.b.kind: must be one of: command, http, python, static (got \"statik\"); "
         "did you mean 'static'?",
     ]
@@ -145,3 +146,14 @@ def test_validate_diff_sees_modules_of_the_same_name_in_both_folders(runner: Cli
                                   "--diff", str(tmp_path / "v1" / "webmcp.yaml")])
     assert result.exit_code == 0, result.output
     assert "  tools: changed t" in result.stdout.splitlines()
+
+
+def test_status_without_a_running_server_says_so(runner: CliRunner, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """`webmcp status` for a config nobody serves: a message on stderr and exit 1."""
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    cfg = tmp_path / "webmcp.yaml"
+    cfg.write_text("version: 1\ntools: {}\n")
+    result = runner.invoke(main, ["status", "-c", str(cfg)])
+    assert result.exit_code == 1
+    assert f"no running webmcp server for {cfg}" in result.output

@@ -334,6 +334,32 @@ def cache_clear(ctx: click.Context, config: str, profile: str | None, tags: tupl
 
 
 @main.command()
+@CONFIG_OPTION
+@PROFILE_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print each server's snapshot as JSON.")
+@click.pass_context
+@_reports_errors
+def status(ctx: click.Context, config: str, profile: str | None, as_json: bool) -> None:
+    """Print live figures of every running server of a config file: generation, uptime, calls in
+    flight and queued, calls and errors, latency, memory, targets (refreshed every second)."""
+    from webmcp.runfiles import running
+    from webmcp.telemetry.status import render
+
+    servers = running(config, _pid_file(config, ctx))
+    if not servers:
+        click.echo(f"no running webmcp server for {config}", err=True)
+        sys.exit(1)
+    snapshots = [(pid, run.read_status() or {}) for pid, run in servers]
+    if as_json:
+        out = [{"pid": pid, "config": st.get("config"), **(st.get("live") or {})} for pid, st in snapshots]
+        click.echo(orjson.dumps({"servers": out}, option=orjson.OPT_INDENT_2).decode())
+        return
+    for pid, st in snapshots:
+        for line in render(st, pid):
+            click.echo(line)
+
+
+@main.command()
 def schema() -> None:
     """Print the config file's JSON Schema (one bundled document, for editors)."""
     from webmcp.config.schemas import bundle

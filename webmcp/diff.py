@@ -34,7 +34,8 @@ def summarize(graph: Graph) -> dict[str, Any]:
         "tools": {d["name"]: _digest(d) for d in graph.catalog},
         "prompts": {name: _digest(p.entry) for name, p in graph.prompts.by_name.items()},
         "resources": {r.spec.name: _digest(r.entry) for r in resources},
-        "restart_only": {name: _digest(getattr(server, name)) for name in RESTART_ONLY},
+        "restart_only": {**{name: _digest(getattr(server, name)) for name in RESTART_ONLY},
+                         "telemetry.listen": _digest(graph.spec.telemetry.listen)},
     }
 
 
@@ -75,4 +76,6 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> Changes:
         changes.changed[section] = sorted(n for n in old.keys() & new.keys() if old[n] != new[n])
     old_settings, new_settings = before.get("restart_only", {}), after.get("restart_only", {})
     changes.restart_only = [f"server.{n}" for n in RESTART_ONLY if old_settings.get(n) != new_settings.get(n)]
+    if old_settings.get("telemetry.listen") != new_settings.get("telemetry.listen"):
+        changes.restart_only.append("telemetry.listen")
     return changes

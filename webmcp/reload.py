@@ -33,6 +33,7 @@ from webmcp.errors import ConfigError
 from webmcp.graph.build import build
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
+from webmcp.telemetry import stats
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Reloader:
             covers = self.requested  # a request arriving from here on gets a reload of its own
             report = await self.reload()
             report.covers = covers
+            stats.reloaded(report.ok)
             self.last = report
             self._on_report(report)
             if not self._again:

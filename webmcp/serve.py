@@ -19,6 +19,9 @@ from webmcp.graph.build import build
 from webmcp.graph.holder import GraphHolder
 from webmcp.reload import Reloader, ReloadReport
 from webmcp.runfiles import RunFile
+from webmcp.telemetry import stats
+from webmcp.telemetry.status import INTERVAL as STATUS_INTERVAL
+from webmcp.telemetry.status import snapshot
 
 log = logging.getLogger(__name__)
 
@@ -101,24 +104,32 @@ async def _running(
     lifecycle = Lifecycle()
     lifecycle.install(asyncio.get_running_loop())
     holder = GraphHolder(await build(spec))
+    stats.serve_state_of(holder)
     run_file = RunFile.for_process(spec.source, spec.server.pid_file)
     status: dict[str, Any] = {"config": spec.source, "generation": 1, "reloads": 0, "requested": 0, "last": None,
-                              "summary": summarize(holder.current)}
+                              "summary": summarize(holder.current), "live": snapshot(holder)}
 
-    def on_report(report: ReloadReport) -> None:
-        status.update(generation=holder.current.generation, reloads=status["reloads"] + 1, last=report.as_dict(),
-                      summary=summarize(holder.current))
+    def write_status() -> None:
         try:
             run_file.write_status(status)
         except OSError as exc:  # a full disk must not stop reloads
             log.error("cannot write %s: %s", run_file.status_path, exc)
 
+    def on_report(report: ReloadReport) -> None:
+        status.update(generation=holder.current.generation, reloads=status["reloads"] + 1, last=report.as_dict(),
+                      summary=summarize(holder.current))
+        write_status()
+
     def on_request(requested: int) -> None:
         status["requested"] = requested  # at once: `webmcp reload` waits for a report covering its request
-        try:
-            run_file.write_status(status)
-        except OSError as exc:
-            log.error("cannot write %s: %s", run_file.status_path, exc)
+        write_status()
+
+    async def keep_status_live() -> None:
+        """The figures `webmcp status` prints, refreshed every second."""
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL)
+            status["live"] = snapshot(holder)
+            write_status()
 
     reloader = Reloader(load, holder, on_report, on_request)
     lifecycle.reload = reloader.request
@@ -130,12 +141,23 @@ async def _running(
         task.add_done_callback(clearing.discard)
 
     lifecycle.cache_clear = cache_clear
+    telemetry = None
+    live = asyncio.get_running_loop().create_task(keep_status_live())
     try:
         run_file.create(status)
+        if spec.telemetry.listen is not None:
+            from webmcp.telemetry import endpoints
+
+            host, port = spec.telemetry.listen
+            telemetry = await endpoints.listen(host, port, holder, lifecycle.stop)
+            log.info("telemetry on http://%s:%d/metrics", host, port)
         log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
                  len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
         yield holder, lifecycle, reloader
     finally:
+        live.cancel()
+        if telemetry is not None:
+            await telemetry.cleanup()
         run_file.remove()
         try:
             await reloader.close()
@@ -154,6 +176,7 @@ async def _serve_stdio(spec: ConfigSpec, load: Callable[[], ConfigSpec], protoco
 async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
     from aiohttp import web
 
+    from webmcp.telemetry import endpoints
     from webmcp.transports.http import HttpTransport
 
     async with _running(spec, load) as (holder, lifecycle, reloader):
@@ -161,7 +184,9 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
         # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
         # handler_cancellation: a client that closes its POST cancels the handler, which cancels a
         # sessionless call (nobody can receive its reply; on 2026-07-28 closing the stream is how to cancel).
-        runner = web.AppRunner(transport.app(), access_log=None, handle_signals=False, shutdown_timeout=5,
+        app = transport.app()
+        endpoints.add_routes(app)  # /metrics beside /healthz and /readyz
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5,
                                handler_cancellation=True)
         await runner.setup()
         http = spec.server.http

@@ -11,7 +11,7 @@ from webmcp.config.load import load
 from webmcp.errors import ConfigError
 
 ALLOWED_STATIC = ("annotations, cache, concurrency, content, description, expose, input, invalidates, kind, output, "
-                  "priority, structured, timeout, title")
+                  "priority, rate_limit, structured, timeout, title")
 DURATION = "must be a duration with a unit, like 250ms, 2s, 5m or 1h"
 
 
@@ -34,7 +34,8 @@ CASES = [
         "version: 1\ntool:\n  a: {kind: static, content: hi}\n",
         [
             "webmcp.yaml:2:1: tool: unknown key; did you mean 'tools'?; "
-            "allowed: caches, executor, master_tools, pools, profile, prompts, resources, server, tools, version"
+            "allowed: caches, executor, master_tools, pools, profile, prompts, resources, scaling, server, telemetry, "
+            "tools, version"
         ],
         id="unknown-top-level-key",
     ),
@@ -236,7 +237,7 @@ def test_several_envelope_problems_are_reported_at_once(workdir: Path) -> None:
     assert len(errors) == 4
     assert errors == [
         "webmcp.yaml:2:1: bogus: unknown key; allowed: caches, executor, master_tools, pools, profile, prompts, "
-        "resources, server, tools, version",
+        "resources, scaling, server, telemetry, tools, version",
         "webmcp.yaml:3:10: server.page_size: must be at least 1 (got 0)",
         'webmcp.yaml:3:24: server.log_level: must be one of: debug, info, warning, error (got "loud")',
         'webmcp.yaml:5:7: tools.c.kind: must be one of: command, http, python, static (got "nope")',
@@ -248,7 +249,7 @@ def test_envelope_problem_does_not_hide_tool_problems(workdir: Path) -> None:
     text = "version: 1\nbogus: 1\ntools:\n  a: {kind: static, content: x, timeout: fast}\n"
     assert problems_of(workdir, text) == [
         "webmcp.yaml:2:1: bogus: unknown key; allowed: caches, executor, master_tools, pools, profile, prompts, "
-        "resources, server, tools, version",
+        "resources, scaling, server, telemetry, tools, version",
         f'webmcp.yaml:4:33: tools.a.timeout: {DURATION} (got "fast")',
     ]
 

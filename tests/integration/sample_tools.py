@@ -208,3 +208,46 @@ async def ask_after(seconds: float, ctx: Context) -> str:
     await asyncio.sleep(seconds)
     answer = await ctx.elicit("Go on?", {"type": "object", "properties": {"go": {"type": "boolean"}}}, key="go")
     return f"went: {answer['action']}"
+
+
+_HELD: list[bytes] = []
+
+
+def hog(megabytes: int) -> str:
+    """Hold `megabytes` of memory (every page touched) until release() is called."""
+    _HELD.append(b"\x01" * (megabytes * 1_000_000))
+    return f"holding {sum(map(len, _HELD)) // 1_000_000}MB"
+
+
+def release() -> str:
+    """Let go of what hog() holds."""
+    _HELD.clear()
+    return "released"
+
+
+def crunch(n: int) -> dict[str, int]:
+    """CPU work: the sum of the first n squares, and the process that computed it."""
+    return {"sum": sum(i * i for i in range(n)), "pid": os.getpid()}
+
+
+def spin(seconds: float) -> str:
+    """Burn CPU in Python code for `seconds`."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        pass
+    return "spun"
+
+
+def deaf(n: int) -> str:
+    """Burn CPU inside one C call that never lets a signal handler run."""
+    return str(sum(range(n)))
+
+
+def unpicklable() -> object:
+    """Return a value pickle cannot carry."""
+    return lambda: None
+
+
+def sync_with_context(ctx: Context) -> str:
+    """A sync tool that takes the call context."""
+    return ctx.tool

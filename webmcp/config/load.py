@@ -11,7 +11,7 @@ from typing import Any
 from webmcp.config import interpolate, layers, marked_yaml
 from webmcp.config.layers import Origins, Override
 from webmcp.config.marked_yaml import Locations
-from webmcp.config.spec import ConfigSpec, ExecutorSpec, ServerSpec, SpecContext
+from webmcp.config.spec import ConfigSpec, ExecutorSpec, ScalingSpec, ServerSpec, SpecContext, TelemetrySpec
 from webmcp.config.validate import show, validate_document
 from webmcp.errors import ConfigError, Problem
 
@@ -109,16 +109,25 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)
                for name, node in (merged.get("prompts") or {}).items()}
+    executor = ExecutorSpec.from_config(merged.get("executor") or {})
+    scaling = ScalingSpec.from_config(merged.get("scaling") or {})
+    classes = dict(executor.priorities)
+    for i, shed in enumerate(scaling.shed):
+        if shed not in classes and "shed" in (merged.get("scaling") or {}):
+            ctx.problem(("scaling", "shed", i), "unknown priority class", show(shed),
+                        f"executor.priorities has: {', '.join(classes)}")
     return ConfigSpec(
         source=source,
         base_dir=base_dir,
         profile=profile,
         server=ServerSpec.from_config(merged.get("server") or {}, base_dir),
-        executor=ExecutorSpec.from_config(merged.get("executor") or {}),
+        executor=executor,
         tools=tools,
         master_tools=masters,
         resources=resources,
         prompts=prompts,
         pools=pools,
         caches=caches,
+        scaling=scaling,
+        telemetry=TelemetrySpec.from_config(merged.get("telemetry") or {}, base_dir),
     )

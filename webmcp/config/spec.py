@@ -9,7 +9,7 @@ from pathlib import Path as FsPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from webmcp.config.marked_yaml import Path, dotted
-from webmcp.config.units import parse_duration, parse_size
+from webmcp.config.units import parse_duration, parse_percent, parse_rate, parse_size
 from webmcp.config.validate import Locate
 from webmcp.errors import Problem
 
@@ -149,24 +149,114 @@ DEFAULT_PRIORITIES = {"critical": 8, "high": 4, "normal": 2, "low": 1}
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitSpec:
+    """A token bucket: `burst` calls at once from a full bucket, refilled at `count` per `period` seconds."""
+
+    text: str  # as written, for messages: "100/min"
+    count: float
+    period: float
+    burst: int
+    per: Literal["tool", "client"] = "tool"
+
+    @classmethod
+    def from_config(cls, node: Any, burst: int | None = None) -> RateLimitSpec:
+        """From `100/min` or `{rate: 100/min, burst: 20, per: client}`."""
+        if isinstance(node, str):
+            node = {"rate": node}
+        text = node["rate"].strip()
+        count, period = parse_rate(text)
+        burst = node.get("burst", burst)
+        return cls(text, count, period, burst if burst is not None else max(1, int(count)), node.get("per", "tool"))
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.period
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutorSpec:
     threads: int
     max_concurrency: int = 256
     queue_limit: int = 1000
     queue_timeout: float = 30.0
     priorities: tuple[tuple[str, int], ...] = tuple(DEFAULT_PRIORITIES.items())
+    client_rate_limit: RateLimitSpec | None = None
+    processes: int = 1
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ExecutorSpec:
         threads = node.get("threads", "auto")
         if threads == "auto":
             threads = min(32, (os.cpu_count() or 1) + 4)
+        client = node.get("client_rate_limit")
+        processes = node.get("processes", "auto")
+        if processes == "auto":
+            processes = os.cpu_count() or 1
         return cls(
+            processes=processes,
+            client_rate_limit=RateLimitSpec.from_config(client, node.get("client_burst")) if client else None,
             threads=threads,
             max_concurrency=node.get("max_concurrency", 256),
             queue_limit=node.get("queue_limit", 1000),
             queue_timeout=parse_duration(node.get("queue_timeout", "30s")),
             priorities=tuple((node.get("priorities") or DEFAULT_PRIORITIES).items()),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingSpec:
+    p95_latency: float | None = None  # seconds
+    error_rate: float | None = None  # a fraction: 0.001 for 0.1%
+    max_memory: int | None = None  # bytes
+    window: float = 60.0
+    shed: tuple[str, ...] = ("low", "normal")
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> ScalingSpec:
+        targets = node.get("targets") or {}
+        return cls(
+            p95_latency=parse_duration(targets["p95_latency"]) if "p95_latency" in targets else None,
+            error_rate=parse_percent(targets["error_rate"]) if "error_rate" in targets else None,
+            max_memory=parse_size(targets["max_memory"]) if "max_memory" in targets else None,
+            window=parse_duration(node.get("window", "60s")),
+            shed=tuple(node.get("shed", ("low", "normal"))),
+        )
+
+    @property
+    def has_call_targets(self) -> bool:
+        return self.p95_latency is not None or self.error_rate is not None
+
+
+@dataclass(frozen=True, slots=True)
+class SpansSpec:
+    path: str  # absolute
+    batch_size: int = 256
+    flush_interval: float = 1.0
+    max_buffer: int = 10000
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySpec:
+    metrics: bool = False
+    listen: tuple[str, int] | None = None
+    spans: SpansSpec | None = None
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any], base_dir: FsPath) -> TelemetrySpec:
+        listen = None
+        if node.get("listen"):
+            host, _, port = node["listen"].rpartition(":")
+            listen = (host, int(port))
+        spans = node.get("spans")
+        return cls(
+            metrics=node.get("metrics", False),
+            listen=listen,
+            spans=SpansSpec(
+                path=str(base_dir / spans["path"]),
+                batch_size=spans.get("batch_size", 256),
+                flush_interval=parse_duration(spans.get("flush_interval", "1s")),
+                max_buffer=spans.get("max_buffer", 10000),
+            ) if spans else None,
         )
 
 
@@ -196,3 +286,12 @@ class ConfigSpec:
     prompts: Mapping[str, PromptSpec]
     pools: Mapping[str, RedisPoolSpec] = field(default_factory=dict)
     caches: Mapping[str, CacheSpec] = field(default_factory=dict)
+    scaling: ScalingSpec = ScalingSpec()
+    telemetry: TelemetrySpec = TelemetrySpec()
+
+    @property
+    def observes_calls(self) -> bool:
+        """Does anything watch each call (metrics, spans, latency/error targets)? If not, the call
+        path skips the observation hook entirely."""
+        t = self.telemetry
+        return t.metrics or t.spans is not None or self.scaling.has_call_targets

@@ -24,12 +24,18 @@ from webmcp.errors import ToolError
 _STRIDE = 1 << 20
 
 
-class Overloaded(ToolError):
-    pass
+class Refused(ToolError):
+    """A call turned away before it ran; `reason` labels it in metrics and spans."""
+
+    reason = "refused"
 
 
-class QueueTimeout(ToolError):
-    pass
+class Overloaded(Refused):
+    reason = "overloaded"
+
+
+class QueueTimeout(Refused):
+    reason = "queue_timeout"
 
 
 @dataclass(slots=True)
@@ -52,6 +58,10 @@ class Admission:
         self._queues = {name: collections.deque[_Waiter]() for name in weights}
         self._stride = {name: _STRIDE // max(1, w) for name, w in weights.items()}
         self._pass = dict.fromkeys(weights, 0)
+
+    def depths(self) -> dict[str, int]:
+        """Calls waiting, by priority class."""
+        return {name: len(queue) for name, queue in self._queues.items()}
 
     def _free(self, tool: str, cap: int | None) -> bool:
         return self.running < self.max_concurrency and (cap is None or self.per_tool[tool] < cap)

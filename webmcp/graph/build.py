@@ -18,17 +18,24 @@ import orjson
 
 from webmcp.cache.policy import CacheSet
 from webmcp.config.master import is_listed
-from webmcp.config.spec import ConfigSpec, Where
+from webmcp.config.spec import ConfigSpec, RateLimitSpec, Where
 from webmcp.errors import BuildError, Problem
 from webmcp.graph.admission import Admission
+from webmcp.graph.gate import Gate
 from webmcp.graph.graph import Graph, close_stack
 from webmcp.graph.master import MasterTool, conflicts
+from webmcp.graph.memory import MemoryGuard
+from webmcp.graph.processes import WorkerProcesses
+from webmcp.graph.ratelimit import Buckets, MemoryBuckets, key
 from webmcp.graph.shared import Key, Shared
 from webmcp.graph.threads import WorkerThreads
 from webmcp.kinds.registry import kind
-from webmcp.kinds.tools.base import Tool
+from webmcp.kinds.tools.base import Tool, ToolSpec
 from webmcp.surface.prompts import build as build_prompts
 from webmcp.surface.resources import build as build_resources
+from webmcp.telemetry.observe import ToolWatch
+from webmcp.telemetry.spans import SpanWriter
+from webmcp.telemetry.targets import Window
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +97,58 @@ class BuildContext:
         )
         return admission
 
+    def memory_guard(self) -> MemoryGuard | None:
+        """One sampler per max_memory, kept across reloads that do not change it."""
+        limit = self.spec.scaling.max_memory
+        if limit is None:
+            return None
+        guard: MemoryGuard = self._shared(("memory_guard", limit), lambda: MemoryGuard(limit).start(),
+                                          lambda g: g.close())
+        return guard
+
+    def rate_buckets(self, owner: str, spec: RateLimitSpec) -> Buckets:
+        """The buckets of one limit (a tool's, or the per-client one): kept, with their tokens, across
+        reloads that leave that limit as it was."""
+        buckets: Buckets = self._shared(("rate_limit", owner, spec), lambda: MemoryBuckets(spec, key(owner, "")),
+                                        lambda _b: None)
+        return buckets
+
+    def gate(self, tspec: ToolSpec) -> Gate | None:
+        """What a tool's calls pass before admission; None when no limit applies to it."""
+        guard = self.memory_guard() if tspec.priority in self.spec.scaling.shed else None
+        client = self.spec.executor.client_rate_limit
+        client_buckets = self.rate_buckets("*", client) if client is not None else None
+        tool_buckets = self.rate_buckets(tspec.name, tspec.rate_limit) if tspec.rate_limit is not None else None
+        if guard is None and client_buckets is None and tool_buckets is None:
+            return None
+        return Gate(tspec.name, tspec.priority, guard, tool_buckets, client_buckets)
+
+    def call_window(self) -> Window:
+        scaling = self.spec.scaling
+        window: Window = self._shared(
+            ("call_window", scaling.window, scaling.p95_latency, scaling.error_rate),
+            lambda: Window(scaling.window, scaling.p95_latency, scaling.error_rate).start(), lambda w: w.close())
+        return window
+
+    def span_writer(self) -> SpanWriter | None:
+        spans = self.spec.telemetry.spans
+        if spans is None:
+            return None
+        writer: SpanWriter = self._shared(("spans", spans), lambda: SpanWriter(spans).start(), lambda w: w.close())
+        return writer
+
+    def watch(self, tspec: ToolSpec, generation: int) -> ToolWatch | None:
+        """The observation hook of a tool's calls; None when nothing observes calls."""
+        if not self.spec.observes_calls:
+            return None
+        return ToolWatch(tspec.name, tspec.priority, generation, self.call_window(), self.span_writer())
+
+    def process_pool(self) -> WorkerProcesses:
+        """Worker processes for `isolation: process` tools, one pool per executor.processes setting."""
+        size = self.spec.executor.processes
+        pool: WorkerProcesses = self._shared(("processes", size), lambda: WorkerProcesses(size), lambda p: p.close())
+        return pool
+
     def thread_pool(self) -> WorkerThreads:
         threads = self.spec.executor.threads
         pool: WorkerThreads = self._shared(("threads", threads), lambda: WorkerThreads(threads),
@@ -126,6 +185,7 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
         problems: list[Problem] = []
         caches = CacheSet(ctx)
         problems.extend(await caches.open())
+        ctx.memory_guard()  # sampled (and reported) even when no tool's class is shed
         for i, (name, tspec) in enumerate(spec.tools.items()):
             if i % 8 == 7:
                 await asyncio.sleep(0)  # a reload builds while serving: let waiting calls run between tools
@@ -143,6 +203,12 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
                 problems.append(tspec.where.problem("unknown priority class", f'"{tspec.priority}"',
                                                     f"executor.priorities has: {classes}"))
             tool.admit_through(ctx.admission())
+            gate = ctx.gate(tspec)
+            if gate is not None:
+                tool.gate_through(gate)
+            watch = ctx.watch(tspec, generation)
+            if watch is not None:
+                tool.watch_with(watch)
             tools[name] = tool
         masters: dict[str, MasterTool] = {}
         for name, mspec in spec.master_tools.items():

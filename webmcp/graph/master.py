@@ -9,29 +9,31 @@ from webmcp.config.spec import MasterToolSpec
 from webmcp.errors import ProtocolError
 from webmcp.kinds.tools.base import Tool, tool_definition
 from webmcp.protocol.jsonrpc import INVALID_PARAMS
+from webmcp.telemetry.observe import OperationLabel
 
 if TYPE_CHECKING:
     from webmcp.protocol.context import Context
 
 
 class MasterTool:
-    __slots__ = ("_valid", "definition", "name", "operations")
+    __slots__ = ("_labels", "_valid", "definition", "name", "operations")
 
     def __init__(self, spec: MasterToolSpec, operations: Mapping[str, Tool]) -> None:
         self.name = spec.name
         self.operations = dict(operations)
         self._valid = ", ".join(self.operations)
+        self._labels = {op: OperationLabel.of(self.name, op) for op in self.operations}
         self.definition = definition(spec, self.operations)
 
     async def call(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
         op = arguments.get("operation")
         tool = self.operations.get(op) if isinstance(op, str) else None
-        if tool is None:
+        if tool is None or not isinstance(op, str):
             what = "missing operation" if op is None else f"unknown operation {op!r}"
             raise ProtocolError(INVALID_PARAMS, f"{what} for tool {self.name!r}; valid operations: {self._valid}",
                                 {"operations": list(self.operations)})
         rest = {k: v for k, v in arguments.items() if k != "operation"}
-        return await tool.call(rest, ctx, f"{self.name!r} operation {op!r}")
+        return await tool.call(rest, ctx, self._labels[op])
 
 
 def conflicts(operations: Mapping[str, Tool]) -> list[str]:

@@ -60,6 +60,11 @@ class Context:
         """What the client declared it can do (`sampling`, `elicitation`, `roots`...)."""
         return self._session.client_capabilities
 
+    @property
+    def client(self) -> str:
+        """Who is calling, for per-client limits and spans: the HTTP session id, or `stdio`."""
+        return self._session.client_id
+
     def close(self) -> None:
         """The call has its reply: anything sent from now on (a lingering thread, say) is dropped."""
         self._closed = True

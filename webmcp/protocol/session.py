@@ -53,6 +53,7 @@ class Session:
         self.holder = holder
         holder.sessions.add(self)
         self.emit = emit
+        self.client_id = "stdio"  # the transport names its client (HTTP: the session id)
         self.protocol_version: str | None = None
         self.client_capabilities: dict[str, Any] = {}
         self.can_request = True  # the transport can carry server->client requests (not in JSON-only HTTP)

@@ -104,6 +104,7 @@ class HttpSession:
         self.json_only = json_only
         self.session = Session(holder, self.emit)
         self.session.can_request = not json_only
+        self.session.client_id = sid or "stateless"
         self.session.abandoned = self._abandoned
         self.last_used = asyncio.get_running_loop().time()
 

@@ -1,9 +1,14 @@
 """What every tool kind shares: the common Spec fields and the runtime wrapper around a backend.
 
 Contract of `Tool.call` (the hot path): arguments are checked against the schema compiled at build
-time before any backend runs; the backend runs under the tool's timeout; every failure of the tool
-becomes an `isError` result, never an exception, except cancellation, a ProtocolError (a fault of the
-request) and InputRequired (a 2026-07-28 question for the client), which propagate.
+time before any backend runs; then the gate (memory shedding, rate limits) may refuse it; a cache hit
+answers; else admission may refuse it and the backend runs under the tool's timeout. Every failure
+of the tool becomes an `isError` result, never an exception, except cancellation, a ProtocolError (a
+fault of the request) and InputRequired (a 2026-07-28 question for the client), which propagate.
+
+Stages that are not configured cost nothing: a tool with no gate, cache or observation hook goes
+straight from the argument check to `run`. The observation hook (`_watch`, telemetry/observe.py)
+records every call exactly once with its outcome when telemetry observes calls.
 """
 
 from __future__ import annotations
@@ -14,24 +19,31 @@ import logging
 import traceback
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 from jsonschema import Draft202012Validator
 
+from webmcp.cache.policy import OUTCOME
 from webmcp.cache.spec import CacheUseSpec
 from webmcp.config.marked_yaml import Path
-from webmcp.config.spec import SpecContext, Where
+from webmcp.config.spec import RateLimitSpec, SpecContext, Where
 from webmcp.config.units import parse_duration
 from webmcp.config.validate import show
 from webmcp.errors import ProtocolError, ToolError
+from webmcp.graph.admission import Refused
 from webmcp.kinds.tools.arguments import compile_check
 from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
+from webmcp.protocol.input_required import InputRequired
+from webmcp.telemetry.observe import Probe
 
 if TYPE_CHECKING:
     from webmcp.graph.admission import Admission
+    from webmcp.graph.gate import Gate
     from webmcp.protocol.context import Context
+    from webmcp.telemetry.observe import ToolWatch
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +66,7 @@ class ToolSpec:
     concurrency: int | None
     cache: CacheUseSpec | None
     invalidates: tuple[str, ...]
+    rate_limit: RateLimitSpec | None
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -72,6 +85,7 @@ class ToolSpec:
             "concurrency": node.get("concurrency"),
             "cache": CacheUseSpec.from_config(name, node["cache"], (*path, "cache"), ctx) if "cache" in node else None,
             "invalidates": tuple(node.get("invalidates", ())),
+            "rate_limit": RateLimitSpec.from_config(node["rate_limit"]) if "rate_limit" in node else None,
         }
 
 
@@ -205,11 +219,17 @@ class _Deadline:
         self.task.cancel()
 
 
+def _refused(refused: Refused, probe: Probe | None) -> dict[str, Any]:
+    if probe is not None:
+        probe.end("rejected", refused.reason)
+    return error_result(str(refused))
+
+
 class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
-    __slots__ = ("_admission", "_backend", "_cache", "_cap", "_is_valid", "_output", "_priority", "_validator",
-                 "definition", "error_details", "name", "timeout")
+    __slots__ = ("_admission", "_backend", "_cache", "_cap", "_direct", "_gate", "_is_valid", "_output", "_priority",
+                 "_validator", "_watch", "definition", "error_details", "name", "timeout")
 
     def __init__(
         self,
@@ -227,6 +247,9 @@ class Tool:
         self._priority = spec.priority
         self._cap = spec.concurrency
         self._cache: Caching | None = None
+        self._gate: Gate | None = None
+        self._watch: ToolWatch | None = None
+        self._direct = True  # no gate, cache or watch: the argument check, then run()
         self._is_valid, self._validator = compile_check(input_schema)
         self._output = Draft202012Validator(dict(spec.output_schema)) if spec.output_schema else None
         self.definition = tool_definition(spec.name, spec.title, spec.description or description or "",
@@ -239,6 +262,17 @@ class Tool:
     def use_cache(self, caching: Caching) -> None:
         """Calls go through `caching` (a cache, or invalidation after the call; set once, by the graph builder)."""
         self._cache = caching
+        self._direct = False
+
+    def gate_through(self, gate: Gate) -> None:
+        """Calls of this tool pass `gate` (memory shedding, rate limits) first (set by the graph builder)."""
+        self._gate = gate
+        self._direct = False
+
+    def watch_with(self, watch: ToolWatch) -> None:
+        """Calls of this tool are observed by `watch` (metrics, spans, targets; set by the graph builder)."""
+        self._watch = watch
+        self._direct = False
 
     @property
     def cache_hint(self) -> tuple[float | None, str] | None:
@@ -264,41 +298,94 @@ class Tool:
     ) -> Coroutine[Any, Any, dict[str, Any]]:
         """One call, to await. `label` names the tool in messages when it is called as a master-tool operation.
 
-        A plain function returning the coroutine to await: the argument check, then the cache (when the
-        tool has one) or `run` directly, without a coroutine of its own in between.
+        A plain function returning the coroutine to await: with no gate, cache or observation, the
+        argument check and then `run` directly, without a coroutine of its own in between.
         """
+        if not self._direct:
+            return self._staged(arguments, ctx, label)
         if not self._is_valid(arguments):
             return _ready(error_result(self.describe_invalid(arguments, label)))
-        if self._cache is not None:
-            return self._cache.call(self, arguments, ctx, label)
         return self.run(arguments, ctx, label)
 
-    async def run(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> dict[str, Any]:
+    async def _staged(self, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
+        """The call with the stages this tool has: observation, argument check, gate, cache."""
+        watch = self._watch
+        probe = Probe(watch, arguments, ctx, label, perf_counter()) if watch is not None else None
+        if not self._is_valid(arguments):
+            if probe is not None:
+                probe.end("invalid")
+            return error_result(self.describe_invalid(arguments, label))
+        gate = self._gate  # memory shedding and rate limits, when configured
+        if gate is not None:
+            refused = await gate.refuse(ctx)
+            if refused is not None:
+                return _refused(refused, probe)
+        cache = self._cache
+        if cache is None:
+            return await self.run(arguments, ctx, label, probe)
+        if probe is None:
+            return await cache.call(self, arguments, ctx, label)
+        # A cached call is timed whole (a hit has no queue; a miss's queue wait counts as run time).
+        probe.admitted()
+        result = outcome = None
+        OUTCOME.set(None)
+        try:
+            result = await cache.call(self, arguments, ctx, label)
+            return result
+        except asyncio.CancelledError:
+            outcome = "cancelled"
+            raise
+        except ProtocolError:
+            outcome = "invalid"
+            raise
+        except InputRequired:
+            outcome = "input_required"
+            raise
+        finally:
+            probe.cache = OUTCOME.get()
+            probe.finish(outcome, result)
+
+    async def run(
+        self, arguments: dict[str, Any], ctx: Context, label: str | None = None, probe: Probe | None = None
+    ) -> dict[str, Any]:
         """Admission, timeout and the backend, for checked arguments (what a cache hit skips)."""
-        # One timer per call that cancels this task; cheaper than asyncio.timeout() on the hot path.
         admission = self._admission
         if admission is not None and not admission.try_enter(self.name, self._cap):
             try:
                 await admission.enter(self.name, self._cap, self._priority)
-            except ToolError as exc:  # Overloaded, QueueTimeout
-                return error_result(str(exc))
+            except Refused as exc:  # Overloaded, QueueTimeout
+                return _refused(exc, probe)
+            except asyncio.CancelledError:
+                if probe is not None:
+                    probe.end("cancelled")
+                raise
+        if probe is not None:
+            probe.admitted()
+        # One timer per call that cancels this task; cheaper than asyncio.timeout() on the hot path.
         task = asyncio.current_task()
         assert task is not None
         deadline = _Deadline(task)
         timer = task.get_loop().call_later(self.timeout, deadline.expire)
+        result = outcome = None  # for the probe: the result, or an outcome the result does not show
         try:
             result = await self._backend.invoke(arguments, ctx)
             if self._output is not None and not result.get("isError"):
-                return self._check_output(result, label)
+                result = self._check_output(result, label)
             return result
         except asyncio.CancelledError:
             if not deadline.expired:
+                outcome = "cancelled"
                 raise
+            outcome = "timeout"
             return error_result(f"{label or f'Tool {self.name!r}'} timed out after {self.timeout:g}s")
         except ToolError as exc:
             return error_result(str(exc))
         except ProtocolError:
+            outcome = "invalid"
             raise  # a fault of the request (2026-07-28: a client capability it did not declare)
+        except InputRequired:
+            outcome = "input_required"
+            raise
         except Exception as exc:
             label = label or f"Tool {self.name!r}"
             log.exception("%s failed", label)
@@ -312,6 +399,8 @@ class Tool:
                 task.uncancel()  # our own cancellation is spent; the task's count stays balanced
             if admission is not None:
                 admission.leave(self.name)
+            if probe is not None:
+                probe.finish(outcome, result)
 
     def _check_output(self, result: dict[str, Any], label: str | None) -> dict[str, Any]:
         """A tool with an output schema MUST return conforming structuredContent (MCP 2025-06-18)."""

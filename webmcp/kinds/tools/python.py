@@ -1,5 +1,6 @@
 """python tool: calls `package.module:function`. Async functions run on the event loop; sync ones
-in the graph's worker threads so that they never block other calls."""
+in the graph's worker threads so that they never block other calls, or, with `isolation: process`,
+in its worker processes (graph/processes.py) so that CPU-bound ones run in parallel."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ import inspect
 import logging
 import sys
 from collections.abc import Callable, Mapping
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext
+from webmcp.errors import ToolError
+from webmcp.graph.processes import WorkerProcesses, module_stamp
 from webmcp.kinds.registry import Kind, register
 from webmcp.kinds.tools.base import Tool, ToolSpec
 from webmcp.kinds.tools.results import from_value
@@ -32,10 +36,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class PythonToolSpec(ToolSpec):
     function: str
+    isolation: Literal["thread", "process"] = "thread"
 
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> PythonToolSpec:
-        return cls(**ToolSpec.common(name, node, path, ctx), function=node["function"])
+        return cls(**ToolSpec.common(name, node, path, ctx), function=node["function"],
+                   isolation=node.get("isolation", "thread"))
 
 
 class PythonBackend:
@@ -77,6 +83,37 @@ class PythonBackend:
             raise
 
 
+class ProcessBackend:
+    """A sync function run in the graph's worker processes: arguments and result travel by pickle."""
+
+    __slots__ = ("_base_dir", "_filter", "_params", "_pool", "_reference", "_stamp", "_timeout")
+
+    def __init__(self, spec: PythonToolSpec, sig: Signature, pool: WorkerProcesses, base_dir: str,
+                 schema_is_closed: bool) -> None:
+        self._reference = spec.function
+        self._timeout = spec.timeout
+        self._params = sig.params
+        self._filter = not (sig.takes_kwargs or schema_is_closed)
+        self._pool = pool
+        self._base_dir = base_dir
+        self._stamp = module_stamp(spec.function)
+
+    async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        kwargs = {k: v for k, v in arguments.items() if k in self._params} if self._filter else arguments
+        future = self._pool.submit(self._reference, self._base_dir, self._stamp, kwargs, self._timeout)
+        try:
+            value = await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            if not future.cancel():  # already running: its worker stops it at the tool's timeout
+                log.info("%s: a cancelled call runs on in its worker process until it ends or times out",
+                         self._reference)
+            raise
+        except BrokenProcessPool:
+            raise ToolError(f"{self._reference} failed: its worker process died (killed past its CPU limit, "
+                            "or from outside)") from None
+        return from_value(value, blocks=True)
+
+
 class NotCallable(TypeError):
     pass
 
@@ -100,10 +137,20 @@ async def build(spec: PythonToolSpec, ctx: BuildContext) -> Tool:
         sig = describe(fn)
     except (TypeError, ValueError) as exc:
         raise ctx.fail(spec.where, f"cannot use {spec.function} as a tool: {exc}") from None
-    pool = None if inspect.iscoroutinefunction(fn) else ctx.thread_pool()
     schema = spec.input_schema or sig.schema
     closed = schema.get("additionalProperties") is False and set(schema.get("properties") or {}) <= sig.params
-    backend = PythonBackend(fn, sig, pool, closed)
+    backend: PythonBackend | ProcessBackend
+    if spec.isolation == "process":
+        if inspect.iscoroutinefunction(fn):
+            raise ctx.fail(spec.where, f"{spec.function} is an async function; isolation: process runs sync "
+                           "functions only", hint="make it a plain def, or drop isolation: process")
+        if sig.context_param is not None:
+            raise ctx.fail(spec.where, f"{spec.function} takes a Context (parameter {sig.context_param!r}), which "
+                           "cannot reach a worker process", hint="drop the parameter, or drop isolation: process")
+        backend = ProcessBackend(spec, sig, ctx.process_pool(), str(ctx.base_dir), closed)
+    else:
+        pool = None if inspect.iscoroutinefunction(fn) else ctx.thread_pool()
+        backend = PythonBackend(fn, sig, pool, closed)
     if spec.input_schema is not None and sig.takes_kwargs is False:
         # A declared schema may name arguments the function does not take: say so now, not per call.
         unknown = set(spec.input_schema.get("properties") or {}) - set(sig.params)

@@ -1,0 +1,1 @@
+"""Telemetry: per-call observation (metrics, spans, targets), /metrics, and the status snapshot."""

@@ -1,0 +1,55 @@
+"""HTTP endpoints of telemetry: /metrics (Prometheus) on the MCP listener, and a separate listener
+(`telemetry.listen`) for servers whose transport is stdio, with /metrics, /healthz and /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from webmcp.errors import TransportUnavailable
+
+if TYPE_CHECKING:
+    from webmcp.graph.holder import GraphHolder
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    from webmcp.telemetry.metrics import exposition  # prometheus_client loads at the first scrape
+
+    body, content_type = exposition()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    """Add GET /metrics to an app (the HTTP transport's)."""
+    app.router.add_get("/metrics", metrics)
+
+
+async def listen(host: str, port: int, holder: GraphHolder, stopping: asyncio.Event) -> web.AppRunner:
+    """Serve /metrics, /healthz and /readyz on host:port until the returned runner is cleaned up."""
+
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.StreamResponse:
+        graph = holder.current
+        closing = stopping.is_set()
+        body = {"status": "stopping" if closing else "ready", "generation": graph.generation,
+                "tools": len(graph.catalog)}
+        return web.json_response(body, status=503 if closing else 200)
+
+    app = web.Application()
+    add_routes(app)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise TransportUnavailable(f"telemetry.listen: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return runner
