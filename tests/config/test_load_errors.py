@@ -10,7 +10,8 @@ from webmcp.config.layers import Override
 from webmcp.config.load import load
 from webmcp.errors import ConfigError
 
-ALLOWED_STATIC = ("annotations, concurrency, content, description, expose, input, kind, output, priority, "
+ALLOWED_STATIC = ("annotations, breaker, concurrency, content, description, expose, fallback, input, kind, output, "
+                  "priority, "
                   "structured, timeout, title")
 DURATION = "must be a duration with a unit, like 250ms, 2s, 5m or 1h"
 
@@ -34,7 +35,8 @@ CASES = [
         "version: 1\ntool:\n  a: {kind: static, content: hi}\n",
         [
             "webmcp.yaml:2:1: tool: unknown key; did you mean 'tools'?; "
-            "allowed: executor, master_tools, profile, prompts, resources, server, tools, version"
+            "allowed: breakers, executor, master_tools, pools, profile, prompts, resources, server, tools, upstreams, "
+            "version"
         ],
         id="unknown-top-level-key",
     ),
@@ -47,7 +49,7 @@ CASES = [
         "version: 1\ntools:\n  a:\n    kind: http\n    request: {url: 'https://x/{id}', methd: GET}\n",
         [
             "webmcp.yaml:5:38: tools.a.request.methd: unknown key; did you mean 'method'?; "
-            "allowed: body, headers, method, query, url"
+            "allowed: body, headers, method, path, query, url"
         ],
         id="unknown-key-in-http-request",
     ),
@@ -235,8 +237,8 @@ def test_several_envelope_problems_are_reported_at_once(workdir: Path) -> None:
     errors = problems_of(workdir, text)
     assert len(errors) == 4
     assert errors == [
-        "webmcp.yaml:2:1: bogus: unknown key; allowed: executor, master_tools, profile, prompts, resources, server, "
-        "tools, version",
+        "webmcp.yaml:2:1: bogus: unknown key; allowed: breakers, executor, master_tools, pools, profile, prompts, "
+        "resources, server, tools, upstreams, version",
         "webmcp.yaml:3:10: server.page_size: must be at least 1 (got 0)",
         'webmcp.yaml:3:24: server.log_level: must be one of: debug, info, warning, error (got "loud")',
         'webmcp.yaml:5:7: tools.c.kind: must be one of: command, http, python, static (got "nope")',
@@ -247,8 +249,8 @@ def test_envelope_problem_does_not_hide_tool_problems(workdir: Path) -> None:
     """An unknown top-level key and a bad tool field in the same file are both reported."""
     text = "version: 1\nbogus: 1\ntools:\n  a: {kind: static, content: x, timeout: fast}\n"
     assert problems_of(workdir, text) == [
-        "webmcp.yaml:2:1: bogus: unknown key; allowed: executor, master_tools, profile, prompts, resources, server, "
-        "tools, version",
+        "webmcp.yaml:2:1: bogus: unknown key; allowed: breakers, executor, master_tools, pools, profile, prompts, "
+        "resources, server, tools, upstreams, version",
         f'webmcp.yaml:4:33: tools.a.timeout: {DURATION} (got "fast")',
     ]
 

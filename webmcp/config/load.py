@@ -95,11 +95,14 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     from webmcp.kinds.registry import kind
     from webmcp.surface.prompts import PromptSpec
     from webmcp.surface.resources import ResourceSpec
+    from webmcp.upstreams.references import check_references, upstream_sections
 
     tools = {}
     for name, node in (merged.get("tools") or {}).items():
         tools[name] = kind("tools", node["kind"]).spec_type.from_config(name, node, ("tools", name), ctx)
     masters = master_specs(merged.get("master_tools") or {}, tools, ctx)
+    sections = upstream_sections(merged, ctx)
+    check_references(tools, sections, ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)
@@ -114,4 +117,5 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         master_tools=masters,
         resources=resources,
         prompts=prompts,
+        **sections,
     )

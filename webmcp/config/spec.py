@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from webmcp.kinds.tools.base import ToolSpec
     from webmcp.surface.prompts import PromptSpec
     from webmcp.surface.resources import ResourceSpec
+    from webmcp.upstreams.spec import BreakerSpec
 
 Transport = Literal["stdio", "http"]
 
@@ -192,3 +193,6 @@ class ConfigSpec:
     master_tools: Mapping[str, MasterToolSpec]
     resources: Mapping[str, ResourceSpec]
     prompts: Mapping[str, PromptSpec]
+    pools: Mapping[str, Any] = field(default_factory=dict)  # name -> a pool kind's Spec
+    breakers: Mapping[str, BreakerSpec] = field(default_factory=dict)
+    upstreams: Mapping[str, Any] = field(default_factory=dict)  # name -> an upstream kind's Spec

@@ -27,6 +27,7 @@ from webmcp.kinds.registry import kind
 from webmcp.kinds.tools.base import Tool
 from webmcp.surface.prompts import build as build_prompts
 from webmcp.surface.resources import build as build_resources
+from webmcp.upstreams.guard import guard_tools
 
 log = logging.getLogger(__name__)
 
@@ -94,17 +95,29 @@ class BuildContext:
                                            lambda p: p.shutdown(wait=False, cancel_futures=True))
         return pool
 
-    async def http_session(self) -> Any:
-        def make() -> Any:
-            import aiohttp
+    def pool_spec(self, name: str | None) -> Any:
+        """The HttpPoolSpec called `name` in `pools:`, or the default pool's for None."""
+        from webmcp.kinds.pools.http import DEFAULT
 
-            return aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, limit_per_host=20, keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=None),  # each tool's own timeout applies
-                raise_for_status=False,
-            )
+        return DEFAULT if name is None else self.spec.pools[name]
 
-        return self._shared(("http_session", 100, 20, 30), make, lambda session: session.close())
+    def http_pool(self, spec: Any) -> Any:
+        """The aiohttp session of one http pool, kept across reloads that do not change its settings."""
+        from webmcp.kinds.pools.http import make_session
+
+        return self._shared((f"pool {spec.name}", spec), lambda: make_session(spec), lambda session: session.close())
+
+    def http_session(self, pool: str | None = None) -> Any:
+        """The session of the pool called `pool`, or of the default pool."""
+        return self.http_pool(self.pool_spec(pool))
+
+    def breaker_spec(self, name: str | None) -> Any:
+        return None if name is None else self.spec.breakers[name]
+
+    async def upstream(self, name: str) -> Any:
+        """The runtime of upstream `name` (one per graph, kept across reloads that do not change it)."""
+        spec = self.spec.upstreams[name]
+        return await kind("upstreams", spec.kind).build(spec, self)
 
 
 def _not_json(definition: dict[str, Any]) -> str | None:
@@ -137,6 +150,7 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
                                                     f"executor.priorities has: {classes}"))
             tool.admit_through(ctx.admission())
             tools[name] = tool
+        guard_tools(spec, tools, ctx)
         masters: dict[str, MasterTool] = {}
         for name, mspec in spec.master_tools.items():
             ops = {op: tools[t] for op, t in mspec.operations.items() if t in tools}

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 import traceback
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -27,6 +27,7 @@ from webmcp.errors import ProtocolError, ToolError
 from webmcp.kinds.tools.arguments import compile_check
 from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
+from webmcp.upstreams.spec import FallbackSpec
 
 if TYPE_CHECKING:
     from webmcp.graph.admission import Admission
@@ -51,6 +52,8 @@ class ToolSpec:
     where: Where
     priority: str
     concurrency: int | None
+    breaker: str | None
+    fallback: FallbackSpec | None
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -67,6 +70,8 @@ class ToolSpec:
             "where": ctx.where(path),
             "priority": node.get("priority", "normal"),
             "concurrency": node.get("concurrency"),
+            "breaker": node.get("breaker"),
+            "fallback": FallbackSpec.from_config(node.get("fallback")),
         }
 
 
@@ -210,6 +215,22 @@ class Tool:
         self._output = Draft202012Validator(dict(spec.output_schema)) if spec.output_schema else None
         self.definition = tool_definition(spec.name, spec.title, spec.description or description or "",
                                           input_schema, spec.output_schema, spec.annotations)
+
+    def guard(self, wrap: Callable[[Backend], Backend]) -> None:
+        """Wrap the backend (a breaker or fallback of the tool's own; set once, by the graph builder)."""
+        self._backend = wrap(self._backend)
+
+    async def run_as_fallback(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Serve another tool's call as its fallback: inside that call's admission slot and timeout."""
+        if not self._is_valid(arguments):
+            return error_result(self.describe_invalid(arguments, f"fallback tool {self.name!r}"))
+        try:
+            return await self._backend.invoke(arguments, ctx)
+        except ToolError as exc:
+            return error_result(str(exc))
+        except Exception as exc:
+            log.exception("fallback tool %r failed", self.name)
+            return error_result(f"fallback tool {self.name!r} failed: {type(exc).__name__}: {exc}")
 
     def admit_through(self, admission: Admission) -> None:
         """Calls of this tool take a slot of `admission` (set once, by the graph builder)."""
