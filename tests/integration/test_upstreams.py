@@ -239,3 +239,30 @@ tools:
 
 
 
+
+
+async def test_upstream_state_survives_an_unrelated_reload(workdir: Path, replicas: Replicas, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """An open breaker and an ejected endpoint stay so across a reload that leaves the upstream alone;
+    the reload report says the upstream and its pool were kept."""
+    from tests.integration.test_reload import cli_reload, wait_for_run_file
+
+    runtime_dir = tmp_path / "run"
+    runtime_dir.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime_dir))
+    body = "    breaker: slow\n    outlier: {consecutive_failures: 1, ejection_time: 30s}"
+    text = upstream(replicas, body, names=("a", "b"))
+    text = text.replace("breakers:\n", "breakers:\n  slow: {failure_threshold: 1}\n")
+    config = write_config(workdir, text)
+    replicas["a"].status = 503
+    async with connect(config, env={"XDG_RUNTIME_DIR": str(runtime_dir)}) as s:
+        while (await s.call_tool("who", {})).is_error is False:
+            pass  # until a has failed once: its breaker is open and it is ejected
+        wait_for_run_file(runtime_dir)
+        config.write_text(config.read_text() + '  about: {kind: static, content: "added"}\n')
+        done = await anyio.to_thread.run_sync(cli_reload, config)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "components: kept admission, pool default, upstream api" in done.stdout
+        replicas["a"].status = 200
+        assert await calls(s, 6) == {"b": 6}  # a is still out
+        assert (await s.call_tool("about", {})).content[0].text == "added"
