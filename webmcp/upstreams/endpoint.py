@@ -7,7 +7,7 @@ calls only when healthy, not ejected and its breaker (if any) allows.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from webmcp.upstreams.breaker import Breaker
@@ -16,8 +16,8 @@ EWMA_ALPHA = 0.3  # weight of the newest latency sample in the moving average
 
 
 class Endpoint:
-    __slots__ = ("address", "breaker", "calls", "current_weight", "ejected", "ewma", "failures", "healthy", "inflight",
-                 "name", "weight")
+    __slots__ = ("address", "breaker", "calls", "current_weight", "ejected", "ewma", "failed", "failures", "healthy",
+                 "inflight", "name", "ok", "weight")
 
     def __init__(self, name: str, address: str, weight: int, breaker: Breaker | None) -> None:
         self.name = name
@@ -31,6 +31,8 @@ class Endpoint:
         self.healthy = True
         self.ejected = False
         self.current_weight = 0  # smooth weighted round robin
+        self.ok: Any = None  # bound prometheus counters of attempt outcomes (set by the Upstream)
+        self.failed: Any = None
 
     def observe(self, seconds: float) -> None:
         self.ewma = seconds if self.ewma == 0.0 else self.ewma + EWMA_ALPHA * (seconds - self.ewma)

@@ -19,7 +19,7 @@ from webmcp.errors import ToolError
 from webmcp.kinds.tools.results import text_result
 from webmcp.upstreams.breaker import Breaker
 from webmcp.upstreams.spec import BreakerSpec, FallbackSpec
-from webmcp.upstreams.upstream import UpstreamFailure
+from webmcp.upstreams.upstream import UpstreamFailure, breaker_gauge
 
 if TYPE_CHECKING:
     from webmcp.config.spec import ConfigSpec
@@ -93,7 +93,7 @@ def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], ctx: BuildContext) 
             policy = spec.breakers[tspec.breaker]
 
             def make(p: BreakerSpec = policy, n: str = name) -> Breaker:
-                return Breaker(p, f"tool {n!r}")
+                return Breaker(p, f"tool {n!r}", breaker_gauge("tool", n, ""))
 
             breaker = ctx._shared((f"breaker tool {name}", policy), make, lambda _b: None)
 

@@ -18,7 +18,8 @@ from typing import Any, TypeVar
 
 from webmcp.errors import ToolError
 from webmcp.kinds.balancers import make_balancer
-from webmcp.upstreams.breaker import Breaker
+from webmcp.upstreams import metrics
+from webmcp.upstreams.breaker import STATE_NAMES, Breaker
 from webmcp.upstreams.endpoint import Endpoint
 from webmcp.upstreams.spec import Balancing, BreakerSpec, EndpointSpec, HealthCheckSpec
 
@@ -45,8 +46,8 @@ class UpstreamFailure(ToolError):
 
 
 class Upstream:
-    __slots__ = ("_balancer", "_checks", "_timers", "attempts", "available", "balancing", "endpoints", "name",
-                 "retries")
+    __slots__ = ("_balancer", "_checks", "_retried", "_timers", "attempts", "available", "balancing", "endpoints",
+                 "name", "retries")
 
     def __init__(self, name: str, endpoints: Sequence[EndpointSpec], balancing: Balancing,
                  breaker: BreakerSpec | None) -> None:
@@ -54,9 +55,17 @@ class Upstream:
         self.balancing = balancing
         self.endpoints = [
             Endpoint(e.name, e.address, e.weight,
-                     Breaker(breaker, f"upstream {name!r} endpoint {e.name!r}") if breaker else None)
+                     Breaker(breaker, f"upstream {name!r} endpoint {e.name!r}", breaker_gauge("upstream", name, e.name))
+                     if breaker else None)
             for e in endpoints
         ]
+        for ep in self.endpoints:
+            ep.ok = metrics.ATTEMPTS.labels(name, ep.name, "ok")
+            ep.failed = metrics.ATTEMPTS.labels(name, ep.name, "failed")
+            metrics.ENDPOINT_UP.labels(name, ep.name).set(1)
+            if ep.breaker is not None:
+                metrics.BREAKER_STATE.labels("upstream", name, ep.name).set(0)
+        self._retried = metrics.RETRIES.labels(name)
         self.available: list[Endpoint] = list(self.endpoints)
         self._balancer = make_balancer(balancing.balance, self.endpoints, balancing.hash_on)
         self._timers: set[asyncio.TimerHandle] = set()
@@ -66,6 +75,8 @@ class Upstream:
 
     def _refresh(self) -> None:
         self.available = [e for e in self.endpoints if e.healthy and not e.ejected]
+        for e in self.endpoints:
+            metrics.ENDPOINT_UP.labels(self.name, e.name).set(1 if e.healthy and not e.ejected else 0)
 
     def _choose(self, arguments: Mapping[str, Any], tried: list[Endpoint] | None) -> Endpoint:
         available = self.available
@@ -119,16 +130,19 @@ class Upstream:
             if time.monotonic() + delay >= deadline:
                 raise UpstreamFailure(f"{error} (no time left to try again)")
             self.retries += 1
+            self._retried.inc()
             tried = [*(tried or ()), ep]
             await asyncio.sleep(delay)
 
     def _succeeded(self, ep: Endpoint, seconds: float) -> None:
+        ep.ok.inc()
         ep.observe(seconds)
         ep.failures = 0
         if ep.breaker is not None:
             ep.breaker.success()
 
     def _failed(self, ep: Endpoint) -> None:
+        ep.failed.inc()
         ep.failures += 1
         if ep.breaker is not None:
             ep.breaker.failure()
@@ -193,3 +207,15 @@ class Upstream:
         if self._checks:
             await asyncio.gather(*self._checks, return_exceptions=True)
         self._checks = []
+
+
+def breaker_gauge(scope: str, name: str, endpoint: str) -> Callable[[Breaker], None]:
+    """A breaker's on_change: its state into webmcp_breaker_state, and a log line."""
+    gauge = metrics.BREAKER_STATE.labels(scope, name, endpoint)
+    gauge.set(0)
+
+    def on_change(breaker: Breaker) -> None:
+        gauge.set(breaker.state)
+        log.warning("circuit %s for %s", STATE_NAMES[breaker.state].replace("_", "-"), breaker.label)
+
+    return on_change

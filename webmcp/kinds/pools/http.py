@@ -53,13 +53,17 @@ DEFAULT = HttpPoolSpec(name="default")  # the pool of http tools and upstreams t
 def make_session(spec: HttpPoolSpec) -> Any:
     import aiohttp
 
+    from webmcp.upstreams.metrics import pool_trace, watch_connector
+
     connector = aiohttp.TCPConnector(
         limit=spec.max_connections, limit_per_host=spec.max_per_host, keepalive_timeout=spec.keepalive,
         ttl_dns_cache=int(spec.dns_cache) or None, use_dns_cache=spec.dns_cache > 0,
     )
     # total=None: each tool's own timeout applies; connect/read limits fail one attempt (retried when safe).
     timeout = aiohttp.ClientTimeout(total=None, connect=spec.connect_timeout, sock_read=spec.read_timeout)
-    return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False)
+    watch_connector(spec.name, connector)
+    return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False,
+                                 trace_configs=[pool_trace(spec.name)])
 
 
 async def build(spec: HttpPoolSpec, ctx: BuildContext) -> Any:
