@@ -28,20 +28,21 @@ def metric(metric_name: str, **labels: str) -> float:
 
 def config(tmp_path: Path, replicas: Replicas, pool: str = "{kind: http, max_connections: 4}") -> Path:
     path = tmp_path / "webmcp.yaml"
+    name = pool_name(tmp_path)
     path.write_text(f"""
 version: 1
 pools:
-  shared_{tmp_path.name[-6:].replace('-', '_')}: {pool}
+  {name}: {pool}
 breakers:
   b: {{failure_threshold: 2, recovery_timeout: 30s}}
 upstreams:
   pooled:
     kind: http
-    pool: shared_{tmp_path.name[-6:].replace('-', '_')}
+    pool: {name}
     endpoints: ["{replicas['p1'].url}", "{replicas['p2'].url}"]
     breaker: b
 tools:
-  direct: {{kind: http, pool: shared_{tmp_path.name[-6:].replace('-', '_')}, request: {{url: "{replicas['p1'].url}/who"}}}}
+  direct: {{kind: http, pool: {name}, request: {{url: "{replicas['p1'].url}/who"}}}}
   balanced: {{kind: http, upstream: pooled, request: {{path: /who}}}}
 """)
     return path
@@ -72,8 +73,8 @@ def test_one_pool_is_shared_and_reuses_its_connections(tmp_path: Path, replicas:
             reused = metric("webmcp_pool_connections_reused_total", pool=name)
             assert created <= 3 and reused / (created + reused) > 0.9, (created, reused)
             assert metric("webmcp_pool_connections", pool=name, state="open") >= 1
-            assert metric("webmcp_upstream_attempts_total", upstream="pooled", endpoint=f"127.0.0.1:{replicas['p2'].port}",
-                          outcome="ok") == 25
+            p2 = f"127.0.0.1:{replicas['p2'].port}"
+            assert metric("webmcp_upstream_attempts_total", upstream="pooled", endpoint=p2, outcome="ok") == 25
         finally:
             await graph.close()
 
