@@ -65,7 +65,7 @@ CASES = [
     pytest.param(
         "version: 1\ntools:\n  a:\n    kind: pyton\n    function: m:f\n",
         [
-            'webmcp.yaml:4:5: tools.a.kind: must be one of: command, http, python, static (got "pyton"); '
+            'webmcp.yaml:4:5: tools.a.kind: must be one of: command, http, mcp, python, static (got "pyton"); '
             "did you mean 'python'?"
         ],
         id="unknown-tool-kind",
@@ -74,7 +74,7 @@ CASES = [
         "version: 1\nmaster_tools:\n  m:\n    operations:\n      y: {kind: pyton, function: 'm:f'}\n",
         [
             'webmcp.yaml:5:11: master_tools.m.operations.y.kind: unknown tool kind (got "pyton"); '
-            "did you mean 'python'?; kinds: command, http, python, static"
+            "did you mean 'python'?; kinds: command, http, mcp, python, static"
         ],
         id="unknown-kind-of-inline-operation",
     ),
@@ -241,7 +241,7 @@ def test_several_envelope_problems_are_reported_at_once(workdir: Path) -> None:
         "resources, server, tools, upstreams, version",
         "webmcp.yaml:3:10: server.page_size: must be at least 1 (got 0)",
         'webmcp.yaml:3:24: server.log_level: must be one of: debug, info, warning, error (got "loud")',
-        'webmcp.yaml:5:7: tools.c.kind: must be one of: command, http, python, static (got "nope")',
+        'webmcp.yaml:5:7: tools.c.kind: must be one of: command, http, mcp, python, static (got "nope")',
     ]
 
 

@@ -24,7 +24,7 @@ from webmcp.graph.master import MasterTool, conflicts
 from webmcp.graph.shared import Key, Shared
 from webmcp.graph.threads import WorkerThreads
 from webmcp.kinds.registry import kind
-from webmcp.kinds.tools.base import Tool
+from webmcp.kinds.tools.base import Tool, ToolSpec
 from webmcp.surface.prompts import build as build_prompts
 from webmcp.surface.resources import build as build_resources
 from webmcp.upstreams.guard import guard_tools
@@ -134,23 +134,30 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
     ctx = BuildContext(spec, stack, previous.shared if previous is not None else None)
     try:
         tools: dict[str, Tool] = {}
+        owners: dict[str, ToolSpec] = {}  # tool name -> the entry it was built from (one entry may import many)
         problems: list[Problem] = []
         for name, tspec in spec.tools.items():
             try:
-                tool = await kind("tools", tspec.kind).build(tspec, ctx)
+                built = await kind("tools", tspec.kind).build(tspec, ctx)
             except BuildFailure as exc:
                 problems.append(exc.problem)
                 continue
-            bad_schema = tool.check_schema() or _not_json(tool.definition)
-            if bad_schema:
-                problems.append(tspec.where.problem(bad_schema))
+            for tool in built.values() if isinstance(built, dict) else [built]:
+                if tool.name in owners or (tool.name != name and tool.name in spec.tools):
+                    problems.append(tspec.where.problem(f"imports tool {tool.name!r}, which is declared already",
+                                                        hint="set import.prefix or import.deny"))
+                    continue
+                bad_schema = tool.check_schema() or _not_json(tool.definition)
+                if bad_schema:
+                    problems.append(tspec.where.problem(bad_schema))
+                tool.admit_through(ctx.admission())
+                tools[tool.name] = tool
+                owners[tool.name] = tspec
             if tspec.priority not in dict(spec.executor.priorities):
                 classes = ", ".join(dict(spec.executor.priorities))
                 problems.append(tspec.where.problem("unknown priority class", f'"{tspec.priority}"',
                                                     f"executor.priorities has: {classes}"))
-            tool.admit_through(ctx.admission())
-            tools[name] = tool
-        guard_tools(spec, tools, ctx)
+        guard_tools(spec, tools, owners, ctx)
         masters: dict[str, MasterTool] = {}
         for name, mspec in spec.master_tools.items():
             ops = {op: tools[t] for op, t in mspec.operations.items() if t in tools}
@@ -173,7 +180,7 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
         if problems or resources is None or prompts is None:
             raise BuildError(problems)
         listed: dict[str, Tool | MasterTool] = {
-            n: t for n, t in tools.items() if is_listed(spec.tools[n], spec.master_tools)
+            n: t for n, t in tools.items() if is_listed(owners[n], spec.master_tools)
         }
         listed.update(masters)
         return Graph(generation, spec, listed, stack, resources, prompts, ctx.shared)

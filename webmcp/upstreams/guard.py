@@ -24,7 +24,7 @@ from webmcp.upstreams.upstream import UpstreamFailure, breaker_gauge
 if TYPE_CHECKING:
     from webmcp.config.spec import ConfigSpec
     from webmcp.graph.build import BuildContext
-    from webmcp.kinds.tools.base import Backend, Tool
+    from webmcp.kinds.tools.base import Backend, Tool, ToolSpec
     from webmcp.protocol.context import Context
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,12 @@ class Guarded:
         return await self.fallback_tool.run_as_fallback(arguments, ctx)
 
 
-def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], ctx: BuildContext) -> None:
+def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], owners: Mapping[str, ToolSpec], ctx: BuildContext) -> None:
     """Wrap every built tool that declares `breaker:` or `fallback:`. A tool's breaker keeps its state
     across reloads that change neither the tool's name nor the policy."""
     guards: list[Guarded] = []
     for name, tool in tools.items():
-        tspec = spec.tools[name]
+        tspec = owners[name]
         if tspec.breaker is None and tspec.fallback is None:
             continue
         breaker = None
@@ -98,7 +98,7 @@ def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], ctx: BuildContext) 
             breaker = ctx._shared((f"breaker tool {name}", policy), make, lambda _b: None)
 
         def wrap(backend: Backend, n: str = name, b: Breaker | None = breaker) -> Backend:
-            guarded = Guarded(n, backend, b, spec.tools[n].fallback)
+            guarded = Guarded(n, backend, b, owners[n].fallback)
             guards.append(guarded)
             return guarded
 

@@ -18,7 +18,6 @@ from typing import Any, TypeVar
 
 from webmcp.errors import ToolError
 from webmcp.kinds.balancers import make_balancer
-from webmcp.upstreams import metrics
 from webmcp.upstreams.breaker import STATE_NAMES, Breaker
 from webmcp.upstreams.endpoint import Endpoint
 from webmcp.upstreams.spec import Balancing, BreakerSpec, EndpointSpec, HealthCheckSpec
@@ -46,11 +45,13 @@ class UpstreamFailure(ToolError):
 
 
 class Upstream:
-    __slots__ = ("_balancer", "_checks", "_retried", "_timers", "attempts", "available", "balancing", "endpoints",
-                 "name", "retries")
+    __slots__ = ("_balancer", "_checks", "_retried", "_timers", "_up", "attempts", "available", "balancing",
+                 "endpoints", "name", "retries")
 
     def __init__(self, name: str, endpoints: Sequence[EndpointSpec], balancing: Balancing,
                  breaker: BreakerSpec | None) -> None:
+        from webmcp.upstreams import metrics  # prometheus-client: imported only by configs with upstreams
+
         self.name = name
         self.balancing = balancing
         self.endpoints = [
@@ -59,10 +60,12 @@ class Upstream:
                      if breaker else None)
             for e in endpoints
         ]
+        self._up: dict[str, Any] = {}
         for ep in self.endpoints:
             ep.ok = metrics.ATTEMPTS.labels(name, ep.name, "ok")
             ep.failed = metrics.ATTEMPTS.labels(name, ep.name, "failed")
-            metrics.ENDPOINT_UP.labels(name, ep.name).set(1)
+            self._up[ep.name] = metrics.ENDPOINT_UP.labels(name, ep.name)
+            self._up[ep.name].set(1)
             if ep.breaker is not None:
                 metrics.BREAKER_STATE.labels("upstream", name, ep.name).set(0)
         self._retried = metrics.RETRIES.labels(name)
@@ -76,7 +79,7 @@ class Upstream:
     def _refresh(self) -> None:
         self.available = [e for e in self.endpoints if e.healthy and not e.ejected]
         for e in self.endpoints:
-            metrics.ENDPOINT_UP.labels(self.name, e.name).set(1 if e.healthy and not e.ejected else 0)
+            self._up[e.name].set(1 if e.healthy and not e.ejected else 0)
 
     def _choose(self, arguments: Mapping[str, Any], tried: list[Endpoint] | None) -> Endpoint:
         available = self.available
@@ -211,6 +214,8 @@ class Upstream:
 
 def breaker_gauge(scope: str, name: str, endpoint: str) -> Callable[[Breaker], None]:
     """A breaker's on_change: its state into webmcp_breaker_state, and a log line."""
+    from webmcp.upstreams import metrics
+
     gauge = metrics.BREAKER_STATE.labels(scope, name, endpoint)
     gauge.set(0)
 
