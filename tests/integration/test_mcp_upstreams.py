@@ -175,3 +175,12 @@ tools:
     assert proc.returncode == 4
     assert proc.stdout.decode().strip() == (f"{config}:9:3: tools.nope: upstream 'up' has no tool 'shuot'; "
                                             "it has: fail, secret, shout, whoami")
+
+
+async def test_replicas_of_an_mcp_upstream_share_the_calls(workdir: Path) -> None:
+    """An mcp upstream with two stdio endpoints: round robin alternates between the two processes."""
+    command = f'["{sys.executable}", -m, webmcp, serve, -c, upstream.yaml]'
+    config = proxy(workdir, f"endpoints: [{{command: {command}, name: one}}, {{command: {command}, name: two}}]")
+    async with connect(config) as s:
+        pids = [await pid_of(s) for _ in range(4)]
+    assert len(set(pids)) == 2 and pids[0] == pids[2] and pids[1] == pids[3]

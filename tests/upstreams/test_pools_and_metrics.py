@@ -107,3 +107,22 @@ def test_breaker_state_metric_and_pool_kept_across_a_reload(tmp_path: Path, repl
         await third.close()
 
     asyncio.run(main())
+
+
+def test_waits_for_a_free_connection_are_measured(tmp_path: Path, replicas: Replicas) -> None:
+    """With max_connections: 1, concurrent calls queue for the one connection; the wait histogram counts them."""
+    name = pool_name(tmp_path)
+    replicas["p1"].delay = 0.05
+
+    async def main() -> None:
+        graph = await build(load(config(tmp_path, replicas, "{kind: http, max_connections: 1}")))
+        try:
+            before = metric("webmcp_pool_wait_seconds_count", pool=name)
+            results = await asyncio.gather(*(graph.tools["direct"].call({}, None) for _ in range(4)))
+            assert not any(r["isError"] for r in results)
+            assert metric("webmcp_pool_wait_seconds_count", pool=name) - before >= 3
+            assert metric("webmcp_pool_wait_seconds_sum", pool=name) >= 0.1
+        finally:
+            await graph.close()
+
+    asyncio.run(main())
