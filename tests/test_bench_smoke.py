@@ -51,3 +51,12 @@ def test_inflight_benchmark_runs_without_errors() -> None:
                           timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "errors: 0" in done.stdout and "all features vs bare" in done.stdout
+
+
+def test_upstream_benchmark_runs() -> None:
+    """bench/upstreams.py completes on small counts and prints both proxy overheads."""
+    env = {**os.environ, "UPSTREAM_BENCH_CALLS": "30", "UPSTREAM_BENCH_PICKS": "2000"}
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "upstreams.py")], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("=> webmcp's overhead through the upstream") == 2

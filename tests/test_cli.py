@@ -34,10 +34,10 @@ def test_validate_prints_every_problem_and_exits_3(runner: CliRunner, tmp_path: 
     assert result.exit_code == 3
     lines = result.stdout.strip().splitlines()
     assert lines == [
-        f"{cfg}:6:5: tools.a.timeot: unknown key; did you mean 'timeout'?; allowed: annotations, cache, "
-        "concurrency, description, expose, function, input, invalidates, isolation, kind, output, priority, "
-        "rate_limit, timeout, title",
-        f"{cfg}:8:5: tools.b.kind: must be one of: command, http, python, static (got \"statik\"); "
+        f"{cfg}:6:5: tools.a.timeot: unknown key; did you mean 'timeout'?; allowed: annotations, breaker, cache, "
+        "concurrency, description, expose, fallback, function, input, invalidates, isolation, kind, output, "
+        "priority, rate_limit, timeout, title",
+        f"{cfg}:8:5: tools.b.kind: must be one of: command, http, mcp, python, static (got \"statik\"); "
         "did you mean 'static'?",
     ]
 

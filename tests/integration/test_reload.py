@@ -312,7 +312,7 @@ def test_unchanged_components_are_kept_across_a_reload(workdir: Path, runtime_di
             second = server.until(lambda m: m.get("id") == 2)[-1]["result"]["structuredContent"]["port"]
             assert second == first
             status = json.loads(next(runtime_dir.glob("webmcp/*/*.status.json")).read_text())
-            assert "components: kept admission, http_session, threads" in status["last"]["message"]
+            assert "components: kept admission, pool default, threads" in status["last"]["message"]
         finally:
             server.stop()
 

@@ -152,7 +152,7 @@ def ask_server(folder: Path, pid: int, request: ClearRequest, timeout: float) ->
 async def clear_redis(spec: ConfigSpec, request: ClearRequest) -> list[tuple[str, int]]:
     """Invalidate the config's Redis-backed caches in Redis directly: (cache, instances that acknowledged)."""
     from webmcp.cache.remote import RemoteStore
-    from webmcp.pools.redis import connect, subscriber
+    from webmcp.kinds.pools.redis import connect, subscriber
 
     caches = {name: c for name, c in spec.caches.items()}
     caches.update({t.name: t.cache.inline for t in spec.tools.values() if t.cache and t.cache.inline})

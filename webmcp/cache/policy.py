@@ -212,7 +212,7 @@ class CacheSet:
         if spec.backend == "memory":
             memory: Cache = ctx._shared(("cache", *spec.settings), lambda: Cache(spec), lambda c: c.close())
             return memory
-        from webmcp.pools.redis import client, subscriber
+        from webmcp.kinds.pools.redis import client, subscriber
 
         assert spec.pool is not None
         pool = ctx.spec.pools[spec.pool]

@@ -153,3 +153,6 @@ def check_references(tools: Mapping[str, Any], caches: Mapping[str, CacheSpec], 
         if spec.backend == "redis" and spec.pool is not None and spec.pool not in pools:
             hint = suggest(spec.pool, pools) or f"pools: has {', '.join(sorted(pools)) or 'no entries'}"
             ctx.problems.append(spec.where.problem("no such pool in pools:", show(spec.pool), hint))
+        elif spec.backend == "redis" and spec.pool is not None and pools[spec.pool].kind != "redis":
+            ctx.problems.append(spec.where.problem(f"pools entry {spec.pool!r} is of kind {pools[spec.pool].kind}, "
+                                                   "not redis", show(spec.pool)))

@@ -91,20 +91,22 @@ def _profile(
 
 
 def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
-    from webmcp.cache.spec import cache_specs, check_references
+    from webmcp.cache.spec import cache_specs
+    from webmcp.cache.spec import check_references as check_cache_references
     from webmcp.config.master import master_specs
     from webmcp.kinds.registry import kind
-    from webmcp.pools.redis import pool_specs
     from webmcp.surface.prompts import PromptSpec
     from webmcp.surface.resources import ResourceSpec
+    from webmcp.upstreams.references import check_references, upstream_sections
 
     tools = {}
     for name, node in (merged.get("tools") or {}).items():
         tools[name] = kind("tools", node["kind"]).spec_type.from_config(name, node, ("tools", name), ctx)
     masters = master_specs(merged.get("master_tools") or {}, tools, ctx)
-    pools = pool_specs(merged.get("pools") or {}, ctx)
+    sections = upstream_sections(merged, ctx)
+    check_references(tools, sections, ctx)
     caches = cache_specs(merged.get("caches") or {}, ctx)
-    check_references(tools, caches, pools, ctx)
+    check_cache_references(tools, caches, sections["pools"], ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)
@@ -126,7 +128,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         master_tools=masters,
         resources=resources,
         prompts=prompts,
-        pools=pools,
+        **sections,
         caches=caches,
         scaling=scaling,
         telemetry=TelemetrySpec.from_config(merged.get("telemetry") or {}, base_dir),

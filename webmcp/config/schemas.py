@@ -81,12 +81,14 @@ def bundle() -> dict[str, Any]:
     for sid, schema in schemas.items():
         if sid != ENVELOPE_ID:
             defs[sid.removeprefix("urn:webmcp:").replace("/", "_")] = schema
-    kinds = [sid for sid in schemas if sid.startswith("urn:webmcp:kinds/tools/")]
-    entry = dict(defs["tool_entry"])
-    entry["allOf"] = [
-        {"if": {"properties": {"kind": {"const": sid.rsplit("/", 1)[1]}}, "required": ["kind"]}, "then": {"$ref": sid}}
-        for sid in sorted(kinds)
-    ]
-    defs["tool_entry"] = entry
+    for section, entry_name in (("tools", "tool_entry"), ("pools", "pool_entry"), ("upstreams", "upstream_entry")):
+        kinds = [sid for sid in schemas if sid.startswith(f"urn:webmcp:kinds/{section}/")]
+        entry = dict(defs[entry_name])
+        entry["allOf"] = [
+            {"if": {"properties": {"kind": {"const": sid.rsplit("/", 1)[1]}}, "required": ["kind"]},
+             "then": {"$ref": sid}}
+            for sid in sorted(kinds)
+        ]
+        defs[entry_name] = entry
     envelope["$defs"] = defs
     return envelope

@@ -16,9 +16,9 @@ from webmcp.errors import Problem
 if TYPE_CHECKING:
     from webmcp.cache.spec import CacheSpec
     from webmcp.kinds.tools.base import ToolSpec
-    from webmcp.pools.redis import RedisPoolSpec
     from webmcp.surface.prompts import PromptSpec
     from webmcp.surface.resources import ResourceSpec
+    from webmcp.upstreams.spec import BreakerSpec
 
 Transport = Literal["stdio", "http"]
 
@@ -284,7 +284,9 @@ class ConfigSpec:
     master_tools: Mapping[str, MasterToolSpec]
     resources: Mapping[str, ResourceSpec]
     prompts: Mapping[str, PromptSpec]
-    pools: Mapping[str, RedisPoolSpec] = field(default_factory=dict)
+    pools: Mapping[str, Any] = field(default_factory=dict)  # name -> a pool kind's Spec
+    breakers: Mapping[str, BreakerSpec] = field(default_factory=dict)
+    upstreams: Mapping[str, Any] = field(default_factory=dict)  # name -> an upstream kind's Spec
     caches: Mapping[str, CacheSpec] = field(default_factory=dict)
     scaling: ScalingSpec = ScalingSpec()
     telemetry: TelemetrySpec = TelemetrySpec()

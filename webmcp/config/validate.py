@@ -52,6 +52,10 @@ def validate_document(data: Any, locate: Locate) -> list[Problem]:
     for name, entry in _entries(data.get("tools")):
         if entry.get("kind") in known:
             problems += validate_tool(entry, ("tools", name), locate)
+    for section in ("pools", "upstreams"):
+        for name, entry in _entries(data.get(section)):
+            if entry.get("kind") in kinds_of(section):
+                problems += _check(kind_schema_id(section, entry["kind"]), entry, (section, name), locate)
     for name, master in _entries(data.get("master_tools")):
         for op, target in _entries(master.get("operations")):
             problems += validate_tool(target, ("master_tools", name, "operations", op), locate, inline=True)

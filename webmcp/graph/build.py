@@ -36,6 +36,7 @@ from webmcp.surface.resources import build as build_resources
 from webmcp.telemetry.observe import ToolWatch
 from webmcp.telemetry.spans import SpanWriter
 from webmcp.telemetry.targets import Window
+from webmcp.upstreams.guard import guard_tools
 
 log = logging.getLogger(__name__)
 
@@ -137,11 +138,12 @@ class BuildContext:
         writer: SpanWriter = self._shared(("spans", spans), lambda: SpanWriter(spans).start(), lambda w: w.close())
         return writer
 
-    def watch(self, tspec: ToolSpec, generation: int) -> ToolWatch | None:
-        """The observation hook of a tool's calls; None when nothing observes calls."""
+    def watch(self, tspec: ToolSpec, generation: int, name: str) -> ToolWatch | None:
+        """The observation hook of the calls of tool `name` (built from `tspec`, which may import several);
+        None when nothing observes calls."""
         if not self.spec.observes_calls:
             return None
-        return ToolWatch(tspec.name, tspec.priority, generation, self.call_window(), self.span_writer())
+        return ToolWatch(name, tspec.priority, generation, self.call_window(), self.span_writer())
 
     def process_pool(self) -> WorkerProcesses:
         """Worker processes for `isolation: process` tools, one pool per executor.processes setting."""
@@ -155,17 +157,29 @@ class BuildContext:
                                            lambda p: p.shutdown(wait=False, cancel_futures=True))
         return pool
 
-    async def http_session(self) -> Any:
-        def make() -> Any:
-            import aiohttp
+    def pool_spec(self, name: str | None) -> Any:
+        """The HttpPoolSpec called `name` in `pools:`, or the default pool's for None."""
+        from webmcp.kinds.pools.http import DEFAULT
 
-            return aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=100, limit_per_host=20, keepalive_timeout=30),
-                timeout=aiohttp.ClientTimeout(total=None),  # each tool's own timeout applies
-                raise_for_status=False,
-            )
+        return DEFAULT if name is None else self.spec.pools[name]
 
-        return self._shared(("http_session", 100, 20, 30), make, lambda session: session.close())
+    def http_pool(self, spec: Any) -> Any:
+        """The aiohttp session of one http pool, kept across reloads that do not change its settings."""
+        from webmcp.kinds.pools.http import make_session
+
+        return self._shared((f"pool {spec.name}", spec), lambda: make_session(spec), lambda session: session.close())
+
+    def http_session(self, pool: str | None = None) -> Any:
+        """The session of the pool called `pool`, or of the default pool."""
+        return self.http_pool(self.pool_spec(pool))
+
+    def breaker_spec(self, name: str | None) -> Any:
+        return None if name is None else self.spec.breakers[name]
+
+    async def upstream(self, name: str) -> Any:
+        """The runtime of upstream `name` (one per graph, kept across reloads that do not change it)."""
+        spec = self.spec.upstreams[name]
+        return await kind("upstreams", spec.kind).build(spec, self)
 
 
 def _not_json(definition: dict[str, Any]) -> str | None:
@@ -182,6 +196,7 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
     ctx = BuildContext(spec, stack, previous.shared if previous is not None else None)
     try:
         tools: dict[str, Tool] = {}
+        owners: dict[str, ToolSpec] = {}  # tool name -> the entry it was built from (one entry may import many)
         problems: list[Problem] = []
         caches = CacheSet(ctx)
         problems.extend(await caches.open())
@@ -190,26 +205,34 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
             if i % 8 == 7:
                 await asyncio.sleep(0)  # a reload builds while serving: let waiting calls run between tools
             try:
-                tool = await kind("tools", tspec.kind).build(tspec, ctx)
-                await caches.attach(tool, tspec)
+                built = await kind("tools", tspec.kind).build(tspec, ctx)
+                for tool in built.values() if isinstance(built, dict) else [built]:
+                    await caches.attach(tool, tspec)
             except BuildFailure as exc:
                 problems.append(exc.problem)
                 continue
-            bad_schema = tool.check_schema() or _not_json(tool.definition)
-            if bad_schema:
-                problems.append(tspec.where.problem(bad_schema))
+            for tool in built.values() if isinstance(built, dict) else [built]:
+                if tool.name in owners or (tool.name != name and tool.name in spec.tools):
+                    problems.append(tspec.where.problem(f"imports tool {tool.name!r}, which is declared already",
+                                                        hint="set import.prefix or import.deny"))
+                    continue
+                bad_schema = tool.check_schema() or _not_json(tool.definition)
+                if bad_schema:
+                    problems.append(tspec.where.problem(bad_schema))
+                tool.admit_through(ctx.admission())
+                gate = ctx.gate(tspec)
+                if gate is not None:
+                    tool.gate_through(gate)
+                watch = ctx.watch(tspec, generation, tool.name)
+                if watch is not None:
+                    tool.watch_with(watch)
+                tools[tool.name] = tool
+                owners[tool.name] = tspec
             if tspec.priority not in dict(spec.executor.priorities):
                 classes = ", ".join(dict(spec.executor.priorities))
                 problems.append(tspec.where.problem("unknown priority class", f'"{tspec.priority}"',
                                                     f"executor.priorities has: {classes}"))
-            tool.admit_through(ctx.admission())
-            gate = ctx.gate(tspec)
-            if gate is not None:
-                tool.gate_through(gate)
-            watch = ctx.watch(tspec, generation)
-            if watch is not None:
-                tool.watch_with(watch)
-            tools[name] = tool
+        guard_tools(spec, tools, owners, ctx)
         masters: dict[str, MasterTool] = {}
         for name, mspec in spec.master_tools.items():
             ops = {op: tools[t] for op, t in mspec.operations.items() if t in tools}
@@ -232,7 +255,7 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
         if problems or resources is None or prompts is None:
             raise BuildError(problems)
         listed: dict[str, Tool | MasterTool] = {
-            n: t for n, t in tools.items() if is_listed(spec.tools[n], spec.master_tools)
+            n: t for n, t in tools.items() if is_listed(owners[n], spec.master_tools)
         }
         listed.update(masters)
         return Graph(generation, spec, listed, stack, resources, prompts, ctx.shared)

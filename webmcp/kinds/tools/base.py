@@ -17,7 +17,7 @@ import asyncio
 import functools
 import logging
 import traceback
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
@@ -38,6 +38,7 @@ from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
 from webmcp.protocol.input_required import InputRequired
 from webmcp.telemetry.observe import Probe
+from webmcp.upstreams.spec import FallbackSpec
 
 if TYPE_CHECKING:
     from webmcp.graph.admission import Admission
@@ -67,6 +68,8 @@ class ToolSpec:
     cache: CacheUseSpec | None
     invalidates: tuple[str, ...]
     rate_limit: RateLimitSpec | None
+    breaker: str | None
+    fallback: FallbackSpec | None
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -86,6 +89,8 @@ class ToolSpec:
             "cache": CacheUseSpec.from_config(name, node["cache"], (*path, "cache"), ctx) if "cache" in node else None,
             "invalidates": tuple(node.get("invalidates", ())),
             "rate_limit": RateLimitSpec.from_config(node["rate_limit"]) if "rate_limit" in node else None,
+            "breaker": node.get("breaker"),
+            "fallback": FallbackSpec.from_config(node.get("fallback")),
         }
 
 
@@ -254,6 +259,22 @@ class Tool:
         self._output = Draft202012Validator(dict(spec.output_schema)) if spec.output_schema else None
         self.definition = tool_definition(spec.name, spec.title, spec.description or description or "",
                                           input_schema, spec.output_schema, spec.annotations)
+
+    def guard(self, wrap: Callable[[Backend], Backend]) -> None:
+        """Wrap the backend (a breaker or fallback of the tool's own; set once, by the graph builder)."""
+        self._backend = wrap(self._backend)
+
+    async def run_as_fallback(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """Serve another tool's call as its fallback: inside that call's admission slot and timeout."""
+        if not self._is_valid(arguments):
+            return error_result(self.describe_invalid(arguments, f"fallback tool {self.name!r}"))
+        try:
+            return await self._backend.invoke(arguments, ctx)
+        except ToolError as exc:
+            return error_result(str(exc))
+        except Exception as exc:
+            log.exception("fallback tool %r failed", self.name)
+            return error_result(f"fallback tool {self.name!r} failed: {type(exc).__name__}: {exc}")
 
     def admit_through(self, admission: Admission) -> None:
         """Calls of this tool take a slot of `admission` (set once, by the graph builder)."""

@@ -6,6 +6,7 @@ aiohttp is imported only when a config has http tools (it costs ~200 ms and ~20 
 from __future__ import annotations
 
 import base64
+import time
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from webmcp.kinds.registry import Kind, register
 from webmcp.kinds.tools.base import Tool, ToolSpec, string_map, template_input
 from webmcp.kinds.tools.results import error_result, from_value, text_result
 from webmcp.kinds.tools.templates import Template
+from webmcp.upstreams.upstream import AttemptFailed
 
 if TYPE_CHECKING:
     from webmcp.graph.build import BuildContext
+    from webmcp.kinds.upstreams.http import HttpUpstream
     from webmcp.protocol.context import Context
 
 
@@ -35,6 +38,9 @@ class HttpToolSpec(ToolSpec):
     headers: Mapping[str, str]
     body: Any
     max_response: int
+    upstream: str | None
+    pool: str | None
+    idempotent: bool
 
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> HttpToolSpec:
@@ -42,12 +48,26 @@ class HttpToolSpec(ToolSpec):
         req = node["request"]
         query = string_map(req.get("query"), (*path, "request", "query"), ctx)
         headers = string_map(req.get("headers"), (*path, "request", "headers"), ctx)
-        templates = [req["url"], query, headers, req.get("body")]
+        upstream = node.get("upstream")
+        if upstream is not None and "path" not in req:
+            ctx.problem((*path, "request"), "a tool with an upstream gives request.path, not request.url",
+                        hint="write the path after the upstream's base URL, like path: /search")
+        elif upstream is None and "url" not in req:
+            ctx.problem((*path, "request"), "request.path needs an upstream", hint="add upstream: NAME, or give url:")
+        if upstream is not None and "pool" in node:
+            ctx.problem((*path, "pool"), "a tool with an upstream uses the upstream's pool",
+                        hint="set pool: on the upstream")
+        target = req.get("url") or req.get("path") or ""
+        templates = [target, query, headers, req.get("body")]
         common["input_schema"] = template_input(templates, common["input_schema"], (*path, "request"), ctx)
+        method = req.get("method", "GET")
         return cls(
             **common,
-            method=req.get("method", "GET"),
-            url=req["url"],
+            method=method,
+            url=target,
+            upstream=upstream,
+            pool=node.get("pool"),
+            idempotent=node.get("idempotent", method in ("GET", "HEAD")),
             query=query,
             headers=headers,
             body=req.get("body"),
@@ -83,12 +103,14 @@ def _quote_segment(value: str) -> str:
 
 
 class HttpBackend:
-    def __init__(self, spec: HttpToolSpec, session: Any, error_details: bool) -> None:
+    def __init__(self, spec: HttpToolSpec, session: Any, error_details: bool, upstream: HttpUpstream | None) -> None:
         import aiohttp
         import yarl
 
         self.spec = spec
         self._session = session
+        self._upstream = upstream
+        self._connect_error = aiohttp.ClientConnectorError
         self._url = Template.parse(spec.url)
         self._query = {k: Template.parse(v) for k, v in spec.query.items()}
         self._headers = {k: Template.parse(v) for k, v in spec.headers.items()}
@@ -115,6 +137,17 @@ class HttpBackend:
             body = orjson.dumps(_render_body(self._body, arguments))
             if not self._sets_content_type:
                 headers["Content-Type"] = "application/json"
+        upstream = self._upstream
+        if upstream is None:
+            return await self._send(url, query, headers, body, False)
+        return await upstream.call(lambda ep: self._send(ep.address + url, query, headers, body, True), arguments,
+                                   spec.idempotent, time.monotonic() + spec.timeout)
+
+    async def _send(self, url: str, query: dict[str, str], headers: dict[str, str], body: bytes | None,
+                    balanced: bool) -> dict[str, Any]:
+        """One request. `balanced`: through an upstream, where a failure of the endpoint raises
+        AttemptFailed (counted against the endpoint, maybe tried again) instead of being the result."""
+        spec = self.spec
         target = self._make_url(url, encoded=True)
         try:
             async with self._session.request(spec.method, target, params=query, headers=headers, data=body) as resp:
@@ -131,11 +164,16 @@ class HttpBackend:
                 raw = b"".join(chunks)
                 status, reason, ctype = resp.status, resp.reason, resp.content_type
         except self._client_error as exc:
-            return error_result(f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {exc}")
+            text = f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {exc}"
+            if balanced:
+                raise AttemptFailed(text, safe=isinstance(exc, self._connect_error)) from None
+            return error_result(text)
         if status >= 400:
             text = f"HTTP {status} {reason or ''}".rstrip() + f" from {spec.method} {_origin(url)}"
             if self._error_details and raw:
                 text += "\n" + raw.decode(errors="replace")
+            if balanced and status >= 500:
+                raise AttemptFailed(text, safe=status in (502, 503, 504))
             return error_result(text)
         return _result(raw, ctype)
 
@@ -161,7 +199,11 @@ def _result(raw: bytes, ctype: str) -> dict[str, Any]:
 
 async def build(spec: HttpToolSpec, ctx: BuildContext) -> Tool:
     assert spec.input_schema is not None
-    backend = HttpBackend(spec, await ctx.http_session(), ctx.error_details)
+    if spec.upstream is not None:
+        upstream = await ctx.upstream(spec.upstream)
+        backend = HttpBackend(spec, upstream.session, ctx.error_details, upstream)
+    else:
+        backend = HttpBackend(spec, ctx.http_session(spec.pool), ctx.error_details, None)
     return Tool(spec, backend, spec.input_schema, None, ctx.error_details)
 
 

@@ -7,12 +7,13 @@ open connections across a hot reload, and a removed one is closed when its last 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
+from webmcp.kinds.registry import Kind, register
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -28,7 +29,8 @@ class RedisPoolSpec:
     connect_timeout: float
     timeout: float
     required: bool
-    where: Where
+    where: Where = field(compare=False)
+    kind: str = "redis"
 
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> RedisPoolSpec:
@@ -51,10 +53,6 @@ class RedisPoolSpec:
         """The URL without credentials, for messages."""
         scheme, _, rest = self.url.partition("://")
         return f"{scheme}://{rest.rpartition('@')[2]}"
-
-
-def pool_specs(nodes: Mapping[str, Any], ctx: SpecContext) -> dict[str, RedisPoolSpec]:
-    return {name: RedisPoolSpec.from_config(name, node, ("pools", name), ctx) for name, node in nodes.items()}
 
 
 def connect(spec: RedisPoolSpec) -> Redis:
@@ -88,3 +86,10 @@ def subscriber(spec: RedisPoolSpec) -> Redis:
 
     return Redis.from_url(spec.url, socket_connect_timeout=spec.connect_timeout, socket_timeout=None,
                           retry=Retry(NoBackoff(), 0), health_check_interval=5)
+
+
+async def build(spec: RedisPoolSpec, ctx: BuildContext) -> Redis:
+    return client(ctx, spec)
+
+
+KIND = register(Kind("pools", "redis", RedisPoolSpec, build))

@@ -1,0 +1,1 @@
+"""Pool kinds: shared connection pools named by tools and upstreams (`pool: NAME`)."""

@@ -1,0 +1,1 @@
+"""Upstream kinds: `http` (base URLs) and `mcp` (upstream MCP servers)."""

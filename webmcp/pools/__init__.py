@@ -1,1 +1,0 @@
-"""Connection pools declared under `pools:`, shared by the components that name them."""

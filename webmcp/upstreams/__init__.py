@@ -1,0 +1,1 @@
+"""Upstreams: groups of endpoints (replicas) of one backend, with balancing, health, breakers and retries."""

@@ -1,0 +1,38 @@
+"""The runtime state of one endpoint of an upstream.
+
+Contract: touched from the event loop only (no locks). `inflight` counts attempts under way;
+`healthy` is set by active health checks, `ejected` by passive outlier ejection; an endpoint takes
+calls only when healthy, not ejected and its breaker (if any) allows.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from webmcp.upstreams.breaker import Breaker
+
+EWMA_ALPHA = 0.3  # weight of the newest latency sample in the moving average
+
+
+class Endpoint:
+    __slots__ = ("address", "breaker", "calls", "current_weight", "ejected", "ewma", "failed", "failures", "healthy",
+                 "inflight", "name", "ok", "weight")
+
+    def __init__(self, name: str, address: str, weight: int, breaker: Breaker | None) -> None:
+        self.name = name
+        self.address = address
+        self.weight = weight
+        self.breaker = breaker
+        self.inflight = 0
+        self.calls = 0  # attempts sent here, for tests and metrics
+        self.ewma = 0.0  # seconds; 0 until the first sample
+        self.failures = 0  # consecutive
+        self.healthy = True
+        self.ejected = False
+        self.current_weight = 0  # smooth weighted round robin
+        self.ok: Any = None  # bound prometheus counters of attempt outcomes (set by the Upstream)
+        self.failed: Any = None
+
+    def observe(self, seconds: float) -> None:
+        self.ewma = seconds if self.ewma == 0.0 else self.ewma + EWMA_ALPHA * (seconds - self.ewma)

@@ -1,0 +1,109 @@
+"""A tool's own circuit breaker and its fallback (graceful degradation), wrapped around its backend.
+
+Built only for tools that declare `breaker:` or `fallback:`; other tools call their backend directly,
+so neither costs anything when not configured.
+
+Failures, for both: the backend raised (an UpstreamFailure from its upstream, or any unexpected
+exception). An isError result the backend returns on purpose (a 404, a command's non-zero exit) and
+a ToolError about the call's own input are answers, not failures. Cancellation and protocol
+questions (ProtocolError, InputRequired) pass through and settle the breaker permit with `release()`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from webmcp.errors import ToolError
+from webmcp.kinds.tools.results import text_result
+from webmcp.upstreams.breaker import Breaker
+from webmcp.upstreams.spec import BreakerSpec, FallbackSpec
+from webmcp.upstreams.upstream import UpstreamFailure, breaker_gauge
+
+if TYPE_CHECKING:
+    from webmcp.config.spec import ConfigSpec
+    from webmcp.graph.build import BuildContext
+    from webmcp.kinds.tools.base import Backend, Tool, ToolSpec
+    from webmcp.protocol.context import Context
+
+log = logging.getLogger(__name__)
+
+
+class Guarded:
+    __slots__ = ("_backend", "_breaker", "_fallback", "fallback_tool", "name")
+
+    def __init__(self, name: str, backend: Backend, breaker: Breaker | None, fallback: FallbackSpec | None) -> None:
+        self.name = name
+        self._backend = backend
+        self._breaker = breaker
+        self._fallback = fallback
+        self.fallback_tool: Tool | None = None  # set by the graph builder once every tool is built
+
+    async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        breaker = self._breaker
+        if breaker is not None and not breaker.allow():
+            return await self._degrade(breaker.message(), arguments, ctx)
+        try:
+            result = await self._backend.invoke(arguments, ctx)
+        except UpstreamFailure as exc:
+            if breaker is not None:
+                breaker.failure()
+            return await self._degrade(str(exc), arguments, ctx)
+        except ToolError:
+            if breaker is not None:
+                breaker.success()  # the call's own fault; the backend answered
+            raise
+        except Exception as exc:
+            if breaker is not None:
+                breaker.failure()
+            if self._fallback is None:
+                raise
+            log.exception("tool %r failed; using its fallback", self.name)
+            return await self._degrade(f"{type(exc).__name__}: {exc}", arguments, ctx)
+        except BaseException:
+            if breaker is not None:
+                breaker.release()
+            raise
+        if breaker is not None:
+            breaker.success()
+        return result
+
+    async def _degrade(self, reason: str, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        fallback = self._fallback
+        if fallback is None:
+            raise UpstreamFailure(reason)
+        if fallback.message is not None:
+            return text_result(fallback.message)
+        assert self.fallback_tool is not None
+        log.info("tool %r degraded to its fallback %r: %s", self.name, self.fallback_tool.name, reason)
+        return await self.fallback_tool.run_as_fallback(arguments, ctx)
+
+
+def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], owners: Mapping[str, ToolSpec], ctx: BuildContext) -> None:
+    """Wrap every built tool that declares `breaker:` or `fallback:`. A tool's breaker keeps its state
+    across reloads that change neither the tool's name nor the policy."""
+    guards: list[Guarded] = []
+    for name, tool in tools.items():
+        tspec = owners[name]
+        if tspec.breaker is None and tspec.fallback is None:
+            continue
+        breaker = None
+        if tspec.breaker is not None:
+            policy = spec.breakers[tspec.breaker]
+
+            def make(p: BreakerSpec = policy, n: str = name) -> Breaker:
+                return Breaker(p, f"tool {n!r}", breaker_gauge("tool", n, ""))
+
+            breaker = ctx._shared((f"breaker tool {name}", policy), make, lambda _b: None)
+
+        def wrap(backend: Backend, n: str = name, b: Breaker | None = breaker) -> Backend:
+            guarded = Guarded(n, backend, b, owners[n].fallback)
+            guards.append(guarded)
+            return guarded
+
+        tool.guard(wrap)
+    for guarded in guards:
+        fallback = guarded._fallback
+        if fallback is not None and fallback.tool is not None:
+            guarded.fallback_tool = tools.get(fallback.tool)

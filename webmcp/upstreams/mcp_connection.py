@@ -1,0 +1,173 @@
+"""One long-lived client connection to an upstream MCP server (stdio process or Streamable HTTP), with
+the official `mcp` client.
+
+Contract: a supervisor task owns the connection (the SDK's transports must be entered and left in one
+task): it connects, initializes, lists the tools, then waits until the connection is lost (a call saw
+it close, or a ping failed) or the upstream is closed; then it tears the connection down (a stdio
+process is terminated and reaped by the SDK) and connects again after a back-off that doubles up to
+`max_backoff`. So at most one session and one process exist per endpoint, and none outlives `close()`.
+Calls never wait for a reconnection: while disconnected they fail at once as an AttemptFailed marked
+safe (nothing was sent), so the upstream may try another endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+from typing import Any
+
+from webmcp.kinds.tools.results import error_result
+from webmcp.upstreams.upstream import AttemptFailed
+
+log = logging.getLogger(__name__)
+
+_RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
+
+
+class McpConnection:
+    __slots__ = (
+        "_lost",
+        "_ready",
+        "_stopped",
+        "_task",
+        "address",
+        "args",
+        "cwd",
+        "env",
+        "kind",
+        "label",
+        "max_backoff",
+        "ping_interval",
+        "session",
+        "tools",
+    )
+
+    def __init__(self, label: str, kind: str, address: str, args: tuple[str, ...], env: dict[str, str] | None,
+                 cwd: str | None, ping_interval: float, max_backoff: float) -> None:
+        self.label = label  # "upstream 'x' endpoint 'y'"
+        self.kind = kind  # "command" | "url"
+        self.address = address  # the program or the URL
+        self.args = args
+        self.env = env
+        self.cwd = cwd
+        self.ping_interval = ping_interval
+        self.max_backoff = max_backoff
+        self.session: Any = None
+        self.tools: list[Any] = []
+        self._ready = asyncio.Event()
+        self._lost = asyncio.Event()
+        self._stopped = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._supervise())
+
+    async def wait_ready(self, timeout: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        return self._ready.is_set()
+
+    def _transport(self) -> Any:
+        if self.kind == "url":
+            from mcp.client.streamable_http import streamable_http_client
+
+            return streamable_http_client(self.address)
+        from mcp import StdioServerParameters, stdio_client
+
+        params = StdioServerParameters(command=self.address, args=list(self.args), env=self.env, cwd=self.cwd)
+        return stdio_client(params, errlog=sys.stderr)
+
+    async def _supervise(self) -> None:
+        from mcp import ClientSession
+
+        backoff = 0.1
+        while not self._stopped:
+            try:
+                async with self._transport() as (read, write), ClientSession(read, write) as session:
+                    await session.initialize()
+                    self.tools = await _list_tools(session)
+                    self.session = session
+                    self._ready.set()
+                    log.info("%s: connected (%d tools)", self.label, len(self.tools))
+                    backoff = 0.1
+                    await self._watch(session)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # an ExceptionGroup from the SDK's task groups, OSError, ...
+                if not self._stopped:
+                    log.warning("%s: connection failed: %s", self.label, _describe(exc))
+            finally:
+                self.session = None
+                self._ready.clear()
+                self._lost.clear()
+            if self._stopped:
+                return
+            log.info("%s: reconnecting in %.1fs", self.label, backoff)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff)
+
+    async def _watch(self, session: Any) -> None:
+        """Until the connection is lost: a call saw it close, or a ping failed."""
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), self.ping_interval)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await asyncio.wait_for(session.send_ping(), self.ping_interval)
+            except Exception as exc:
+                log.warning("%s: ping failed (%s); reconnecting", self.label, _describe(exc))
+                return
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        from mcp import MCPError
+        from mcp.types import CONNECTION_CLOSED
+
+        session = self.session
+        if session is None:
+            raise AttemptFailed(f"{self.label} is not connected (reconnecting)", safe=True)
+        try:
+            result = await session.call_tool(name, arguments)
+        except MCPError as exc:
+            if exc.code == CONNECTION_CLOSED:
+                self._lost.set()
+                raise AttemptFailed(f"{self.label}: connection closed during the call", safe=False) from None
+            return error_result(f"{self.label} refused the call: {exc.message}")
+        except Exception as exc:  # the transport broke (closed streams, HTTP errors)
+            self._lost.set()
+            raise AttemptFailed(f"{self.label}: {_describe(exc)}", safe=False) from None
+        dumped = result.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return {k: dumped[k] for k in _RESULT_KEYS if k in dumped}
+
+    async def close(self) -> None:
+        self._stopped = True
+        self._lost.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), 5)
+            except (TimeoutError, Exception):
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+
+
+async def _list_tools(session: Any) -> list[Any]:
+    from mcp.types import PaginatedRequestParams
+
+    tools: list[Any] = []
+    cursor = None
+    while True:
+        page = await session.list_tools(params=PaginatedRequestParams(cursor=cursor) if cursor else None)
+        tools.extend(page.tools)
+        cursor = page.next_cursor
+        if not cursor:
+            return tools
+
+
+def _describe(exc: BaseException) -> str:
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
