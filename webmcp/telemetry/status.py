@@ -3,6 +3,7 @@ by `webmcp status` (which works the same for stdio and HTTP servers, with or wit
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,8 @@ def snapshot(holder: GraphHolder) -> dict[str, Any]:
     graph = holder.current
     found = components(graph)
     admission = found.admission
-    memory: dict[str, Any] = {"rss": psutil.Process().memory_info().rss}
+    process = psutil.Process()
+    memory: dict[str, Any] = {"rss": process.memory_info().rss}
     if found.memory is not None:
         memory.update(limit=found.memory.limit, shedding=found.memory.shedding)
     out: dict[str, Any] = {
@@ -34,6 +36,8 @@ def snapshot(holder: GraphHolder) -> dict[str, Any]:
         "queue": admission.depths() if admission is not None else {},
         "observed": graph.spec.observes_calls,
         "memory": memory,
+        "tasks": len(asyncio.all_tasks()),  # background and call tasks: flat across reloads, or a leak
+        "fds": process.num_fds() if hasattr(process, "num_fds") else None,
         "targets": [{"name": t.name, "goal": t.goal, "value": t.value, "violated": t.violated}
                     for t in found.targets()],
     }
@@ -73,7 +77,7 @@ def render(status: dict[str, Any], pid: int) -> list[str]:
             lines.append(f"  last {w['seconds']:g}s: {w['calls']} calls, p50 {_ms(w['p50'])}, p95 {_ms(w['p95'])}, "
                          f"p99 {_ms(w['p99'])}, error rate {w['error_rate'] * 100:.2f}%")
     memory = live["memory"]
-    text = f"  memory {memory['rss'] / 1e6:.0f}MB"
+    text = f"  memory {memory['rss'] / 1e6:.0f}MB, {live.get('tasks', '?')} tasks, {live.get('fds', '?')} fds"
     if "limit" in memory:
         text += f" of max {memory['limit'] / 1e6:.0f}MB" + (" (shedding new low-priority calls)"
                                                               if memory["shedding"] else "")
