@@ -43,11 +43,19 @@ def _line_col(mark: yaml.Mark, cmap: ColumnMap) -> tuple[int, int]:
     return mark.line + 1, cmap.original(mark.line, mark.column) + 1
 
 
+# libyaml's parser (same nodes and marks, several times faster) when PyYAML was built with it; a file it
+# refuses is parsed again by PyYAML's own parser, whose error messages are clearer.
+_COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def parse(text: str, source: str, cmap: ColumnMap | None = None) -> tuple[Any, Locations, list[Problem]]:
     cmap = cmap or ColumnMap()
     locations = Locations(source)
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        try:
+            node = yaml.compose(text, Loader=_COMPOSER)
+        except yaml.MarkedYAMLError:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)  # a broken file: PyYAML's messages say more
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = _line_col(mark, cmap) if mark else (None, None)
@@ -93,7 +101,8 @@ _MAX_NODES = 200_000
 
 
 def _plain_text(node: yaml.Node) -> str | None:
-    return node.value if isinstance(node, yaml.ScalarNode) and node.style is None else None
+    # A plain scalar's style is None from PyYAML's parser and "" from libyaml's.
+    return node.value if isinstance(node, yaml.ScalarNode) and not node.style else None
 
 
 def _walk(
