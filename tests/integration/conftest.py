@@ -54,3 +54,12 @@ async def connect(
 def workdir() -> Any:
     with tempfile.TemporaryDirectory(prefix="webmcp-test-") as d:
         yield Path(d)
+
+
+@pytest.fixture
+def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run files of the servers started by one test go to a folder of their own."""
+    folder = tmp_path / "run"
+    folder.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
+    return folder

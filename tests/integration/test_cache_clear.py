@@ -27,14 +27,6 @@ tools:
 """
 
 
-@pytest.fixture
-def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    folder.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    return folder
-
-
 def cache_clear(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "webmcp", "cache", "clear", "-c", str(config), *args],
                           capture_output=True, text=True, timeout=60, cwd=config.parent)

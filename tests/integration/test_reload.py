@@ -31,15 +31,6 @@ EXTRA = """  about: {kind: static, content: "added by a reload"}
 """
 
 
-@pytest.fixture
-def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Run files of the servers started by one test go to a folder of their own."""
-    folder = tmp_path / "run"
-    folder.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    return folder
-
-
 def cli_reload(config: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "webmcp", "reload", "-c", str(config), "--timeout", "10"],
                           capture_output=True, text=True, timeout=60, cwd=config.parent)

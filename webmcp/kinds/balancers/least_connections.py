@@ -3,10 +3,28 @@ round robin so idle replicas share the load; O(endpoints)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from webmcp.upstreams.endpoint import Endpoint
+
+
+def least(available: Sequence[Endpoint], start: int, cost: Callable[[Endpoint], float]) -> Endpoint:
+    """The endpoint of lowest `cost`, looking from `start` round the list (ties go to the first seen, so
+    rotating `start` spreads ties)."""
+    n = len(available)
+    best = available[start % n]
+    best_cost = cost(best)
+    for i in range(1, n):
+        ep = available[(start + i) % n]
+        c = cost(ep)
+        if c < best_cost:
+            best, best_cost = ep, c
+    return best
+
+
+def _load(ep: Endpoint) -> float:
+    return ep.inflight / ep.weight
 
 
 class LeastConnections:
@@ -16,14 +34,6 @@ class LeastConnections:
         self._next = 0
 
     def pick(self, available: Sequence[Endpoint], arguments: Mapping[str, Any]) -> Endpoint:
-        n = len(available)
-        start = self._next % n
+        start = self._next
         self._next += 1
-        best = available[start]
-        best_load = best.inflight / best.weight
-        for i in range(1, n):
-            ep = available[(start + i) % n]
-            load = ep.inflight / ep.weight
-            if load < best_load:
-                best, best_load = ep, load
-        return best
+        return least(available, start, _load)

@@ -6,7 +6,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from webmcp.kinds.balancers.least_connections import least
 from webmcp.upstreams.endpoint import Endpoint
+
+
+def _expected_wait(ep: Endpoint) -> float:
+    return ep.ewma * (ep.inflight + 1)
 
 
 class ResponseTime:
@@ -16,14 +21,6 @@ class ResponseTime:
         self._next = 0
 
     def pick(self, available: Sequence[Endpoint], arguments: Mapping[str, Any]) -> Endpoint:
-        n = len(available)
-        start = self._next % n
+        start = self._next
         self._next += 1
-        best = available[start]
-        best_cost = best.ewma * (best.inflight + 1)
-        for i in range(1, n):
-            ep = available[(start + i) % n]
-            cost = ep.ewma * (ep.inflight + 1)
-            if cost < best_cost:
-                best, best_cost = ep, cost
-        return best
+        return least(available, start, _expected_wait)
