@@ -90,7 +90,7 @@ class Reloader:
     async def wait(self) -> None:
         """Until no reload is running or queued (for shutdown and tests)."""
         while self._task is not None and not self._task.done():
-            await self._task
+            await asyncio.shield(self._task)  # a waiter that gives up (an admin client gone) leaves it running
 
     async def _run(self) -> None:
         while True:

@@ -146,7 +146,7 @@ async def test_input_required_on_the_raw_wire(workdir: Path) -> None:
             assert sorted(second["inputRequests"]) == ["dates", "idea"]  # asked together, sent together
             assert second["requestState"] != state
 
-            for bad_state, why in ((state + "x", "integrity"), (state, "another call")):
+            for bad_state, why in ((state + "x", "integrity"), (state + "é", "integrity"), (state, "another call")):
                 other = {"name": "trip", "arguments": {"destination": "Rome"}} if why == "another call" else call
                 tampered = {**other, "inputResponses": answer, "requestState": bad_state}
                 status, _, body = await post(http, url, _request("tools/call", tampered),
@@ -248,7 +248,7 @@ async def test_a_shared_secret_lets_another_instance_accept_the_state(workdir: P
 
 async def test_identical_calls_of_a_cached_tool_that_asks_each_get_the_question(workdir: Path) -> None:
     """Single-flight shares a run between identical calls; a run that asks its caller a question is not
-    shared: every caller gets the question, and the answered call completes (then it is cached)."""
+    shared: every caller gets the question, the answered call completes, and its result is not cached."""
     import asyncio
 
     with http_server(workdir, config=config()) as url:
@@ -262,6 +262,9 @@ async def test_identical_calls_of_a_cached_tool_that_asks_each_get_the_question(
                         "requestState": replies[0][2]["result"]["requestState"]}
             _, _, body = await post(http, url, _request("tools/call", answered), _headers("tools/call", "ask_after"))
             assert body["result"]["content"][0]["text"] == "went: accept"
+            # That result rests on this client's answer: it was not cached for the next caller, who is asked.
+            _, _, body = await post(http, url, _request("tools/call", call, mid=9), _headers("tools/call", "ask_after"))
+            assert list(body["result"]["inputRequests"]) == ["go"]
 
 
 async def test_the_revisions_do_not_leak_into_each_other(workdir: Path) -> None:
@@ -347,3 +350,22 @@ async def test_closing_the_stream_cancels_a_sessionless_call(workdir: Path, stat
                     break
                 await asyncio.sleep(0.05)
             assert marker.read_text() == "cancelled"
+
+
+async def test_a_2025_session_joining_a_run_that_asks_is_asked_itself(workdir: Path) -> None:
+    """Two sessions call the same cached tool at once; the run asks its client: the session that joined
+    it is asked too and gets a result from its own answer, not from the other client's."""
+    async def accept(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="accept", content={"go": True})
+
+    async def decline(context: Any, params: types.ElicitRequestParams) -> types.ElicitResult:
+        return types.ElicitResult(action="decline")
+
+    with http_server(workdir, config=config()) as url:
+        async with (Client(url, mode="legacy", elicitation_callback=accept) as a,
+                    Client(url, mode="legacy", elicitation_callback=decline) as b):
+            first = asyncio.ensure_future(a.call_tool("ask_after", {"seconds": 0.4}))
+            await asyncio.sleep(0.1)
+            second = await b.call_tool("ask_after", {"seconds": 0.4})
+            assert (await first).content[0].text == "went: accept"
+            assert second.content[0].text == "went: decline"

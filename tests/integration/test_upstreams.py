@@ -266,3 +266,19 @@ async def test_upstream_state_survives_an_unrelated_reload(workdir: Path, replic
         replicas["a"].status = 200
         assert await calls(s, 6) == {"b": 6}  # a is still out
         assert (await s.call_tool("about", {})).content[0].text == "added"
+
+
+async def test_a_hanging_endpoint_counts_as_failing(workdir: Path, replicas: Replicas) -> None:
+    """Calls cut by the tool's timeout count against the endpoint: its breaker opens, and the next call
+    is refused at once instead of hanging again."""
+    config = write_config(workdir, upstream(replicas, "    breaker: quick", names=("a",)).replace(
+        "request: {path: /who}}", "request: {path: /who}, timeout: 300ms}", 1))
+    replicas["a"].delay = 5
+    async with connect(config) as s:
+        for _ in range(2):
+            r = await s.call_tool("who", {})
+            assert r.is_error and "timed out after 0.3s" in r.content[0].text
+        started = time.monotonic()
+        r = await s.call_tool("who", {})
+        assert r.is_error and r.content[0].text.startswith("circuit open for upstream 'api' endpoint 'a'")
+        assert time.monotonic() - started < 0.2

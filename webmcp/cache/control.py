@@ -76,7 +76,9 @@ async def apply(graph: Graph, request: ClearRequest, only: Callable[[Cache], boo
         raise KeyError(f"no cache named {request.cache!r}; caches: {', '.join(sorted(caches)) or 'none'}")
     chosen = [caches[request.cache]] if request.cache is not None else list(caches.values())
     chosen = [c for c in chosen if only(c)]
-    counts = await asyncio.gather(*(c.invalidate(request.tags, request.keys, request.everything) for c in chosen))
+    # Shielded: a client that goes away mid-way does not leave an invalidation half done.
+    counts = await asyncio.shield(asyncio.gather(*(c.invalidate(request.tags, request.keys, request.everything)
+                                                   for c in chosen)))
     return {"dropped": sum(counts), "caches": sorted(c.name for c in chosen)}
 
 

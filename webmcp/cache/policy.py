@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from webmcp.protocol.context import Context
 
 OUTCOME: contextvars.ContextVar[str | None] = contextvars.ContextVar("webmcp_cache_outcome", default=None)
+ASKED = "asked"  # a fill whose run asked its client a question
 
 _sessions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 _session_ids = itertools.count(1)
@@ -71,7 +72,7 @@ def _landed(flights: dict[str, _Flight], key: str, flight: _Flight, _task: Any) 
 
 class ToolCache:
     __slots__ = ("_errors", "_fields", "_hits", "_l1_ttl", "_misses", "_name", "_session", "_shared", "_tags",
-                 "cache", "hint", "ttl")
+                 "cache", "ttl")
 
     def __init__(self, name: str, cache: Cache, fields: tuple[str, ...] | None, ttl: float | None,
                  tags: tuple[Template, ...], scope: str, cache_errors: bool) -> None:
@@ -81,7 +82,6 @@ class ToolCache:
         self.ttl = ttl
         self._l1_ttl = _min(ttl, cache.l1.spec.ttl) if cache.remote is not None and cache.l1 is not None else ttl
         self._tags = tags
-        self.hint = (ttl, scope)
         self._session = scope == "session"
         self._errors = cache_errors
         self._hits = metrics.HITS.labels(cache.name, "memory")
@@ -98,6 +98,11 @@ class ToolCache:
         return tuple(t.render(arguments) for t in self._tags)
 
     async def call(self, tool: Tool, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
+        if (self._session and not ctx.session_keeps_state) or (ctx.inputs is not None and ctx.inputs.carries_answers):
+            # scope: session without a session (stateless HTTP, 2026-07-28) has no entry; a retry carrying a
+            # client's answers must run with them, never be answered with what others got
+            OUTCOME.set("bypass")
+            return await tool.run(arguments, ctx, label)
         key = self.key(arguments, ctx)
         cache = self.cache
         local = cache.local
@@ -111,13 +116,14 @@ class ToolCache:
             metrics.BYPASSES.labels(cache.name).inc()
             OUTCOME.set("bypass")
             return await tool.run(arguments, ctx, label)
-        flight: _Flight | None = cache.flights.get(key)
-        leader = flight is None
-        if flight is None:
+        found_flight = cache.flights.get(key)
+        leader = found_flight is None
+        if found_flight is None:
             task = asyncio.get_running_loop().create_task(self._fill(tool, arguments, ctx, label, key))
             flight = cache.flights[key] = _Flight(task)
             task.add_done_callback(functools.partial(_landed, cache.flights, key, flight))
         else:
+            flight = found_flight
             self._shared.inc()
         flight.waiters += 1
         try:
@@ -125,6 +131,8 @@ class ToolCache:
         except asyncio.CancelledError:
             flight.waiters -= 1
             if flight.waiters == 0:
+                if cache.flights.get(key) is flight:
+                    del cache.flights[key]  # a new identical call starts afresh instead of joining a dying run
                 flight.task.cancel()  # nobody wants the result any more
             raise
         except InputRequired:
@@ -132,6 +140,11 @@ class ToolCache:
                 raise
             OUTCOME.set("miss")  # the run asked its own caller a question (2026-07-28): ask ours ourselves
             return await tool.run(arguments, ctx, label)
+        if outcome == ASKED:
+            OUTCOME.set("miss")
+            if not leader:  # the result rests on the leader's client's answers: ours must be asked
+                return await tool.run(arguments, ctx, label)
+            return result
         OUTCOME.set(outcome if leader else "shared")
         return result
 
@@ -154,6 +167,8 @@ class ToolCache:
                 return found, "hit"
         self._misses.inc()
         result = await tool.run(arguments, ctx, label)
+        if ctx.asked:
+            return result, ASKED  # built from one client's answers: neither stored nor shared
         if result.get("isError") and not self._errors:
             return result, "miss"
         payload = orjson.dumps(result)
@@ -174,7 +189,6 @@ class Invalidator:
     """`invalidates:` of a mutating tool: after a successful call, drop the rendered tags everywhere."""
 
     __slots__ = ("_caches", "_tags")
-    hint: tuple[float | None, str] | None = None
 
     def __init__(self, caches: CacheSet, tags: tuple[Template, ...]) -> None:
         self._caches = caches
@@ -183,7 +197,9 @@ class Invalidator:
     async def call(self, tool: Tool, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
         result = await tool.run(arguments, ctx, label)
         if not result.get("isError"):
-            await self._caches.invalidate(tags=tuple(t.render(arguments) for t in self._tags))
+            # The change is made: its invalidation must complete even if this call is cancelled now.
+            tags = tuple(t.render(arguments) for t in self._tags)
+            await asyncio.shield(asyncio.ensure_future(self._caches.invalidate(tags=tags)))
         return result
 
 

@@ -81,8 +81,10 @@ class RemoteStore:
 
     # -- life ------------------------------------------------------------------------------
     async def start(self, wait: float) -> None:
-        """Subscribe in the background; wait up to `wait` seconds for the first connection."""
-        self._listener = asyncio.get_running_loop().create_task(self._listen())
+        """Subscribe in the background; wait up to `wait` seconds for the first connection. A store kept
+        across a reload is started again by the new Graph's build: its one listener goes on."""
+        if self._listener is None or self._listener.done():
+            self._listener = asyncio.get_running_loop().create_task(self._listen())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), wait)
 
@@ -164,6 +166,9 @@ class RemoteStore:
             self._keep(tags, keys, everything)
             self.fail(exc)
             return 0
+        except asyncio.CancelledError:
+            self._keep(tags, keys, everything)  # maybe bumped but not published: the next recovery replays it
+            raise
 
     async def _publish(self, tags: tuple[str, ...], keys: tuple[str, ...], everything: bool, wait: bool = True) -> int:
         v = f"{self.prefix}:v:"
@@ -225,7 +230,11 @@ class RemoteStore:
                     message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=0.25)
                     if message is not None:
                         await self._receive(message)
-            except (RedisError, OSError) as exc:
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # RedisError, OSError, or anything unforeseen: reconnect, never die
+                if not isinstance(exc, (RedisError, OSError)):
+                    log.exception("cache %s: the invalidation listener failed; reconnecting", self.prefix)
                 self.fail(exc)
                 if not announced:
                     log.warning("cache %s: cannot reach Redis (%s); retrying every %gs", self.prefix, exc, RETRY)
@@ -252,14 +261,23 @@ class RemoteStore:
             self._on_state(True)
 
     async def _receive(self, message: dict[str, Any]) -> None:
-        data = orjson.loads(message["data"])
-        channel = message["channel"]
-        if (channel.decode() if isinstance(channel, bytes) else channel) == self._ack_channel:
-            ack = self._acks.get(data)
+        try:
+            data = orjson.loads(message["data"])
+            channel = message["channel"]
+            is_ack = (channel.decode() if isinstance(channel, bytes) else channel) == self._ack_channel
+            if not is_ack:
+                invalidation = (tuple(map(str, data["tags"])), tuple(map(str, data["keys"])), bool(data["all"]))
+                reply_to, seq = f"{self.prefix}:ack:{data['from']}", int(data["seq"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+            log.warning("cache %s: ignored a message on its channels that is not webmcp's: %.80r", self.prefix,
+                        message.get("data"))
+            return
+        if is_ack:
+            ack = self._acks.get(data) if isinstance(data, int) else None
             if ack is not None:
                 ack[0] += 1
                 if ack[1] is not None and ack[0] >= ack[1]:
                     ack[2].set()
             return
-        self._on_invalidation((tuple(data["tags"]), tuple(data["keys"]), bool(data["all"])))
-        await self.redis.publish(f"{self.prefix}:ack:{data['from']}", orjson.dumps(data["seq"]))
+        self._on_invalidation(invalidation)
+        await self.redis.publish(reply_to, orjson.dumps(seq))

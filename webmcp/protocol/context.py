@@ -41,7 +41,7 @@ _SENT = _Sent()
 class Context:
     """Passed to a tool that asks for it. `tool` is the name of the running tool."""
 
-    __slots__ = ("_closed", "_loop", "_related", "_session", "_thread", "inputs", "progress_token", "tool")
+    __slots__ = ("_closed", "_loop", "_related", "_session", "_thread", "asked", "inputs", "progress_token", "tool")
 
     def __init__(
         self, session: Session, tool: str, progress_token: str | int | None, request_id: str | int | None = None
@@ -54,6 +54,7 @@ class Context:
         self.tool = tool
         self.progress_token = progress_token
         self.inputs: Inputs | None = None  # 2026-07-28: questions are answered through input_required results
+        self.asked = False  # the call asked its client something: its result is that client's, not shareable
 
     @property
     def client_capabilities(self) -> dict[str, Any]:
@@ -62,8 +63,14 @@ class Context:
 
     @property
     def client(self) -> str:
-        """Who is calling, for per-client limits and spans: the HTTP session id, or `stdio`."""
+        """Who is calling, for per-client limits and spans: `stdio`, or over HTTP a hash of the session
+        id, else the client's address."""
         return self._session.client_id
+
+    @property
+    def session_keeps_state(self) -> bool:
+        """False when the request is served on its own (stateless HTTP, revision 2026-07-28)."""
+        return self._session.keeps_state
 
     def close(self) -> None:
         """The call has its reply: anything sent from now on (a lingering thread, say) is dropped."""
@@ -152,6 +159,9 @@ class Context:
     async def _request(self, capability: str, method: str, params: dict[str, Any], key: str | None) -> dict[str, Any]:
         if threading.get_ident() != self._thread:
             raise ClientRequestError(f"{method} is available to async tools only")
+        if self._closed:
+            raise ClientRequestError(f"{method}: the call this question belongs to has ended")
+        self.asked = True
         if self.inputs is not None:
             if capability not in self._session.client_capabilities:
                 raise ProtocolError(MISSING_CLIENT_CAPABILITY, f"{self.tool} needs the client's {capability} "

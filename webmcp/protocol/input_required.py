@@ -67,7 +67,7 @@ class Seal:
             payload = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         except (ValueError, TypeError):
             raise _bad_state("is not a state this server issued") from None
-        if not hmac.compare_digest(self._mac(payload), mac):
+        if not hmac.compare_digest(self._mac(payload).encode(), mac.encode("utf-8", "replace")):
             raise _bad_state("failed its integrity check (altered, or issued by a server with another key)")
         state = orjson.loads(payload)
         if state.get("b") != binding:
@@ -104,6 +104,11 @@ class Inputs:
                     raise ProtocolError(INVALID_PARAMS, f"params.inputResponses.{key} must be an object (the "
                                         "result of the request sent under that key)")
             self._answers = {**self._answers, **responses}
+
+    @property
+    def carries_answers(self) -> bool:
+        """Did the request bring answers (inputResponses or a requestState)?"""
+        return bool(self._answers)
 
     def ask(self, key: str | None, method: str, params: dict[str, Any]) -> dict[str, Any]:
         """The client's answer to this question, or InputRequired when it has none yet. Unanswered

@@ -53,7 +53,8 @@ class Session:
         self.holder = holder
         holder.sessions.add(self)
         self.emit = emit
-        self.client_id = "stdio"  # the transport names its client (HTTP: the session id)
+        self.client_id = "stdio"  # the transport names its client (HTTP: the session, else the address)
+        self.keeps_state = True  # False: it serves one request (stateless HTTP, 2026-07-28)
         self.protocol_version: str | None = None
         self.client_capabilities: dict[str, Any] = {}
         self.can_request = True  # the transport can carry server->client requests (not in JSON-only HTTP)

@@ -20,6 +20,7 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from webmcp.telemetry import stats
+from webmcp.telemetry.spans import args_hash
 
 if TYPE_CHECKING:
     from webmcp.protocol.context import Context
@@ -106,5 +107,6 @@ class Probe:
                 tool, operation = watch.name, None
             queued = admitted - start if admitted else 0.0
             ran = now - admitted if admitted else 0.0
-            spans.add((start, tool, operation, self.arguments, outcome, reason, queued, ran, self.ctx.client,
-                       watch.generation, self.cache))
+            # The hash, not the arguments: a stalled disk must not keep every call's arguments alive.
+            spans.add((start, tool, operation, args_hash(self.arguments), outcome, reason, queued, ran,
+                       self.ctx.client, watch.generation, self.cache))

@@ -31,8 +31,9 @@ from webmcp.telemetry import stats
 
 log = logging.getLogger(__name__)
 
-# (perf_counter at start, tool, operation, arguments, outcome, reason, queue s, run s, client, generation, cache)
-Span = tuple[float, str, str | None, Any, str, str | None, float, float, str, int, str | None]
+# (perf_counter at start, tool, operation, arguments hash, outcome, reason, queue s, run s, client, generation,
+# cache)
+Span = tuple[float, str, str | None, str, str, str | None, float, float, str, int, str | None]
 
 
 class SpanWriter:
@@ -81,9 +82,9 @@ class SpanWriter:
     def _format(self, batch: list[Span]) -> bytes:
         epoch = self._epoch
         lines = []
-        for start, tool, op, arguments, outcome, reason, queued, ran, client, generation, cache in batch:
+        for start, tool, op, hashed, outcome, reason, queued, ran, client, generation, cache in batch:
             lines.append(orjson.dumps({
-                "start": epoch + start, "tool": tool, "operation": op, "args_hash": args_hash(arguments),
+                "start": epoch + start, "tool": tool, "operation": op, "args_hash": hashed,
                 "outcome": outcome, "reason": reason, "queue_us": int(queued * 1e6), "run_us": int(ran * 1e6),
                 "client": client, "generation": generation, "cache": cache,
             }, option=orjson.OPT_APPEND_NEWLINE))

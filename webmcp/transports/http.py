@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import hashlib
 import hmac
 import logging
 import os
@@ -97,14 +98,15 @@ class _Standalone:
 
 
 class HttpSession:
-    def __init__(self, sid: str | None, holder: GraphHolder, json_only: bool) -> None:
+    def __init__(self, sid: str | None, holder: GraphHolder, json_only: bool, client: str) -> None:
         self.id = sid
         self.replies: dict[Any, _Reply] = {}
         self.standalone: _Standalone | None = None
         self.json_only = json_only
         self.session = Session(holder, self.emit)
         self.session.can_request = not json_only
-        self.session.client_id = sid or "stateless"
+        self.session.client_id = client
+        self.session.keeps_state = sid is not None
         self.session.abandoned = self._abandoned
         self.last_used = asyncio.get_running_loop().time()
 
@@ -239,7 +241,7 @@ class HttpTransport:
 
         new_sid = None
         if self.stateless:
-            hs = HttpSession(None, self.holder, json_only=True)
+            hs = HttpSession(None, self.holder, json_only=True, client=_client_of(request, None))
             hs.session.can_subscribe = False
         elif is_request and msg["method"] == "initialize":
             if self.closing:
@@ -249,7 +251,8 @@ class HttpTransport:
                 return _error_response(503, mid, INVALID_REQUEST, "too many sessions; try again later",
                                        {"Retry-After": "5"})
             new_sid = secrets.token_urlsafe(24)
-            hs = self.sessions[new_sid] = HttpSession(new_sid, self.holder, self.json_only)
+            hs = self.sessions[new_sid] = HttpSession(new_sid, self.holder, self.json_only,
+                                                      _client_of(request, new_sid))
         else:
             sid = request.headers.get(SESSION_HEADER)
             if sid is None:
@@ -303,7 +306,7 @@ class HttpTransport:
         def finish(message: dict[str, Any]) -> dict[str, Any]:
             return envelope.finish(message, method, server) if _is_reply_to(message, mid) else message
 
-        hs = HttpSession(None, self.holder, json_only=not wants_sse)
+        hs = HttpSession(None, self.holder, json_only=not wants_sse, client=_client_of(request, None))
         try:
             repeated = next((h for h in _ROUTING_HEADERS if len(request.headers.getall(h, ())) > 1), None)
             if repeated is not None:
@@ -446,6 +449,14 @@ class HttpTransport:
         await asyncio.gather(*(hs.session.drain(timeout, force) for hs in self.sessions.values()))
         for hs in list(self.sessions.values()):
             self.end(hs, "the server is shutting down")
+
+
+def _client_of(request: web.Request, sid: str | None) -> str:
+    """Who a request comes from, for per-client rate limits and spans: its session (hashed: a session id
+    is a credential), else its address (a token or a header would be the client's own choice)."""
+    if sid is not None:
+        return "session:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
+    return f"address:{request.remote or 'unknown'}"
 
 
 def _end_alone(hs: HttpSession) -> None:

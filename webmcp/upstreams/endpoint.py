@@ -7,6 +7,8 @@ calls only when healthy, not ejected and its breaker (if any) allows.
 
 from __future__ import annotations
 
+import os
+import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -36,3 +38,15 @@ class Endpoint:
 
     def observe(self, seconds: float) -> None:
         self.ewma = seconds if self.ewma == 0.0 else self.ewma + EWMA_ALPHA * (seconds - self.ewma)
+
+
+def url_name(url: str) -> str:
+    """How an endpoint at `url` is named in messages, logs and metric labels: host, port and path,
+    never the credentials or the query (either may carry secrets)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.netloc.rpartition("@")[2] + parts.path.rstrip("/")
+
+
+def command_name(argv: tuple[str, ...]) -> str:
+    """How a command endpoint is named: its program's file name (arguments may carry tokens)."""
+    return os.path.basename(argv[0]) if argv else "command"

@@ -133,14 +133,25 @@ class McpConnection:
             result = await session.call_tool(name, arguments)
         except MCPError as exc:
             if exc.code == CONNECTION_CLOSED:
-                self._lost.set()
+                self._lose(session)
                 raise AttemptFailed(f"{self.label}: connection closed during the call", safe=False) from None
             return error_result(f"{self.label} refused the call: {exc.message}")
-        except Exception as exc:  # the transport broke (closed streams, HTTP errors)
-            self._lost.set()
+        except Exception as exc:
+            if not _broke_transport(exc):
+                # The SDK refused the answer (structured content against the output schema, a result
+                # type it does not take...): this call fails, the connection is fine.
+                log.warning("%s: the answer to %r is not usable: %s", self.label, name, _describe(exc))
+                return error_result(f"{self.label}: the upstream's answer to {name!r} is not usable: "
+                                    f"{_describe(exc)}")
+            self._lose(session)
             raise AttemptFailed(f"{self.label}: {_describe(exc)}", safe=False) from None
         dumped = result.model_dump(by_alias=True, exclude_none=True, mode="json")
         return {k: dumped[k] for k in _RESULT_KEYS if k in dumped}
+
+    def _lose(self, session: Any) -> None:
+        """The connection of `session` broke: reconnect, unless that session was replaced already."""
+        if self.session is session:
+            self._lost.set()
 
     async def close(self) -> None:
         self._stopped = True
@@ -165,6 +176,17 @@ async def _list_tools(session: Any) -> list[Any]:
         cursor = page.next_cursor
         if not cursor:
             return tools
+
+
+def _broke_transport(exc: BaseException) -> bool:
+    """Is this the connection failing (closed or broken streams, sockets, HTTP client errors)?"""
+    import anyio
+
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    if isinstance(exc, (anyio.ClosedResourceError, anyio.BrokenResourceError, anyio.EndOfStream, OSError)):
+        return True
+    return type(exc).__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2")
 
 
 def _describe(exc: BaseException) -> str:

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 
+_AT_DEADLINE = 0.01  # seconds: an attempt ended this close to the call's deadline was cut by it
+
+
 class AttemptFailed(Exception):
     """One attempt at one endpoint failed in a way that counts against the endpoint.
 
@@ -118,8 +121,10 @@ class Upstream:
                 error = exc
                 self._failed(ep)
             except BaseException:
-                if ep.breaker is not None:
-                    ep.breaker.release()
+                if time.monotonic() >= deadline - _AT_DEADLINE:
+                    self._failed(ep)  # the call's timeout cut this attempt short: the endpoint hangs
+                elif ep.breaker is not None:
+                    ep.breaker.release()  # cancelled by the client, or a fault of the request
                 raise
             else:
                 self._succeeded(ep, time.monotonic() - started)

@@ -5,6 +5,7 @@ aiohttp is imported only when a config uses HTTP (it costs ~200 ms and ~20 MB at
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -57,7 +58,7 @@ def make_session(spec: HttpPoolSpec) -> Any:
 
     connector = aiohttp.TCPConnector(
         limit=spec.max_connections, limit_per_host=spec.max_per_host, keepalive_timeout=spec.keepalive,
-        ttl_dns_cache=int(spec.dns_cache) or None, use_dns_cache=spec.dns_cache > 0,
+        ttl_dns_cache=math.ceil(spec.dns_cache), use_dns_cache=spec.dns_cache > 0,  # aiohttp takes whole seconds
     )
     # total=None: each tool's own timeout applies; connect/read limits fail one attempt (retried when safe).
     timeout = aiohttp.ClientTimeout(total=None, connect=spec.connect_timeout, sock_read=spec.read_timeout)

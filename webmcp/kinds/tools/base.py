@@ -200,9 +200,6 @@ class Backend(Protocol):
 class Caching(Protocol):
     """What a tool's calls go through when it is cached or invalidates (webmcp/cache/policy.py)."""
 
-    @property
-    def hint(self) -> tuple[float | None, str] | None: ...  # Tool.cache_hint
-
     def call(
         self, tool: Tool, arguments: dict[str, Any], ctx: Context, label: str | None
     ) -> Coroutine[Any, Any, dict[str, Any]]: ...
@@ -294,11 +291,6 @@ class Tool:
         """Calls of this tool are observed by `watch` (metrics, spans, targets; set by the graph builder)."""
         self._watch = watch
         self._direct = False
-
-    @property
-    def cache_hint(self) -> tuple[float | None, str] | None:
-        """(ttl in seconds or None, "shared" | "session") when results are cached, else None."""
-        return self._cache.hint if self._cache is not None else None
 
     @property
     def input_schema(self) -> dict[str, Any]:

@@ -179,9 +179,9 @@ class HttpBackend:
 
 
 def _origin(url: str) -> str:
-    """scheme://host/path, without the query (it may carry secrets)."""
+    """scheme://host/path, without credentials or the query (they may carry secrets)."""
     parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def _result(raw: bytes, ctype: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ Tools name it (`upstream: NAME`) and give a path template; see webmcp/kinds/tool
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -13,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext, Where
 from webmcp.kinds.registry import Kind, register
+from webmcp.upstreams.endpoint import url_name
 from webmcp.upstreams.spec import Balancing, EndpointSpec, HealthCheckSpec
 from webmcp.upstreams.upstream import Upstream
 
@@ -26,7 +26,7 @@ def endpoint_specs(nodes: list[Any], key: str) -> tuple[EndpointSpec, ...]:
     for node in nodes:
         entry: dict[str, Any] = {key: node} if isinstance(node, str) else node
         address = entry[key]
-        name = entry.get("name") or (urllib.parse.urlsplit(address).netloc if key == "url" else address)
+        name = entry.get("name") or (url_name(address) if key == "url" else address)
         out.append(EndpointSpec(name=name, address=address.rstrip("/") if key == "url" else address,
                                 weight=entry.get("weight", 1)))
     return tuple(out)

@@ -7,7 +7,6 @@ The `mcp` package is imported only when a config has mcp upstreams.
 from __future__ import annotations
 
 import asyncio
-import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -18,6 +17,7 @@ from webmcp.config.units import parse_duration
 from webmcp.kinds.registry import Kind, register
 from webmcp.kinds.tools.base import string_map
 from webmcp.kinds.upstreams.http import check_endpoints
+from webmcp.upstreams.endpoint import command_name, url_name
 from webmcp.upstreams.mcp_connection import McpConnection
 from webmcp.upstreams.spec import Balancing, EndpointSpec
 from webmcp.upstreams.upstream import Upstream
@@ -62,11 +62,11 @@ class McpUpstreamSpec:
         for i, entry in enumerate(entries):
             if "command" in entry:
                 argv = tuple(str(a) for a in entry["command"])
-                endpoints.append(McpEndpointSpec(entry.get("name") or (shlex.join(argv) if len(entries) == 1
-                                                                        else f"{i + 1}"), "command", argv,
+                default = command_name(argv) if len(entries) == 1 else f"{command_name(argv)}-{i + 1}"
+                endpoints.append(McpEndpointSpec(entry.get("name") or default, "command", argv,
                                                  entry.get("weight", 1)))
             else:
-                endpoints.append(McpEndpointSpec(entry.get("name") or entry["url"], "url", (entry["url"],),
+                endpoints.append(McpEndpointSpec(entry.get("name") or url_name(entry["url"]), "url", (entry["url"],),
                                                  entry.get("weight", 1)))
         check_endpoints(tuple(EndpointSpec(e.name, e.argv[0], e.weight) for e in endpoints), path, ctx)
         cwd = ctx.base_dir / node.get("cwd", ".")
