@@ -19,6 +19,7 @@ import pytest
 
 from tests.integration.conftest import connect, write_config
 from tests.integration.rawstdio import RawServer
+from tests.integration.redis_server import prefix, redis_url  # noqa: F401  (fixtures)
 
 BASE = """
 version: 1
@@ -395,28 +396,31 @@ def test_a_slow_tool_import_during_reload_does_not_stall_the_server(raw: RawServ
 LEAK_CONFIG = """
 version: 1
 server: {http: {admin_token_env: ADMIN}}
-pools: {p: {kind: http, max_connections: MAXCONN}}
-caches: {c: {strategy: lru, max_entries: ENTRIES}}
+pools: {p: {kind: http, max_connections: MAXCONN}, r: {kind: redis, url: "REDIS"}}
+caches: {c: {strategy: lru, max_entries: ENTRIES}, shared: {backend: redis, pool: r, prefix: PREFIX}}
 telemetry: {metrics: true, spans: {path: spans.jsonl}}
 scaling: {targets: {p95_latency: 1s}}
 tools:
   greet: {kind: python, function: "sample_tools:greet", cache: c, rate_limit: RATE}
   web: {kind: http, request: {url: "http://127.0.0.1:9/x"}, pool: p}
   slow: {kind: python, function: "sample_tools:slow", concurrency: 4}
+  shared: {kind: python, function: "sample_tools:greet", cache: shared}
 """
 
 
-async def test_100_reloads_leak_no_descriptors_tasks_or_memory(workdir: Path, runtime_dir: Path) -> None:
+async def test_100_reloads_leak_no_descriptors_tasks_or_memory(workdir: Path, runtime_dir: Path, redis_url: str,  # noqa: F811
+                                                              prefix: str) -> None:  # noqa: F811
     """100 reloads through the admin endpoint, alternating two configs whose pool, cache and rate limit
-    differ (so components are rebuilt and closed each time), with calls in between: the process's
-    descriptors and tasks end where they started, and its memory grows by less than 8 MB."""
+    differ (so components are rebuilt and closed each time) while a Redis cache is kept, with calls in
+    between: the process's descriptors and tasks end where they started, and its memory grows by less
+    than 8 MB."""
     import aiohttp
 
     from tests.integration.test_http import HEADERS, INIT, http_server
 
     def text(i: int) -> str:
         return (LEAK_CONFIG.replace("MAXCONN", str(10 + i % 2)).replace("ENTRIES", str(100 + i % 2))
-                .replace("RATE", f"{1000 + i % 2}/s"))
+                .replace("RATE", f"{1000 + i % 2}/s").replace("REDIS", redis_url).replace("PREFIX", prefix))
 
     def live() -> dict[str, Any]:
         time.sleep(1.3)  # the snapshot is refreshed every second
