@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import os
 import uuid
@@ -87,11 +86,11 @@ def admin_handler(holder: GraphHolder, token: bytes) -> Callable[[web.Request], 
     """The admin endpoint, authenticated like /admin/reload (`Authorization: Bearer <admin token>`)."""
     from aiohttp import web
 
+    from webmcp.transports.http_access import bearer_ok, unauthorized
+
     async def clear(request: web.Request) -> web.StreamResponse:
-        given = request.headers.get("Authorization", "")
-        if not (token and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token)):
-            return web.json_response({"error": "unauthorized"}, status=401,
-                                     headers={"WWW-Authenticate": 'Bearer realm="webmcp"'})
+        if not bearer_ok(request, token):
+            return unauthorized()
         try:
             body = orjson.loads(await request.read())
             answer = await apply(holder.current, ClearRequest.from_json(body))

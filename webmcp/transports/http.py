@@ -20,11 +20,8 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import collections
 import hashlib
-import hmac
 import logging
-import os
 import secrets
 from typing import Any
 
@@ -38,9 +35,10 @@ from webmcp.graph.holder import GraphHolder
 from webmcp.protocol import envelope, jsonrpc
 from webmcp.protocol.input_required import Seal
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
-from webmcp.protocol.session import Session
 from webmcp.protocol.versions import SUPPORTED
 from webmcp.reload import Reloader
+from webmcp.transports.http_access import allowed_hosts, bearer_ok, env_token, host_name, origin_host, unauthorized
+from webmcp.transports.http_session import END, HttpSession, Reply, Standalone, end_alone, is_reply_to
 
 log = logging.getLogger(__name__)
 
@@ -49,91 +47,9 @@ VERSION_HEADER = "MCP-Protocol-Version"
 # Revisions a client may name in the header; 2025-03-26 is what a client sends before it knows better.
 _HEADER_VERSIONS = frozenset({*SUPPORTED, "2025-03-26"})
 _ROUTING_HEADERS = ("MCP-Protocol-Version", "Mcp-Method", "Mcp-Name")
-_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 _JSON = "application/json"
 KEEPALIVE = 15.0  # seconds of silence on an event stream before a comment line keeps it open
 _SSE = "text/event-stream"
-
-
-_END: dict[str, Any] = {}  # put_end()'s marker: the request ends without a reply
-
-
-class _Reply:
-    """The messages bound for one POST: its reply, and what the call sends before it."""
-
-    __slots__ = ("_waiter", "json_only", "messages")
-
-    def __init__(self, json_only: bool) -> None:
-        self.messages: collections.deque[dict[str, Any]] = collections.deque()
-        self._waiter: asyncio.Future[None] | None = None
-        self.json_only = json_only
-
-    def put_end(self) -> None:
-        """No reply will come (the call was cancelled by the client)."""
-        self.messages.append(_END)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-
-    def put(self, message: dict[str, Any]) -> bool:
-        """Queue a message for this POST; False when a JSON-only reply cannot carry it."""
-        if self.json_only and ("id" not in message or "method" in message):
-            return False  # no stream to carry notifications or requests on
-        self.messages.append(message)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
-        return True
-
-    async def next(self) -> dict[str, Any]:
-        while not self.messages:
-            self._waiter = asyncio.get_running_loop().create_future()
-            await self._waiter
-        return self.messages.popleft()
-
-
-class _Standalone:
-    """The GET stream of a session. None in the queue ends it."""
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
-
-
-class HttpSession:
-    def __init__(self, sid: str | None, holder: GraphHolder, json_only: bool, client: str) -> None:
-        self.id = sid
-        self.replies: dict[Any, _Reply] = {}
-        self.standalone: _Standalone | None = None
-        self.json_only = json_only
-        self.session = Session(holder, self.emit)
-        self.session.can_request = not json_only
-        self.session.client_id = client
-        self.session.keeps_state = sid is not None
-        self.session.abandoned = self._abandoned
-        self.last_used = asyncio.get_running_loop().time()
-
-    def emit(self, message: dict[str, Any], related: str | int | None = None) -> None:
-        is_reply = "method" not in message
-        if related is None and is_reply:
-            related = message.get("id")  # a reply goes to the POST that carried its request
-        reply = self.replies.get(related) if related is not None else None
-        if reply is not None and reply.put(message):
-            return
-        if not is_reply and reply is None and self.standalone is not None:
-            self.standalone.queue.put_nowait(message)  # replies never go on the GET stream (spec)
-            return
-        if not is_reply and "id" in message:  # a request to the client that no stream can carry
-            self.session.fail_request(message["id"], "no stream can carry this request to the client (the call's "
-                                      "POST does not accept SSE, and there is no GET stream)")
-            return
-        log.debug("no stream for %s; dropped", message.get("method") or f"reply {message.get('id')!r}")
-
-    def _abandoned(self, mid: str | int) -> None:
-        """The call of POST `mid` ends with no reply (the client cancelled it): end that POST."""
-        reply = self.replies.get(mid)
-        if reply is not None:
-            reply.put_end()
-
-    def is_idle(self) -> bool:
-        return not self.replies and not self.session.in_flight and self.standalone is None
 
 
 class HttpTransport:
@@ -147,11 +63,11 @@ class HttpTransport:
         self.sessions: dict[str, HttpSession] = {}
         self.closing = False  # set at shutdown: /readyz says 503 and new sessions are refused
         self.listeners: set[HttpSession] = set()  # open 2026-07-28 subscriptions/listen streams
-        self._allowed_hosts = _allowed_hosts(server)
-        self._token = _token(http.auth_token_env, "auth_token_env")
-        self._admin_token = _token(http.admin_token_env, "admin_token_env")
+        self._allowed_hosts = allowed_hosts(server)
+        self._token = env_token(http.auth_token_env, "auth_token_env")
+        self._admin_token = env_token(http.admin_token_env, "admin_token_env")
         state = server.request_state
-        self._seal = Seal(_token(state.secret_env, "request_state.secret_env", "server") or None, state.ttl)
+        self._seal = Seal(env_token(state.secret_env, "request_state.secret_env", "server") or None, state.ttl)
 
     # -- the app -----------------------------------------------------------------------------
     def app(self) -> web.Application:
@@ -181,8 +97,8 @@ class HttpTransport:
     async def admin_reload(self, request: web.Request) -> web.StreamResponse:
         """POST /admin/reload: the same reload as SIGHUP; answers with its report."""
         assert self._admin_token is not None and self.reloader is not None
-        if not _bearer_ok(request, self._admin_token):
-            return _unauthorized()
+        if not bearer_ok(request, self._admin_token):
+            return unauthorized()
         report = await self.reloader.reload_now()
         return web.Response(body=orjson.dumps(report.as_dict()), content_type=_JSON, status=200 if report.ok else 422)
 
@@ -190,16 +106,16 @@ class HttpTransport:
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         origin = request.headers.get("Origin")
         if self._allowed_hosts is not None:
-            if _host_name(request.host or "") not in self._allowed_hosts:
+            if host_name(request.host or "") not in self._allowed_hosts:
                 return _error_response(421, None, INVALID_REQUEST, f"Host {request.host!r} is not allowed")
-            if origin is not None and _origin_host(origin) not in self._allowed_hosts:
+            if origin is not None and origin_host(origin) not in self._allowed_hosts:
                 return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed")
-        elif origin is not None and _origin_host(origin) != _host_name(request.host or ""):
+        elif origin is not None and origin_host(origin) != host_name(request.host or ""):
             # A public bind without an allow-list still refuses cross-origin browser requests.
             return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed "
                                    "(set server.http.allowed_hosts to allow other origins)")
-        if self._token is not None and request.path == self.server.http.path and not _bearer_ok(request, self._token):
-            return _unauthorized()
+        if self._token is not None and request.path == self.server.http.path and not bearer_ok(request, self._token):
+            return unauthorized()
         try:
             return await handler(request)  # type: ignore[no-any-return]
         except web.HTTPRequestEntityTooLarge:
@@ -269,24 +185,24 @@ class HttpTransport:
             return web.Response(status=202)
         if mid in hs.replies:
             return _error_response(409, mid, INVALID_REQUEST, f"request id {mid!r} is already in use")
-        reply = _Reply(json_only=hs.json_only or not wants_sse)
+        reply = Reply(json_only=hs.json_only or not wants_sse)
         hs.replies[mid] = reply
         try:
             hs.session.receive(msg)
             first = await reply.next()
-            if first is _END:
+            if first is END:
                 return web.Response(status=202)  # cancelled by the client: nothing to answer
             headers = {SESSION_HEADER: new_sid} if new_sid else None
             if new_sid and "error" in first:  # a failed initialize opens no session
                 self.sessions.pop(new_sid, None)
                 headers = None
-            if _is_reply_to(first, mid) and not sse_only:
+            if is_reply_to(first, mid) and not sse_only:
                 return _json_response(first, headers)
             return await self._stream(request, reply, first, mid, headers)
         finally:
             del hs.replies[mid]
             if hs.id is None:
-                _end_alone(hs)  # stateless: this POST was the whole session
+                end_alone(hs)  # stateless: this POST was the whole session
 
     async def _post_sessionless(
         self, request: web.Request, msg: dict[str, Any], wants_sse: bool, sse_only: bool
@@ -304,7 +220,7 @@ class HttpTransport:
         server = self.holder.current.spec.server
 
         def finish(message: dict[str, Any]) -> dict[str, Any]:
-            return envelope.finish(message, method, server) if _is_reply_to(message, mid) else message
+            return envelope.finish(message, method, server) if is_reply_to(message, mid) else message
 
         hs = HttpSession(None, self.holder, json_only=not wants_sse, client=_client_of(request, None))
         try:
@@ -318,33 +234,33 @@ class HttpTransport:
             hs.session.close()
             error = finish(jsonrpc.error(mid, exc.code, exc.message, exc.data))
             return _json_response(error, None, envelope.status_of(error))
-        reply = hs.replies[mid] = _Reply(json_only=hs.json_only)
+        reply = hs.replies[mid] = Reply(json_only=hs.json_only)
         if method == "subscriptions/listen":
             self.listeners.add(hs)
         try:
             hs.session.receive(msg)
             first = await reply.next()
-            if first is _END:
+            if first is END:
                 return web.Response(status=202)
-            if _is_reply_to(first, mid) and not sse_only:
+            if is_reply_to(first, mid) and not sse_only:
                 answer = finish(first)
                 return _json_response(answer, None, envelope.status_of(answer))
             return await self._stream(request, reply, first, mid, None, finish)
         finally:
             self.listeners.discard(hs)
-            _end_alone(hs)
+            end_alone(hs)
 
     async def _stream(
-        self, request: web.Request, reply: _Reply, first: dict[str, Any], mid: Any, headers: dict[str, str] | None,
+        self, request: web.Request, reply: Reply, first: dict[str, Any], mid: Any, headers: dict[str, str] | None,
         finish: Any = None,
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": _SSE, "Cache-Control": "no-cache", **(headers or {})})
         await response.prepare(request)
         message = first
         try:
-            while message is not _END:
+            while message is not END:
                 await response.write(_event(finish(message) if finish is not None else message))
-                if _is_reply_to(message, mid):
+                if is_reply_to(message, mid):
                     break
                 while True:
                     try:
@@ -367,7 +283,7 @@ class HttpTransport:
             return hs
         if hs.standalone is not None:
             return _error_response(409, None, INVALID_REQUEST, "this session already has a standalone stream")
-        stream = hs.standalone = _Standalone()
+        stream = hs.standalone = Standalone()
         response = web.StreamResponse(headers={"Content-Type": _SSE, "Cache-Control": "no-cache"})
         await response.prepare(request)
         try:
@@ -457,61 +373,6 @@ def _client_of(request: web.Request, sid: str | None) -> str:
     if sid is not None:
         return "session:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
     return f"address:{request.remote or 'unknown'}"
-
-
-def _end_alone(hs: HttpSession) -> None:
-    """The POST of a sessionless request is over. A call still running has lost the only stream its reply
-    could take (the client went away, or the server is stopping): cancel it."""
-    hs.session.close()
-    for task in hs.session.in_flight.values():
-        task.cancel()
-
-
-def _token(env_name: str | None, key: str, section: str = "server.http") -> bytes | None:
-    if not env_name:
-        return None
-    token = os.environ.get(env_name, "").encode()
-    if not token and section == "server.http":
-        log.warning("%s.%s names %s, which is empty: every request to it will get 401", section, key, env_name)
-    elif not token:
-        log.warning("%s.%s names %s, which is empty: using a random key of this process", section, key, env_name)
-    return token
-
-
-def _bearer_ok(request: web.Request, token: bytes) -> bool:
-    given = request.headers.get("Authorization", "")
-    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token)
-
-
-def _unauthorized() -> web.Response:
-    challenge = {"WWW-Authenticate": 'Bearer realm="webmcp"'}
-    return web.json_response({"error": "unauthorized"}, status=401, headers=challenge)
-
-
-def _allowed_hosts(server: ServerSpec) -> frozenset[str] | None:
-    """Host names a request may name (Host and Origin). None: no check (bound to a public address
-    with no allow-list configured)."""
-    configured = server.http.allowed_hosts
-    if configured:
-        return frozenset(h.lower() for h in configured)
-    if server.http.host in _LOOPBACK:
-        return _LOOPBACK
-    return None
-
-
-def _host_name(host: str) -> str:
-    """`name` of a `name:port` (or `[v6]:port`) Host value, lower-cased."""
-    if host.startswith("["):
-        return host.split("]", 1)[0].lower() + "]"
-    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
-
-
-def _origin_host(origin: str) -> str:
-    return _host_name(origin.split("://", 1)[-1].split("/", 1)[0])
-
-
-def _is_reply_to(message: dict[str, Any], mid: Any) -> bool:
-    return "method" not in message and message.get("id") == mid and ("result" in message or "error" in message)
 
 
 def _event(message: dict[str, Any]) -> bytes:

@@ -1,0 +1,59 @@
+"""Who may use the HTTP listener: bearer tokens (MCP endpoint, admin endpoints) and the Host/Origin
+check against DNS rebinding."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+
+from aiohttp import web
+
+from webmcp.config.spec import ServerSpec
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def env_token(env_name: str | None, key: str, section: str = "server.http") -> bytes | None:
+    if not env_name:
+        return None
+    token = os.environ.get(env_name, "").encode()
+    if not token and section == "server.http":
+        log.warning("%s.%s names %s, which is empty: every request to it will get 401", section, key, env_name)
+    elif not token:
+        log.warning("%s.%s names %s, which is empty: using a random key of this process", section, key, env_name)
+    return token
+
+
+def bearer_ok(request: web.Request, token: bytes) -> bool:
+    given = request.headers.get("Authorization", "")
+    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token)
+
+
+def unauthorized() -> web.Response:
+    challenge = {"WWW-Authenticate": 'Bearer realm="webmcp"'}
+    return web.json_response({"error": "unauthorized"}, status=401, headers=challenge)
+
+
+def allowed_hosts(server: ServerSpec) -> frozenset[str] | None:
+    """Host names a request may name (Host and Origin). None: no check (bound to a public address
+    with no allow-list configured)."""
+    configured = server.http.allowed_hosts
+    if configured:
+        return frozenset(h.lower() for h in configured)
+    if server.http.host in LOOPBACK:
+        return LOOPBACK
+    return None
+
+
+def host_name(host: str) -> str:
+    """`name` of a `name:port` (or `[v6]:port`) Host value, lower-cased."""
+    if host.startswith("["):
+        return host.split("]", 1)[0].lower() + "]"
+    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+
+
+def origin_host(origin: str) -> str:
+    return host_name(origin.split("://", 1)[-1].split("/", 1)[0])
