@@ -87,8 +87,8 @@ async def test_ttl_expires_entries_and_evicts_expired_ones_first(graph: Graph, w
 @pytest.mark.parametrize("graph", [config("{strategy: lru, ttl: 1h}", "{use: c, key: [key], ttl: 200ms}")],
                          indirect=True)
 async def test_a_tools_ttl_overrides_the_caches(graph: Graph, workdir: Path) -> None:
-    """The tool's cache.ttl wins over the cache's ttl, and cache_hint reports it."""
-    assert graph.tools["get"].cache_hint == (0.2, "shared")  # type: ignore[attr-defined]
+    """The tool's cache.ttl wins over the cache's ttl."""
+    assert graph.tools["get"].caching.ttl == 0.2  # type: ignore[attr-defined,union-attr]
     assert await runs(graph, workdir, "aa") == ["miss", "hit"]
     await asyncio.sleep(0.25)
     assert await runs(graph, workdir, "a") == ["miss"]
@@ -139,7 +139,7 @@ async def test_only_successful_results_are_cached_unless_configured(graph: Graph
 @pytest.mark.parametrize("graph", [config("{strategy: none}")], indirect=True)
 async def test_strategy_none_caches_nothing(graph: Graph, workdir: Path) -> None:
     """strategy: none: every call runs, and the tool has no cache at all."""
-    assert graph.tools["get"].cache_hint is None  # type: ignore[attr-defined]
+    assert graph.tools["get"].caching is None  # type: ignore[attr-defined]
     assert [(await get(graph, workdir, "a"))[0] for _ in range(2)] == [1, 2]
 
 

@@ -11,7 +11,7 @@ from webmcp.config.load import load
 from webmcp.errors import ConfigError
 
 ALLOWED_STATIC = ("annotations, breaker, cache, concurrency, content, description, expose, fallback, input, "
-                  "invalidates, kind, output, priority, rate_limit, structured, timeout, title")
+                  "invalidates, kind, output, priority, rate_limit, split, structured, timeout, title")
 DURATION = "must be a duration with a unit, like 250ms, 2s, 5m or 1h"
 
 

@@ -9,14 +9,18 @@ Contract (all on the event loop):
 - `local` is the memory store calls read first: the memory backend's store; for Redis, the l1 tier
   while Redis is up, the l1 or the fallback store while it is down (None: nothing to read locally).
   `bypass` is set while Redis is down with `fallback: none`: calls run without the cache.
+- `last_good` (only once a tool with `fallback: {cached: true}` uses the cache) is dropped from by
+  every invalidation exactly like the memory tiers (`_apply`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import TYPE_CHECKING, Any
 
 from webmcp.cache import metrics
+from webmcp.cache.last_good import LastGood
 from webmcp.cache.memory import MemoryStore
 from webmcp.cache.remote import Invalidation, RemoteStore
 from webmcp.cache.spec import DEFAULT_MAX_ENTRIES, CacheSpec, MemorySpec
@@ -28,7 +32,8 @@ log = logging.getLogger(__name__)
 
 
 class Cache:
-    __slots__ = ("_fallback", "bypass", "epoch", "flights", "l1", "local", "name", "remote", "spec", "write_back")
+    __slots__ = ("_fallback", "bypass", "epoch", "flights", "l1", "last_good", "local", "name", "remote", "spec",
+                 "write_back")
 
     def __init__(self, spec: CacheSpec, redis: Redis | None = None, subscriber: Redis | None = None) -> None:
         self.spec = spec
@@ -39,6 +44,7 @@ class Cache:
         self.write_back = spec.write == "back"
         self.remote: RemoteStore | None = None
         self._fallback: MemoryStore | None = None
+        self.last_good: LastGood | None = None
         if spec.backend == "memory":
             assert spec.memory is not None
             self.l1: MemoryStore | None = MemoryStore(spec.memory, spec.name)
@@ -58,6 +64,17 @@ class Cache:
     async def close(self) -> None:
         if self.remote is not None:
             await self.remote.close()
+
+    def keep_last_good(self) -> LastGood:
+        """The store of last known good results (made on first use; kept with the cache across reloads):
+        at least 1000 entries, or the memory tier's max_entries if larger, and the memory tier's max_bytes."""
+        if self.last_good is None:
+            memory = self.spec.memory
+            entries, size = DEFAULT_MAX_ENTRIES, math.inf
+            if memory is not None:
+                entries, size = max(entries, memory.max_entries or 0), memory.max_bytes or size
+            self.last_good = LastGood(entries, size)
+        return self.last_good
 
     # -- state -----------------------------------------------------------------------------
     def _on_state(self, up: bool) -> None:
@@ -87,6 +104,12 @@ class Cache:
         for store in (self.l1, self._fallback):
             if store is not None:
                 dropped += store.clear() if everything else store.drop(tags, keys)
+        last_good = self.last_good
+        if last_good is not None:
+            if everything:
+                last_good.clear()
+            else:
+                last_good.drop(tags, keys)
         return dropped
 
     # -- invalidation ----------------------------------------------------------------------

@@ -20,3 +20,5 @@ FALLBACKS = Counter("webmcp_cache_fallbacks_total",
 DEGRADED = Gauge("webmcp_cache_degraded", "1 while a Redis cache is running on its fallback.", ["cache"])
 BYTES = Gauge("webmcp_cache_bytes", "Bytes held in memory (JSON size of the cached results).", ["cache"])
 ENTRIES = Gauge("webmcp_cache_entries", "Entries held in memory.", ["cache"])
+STALE = Counter("webmcp_cache_stale_served_total",
+                "Failed calls answered with the last known good result (fallback: {cached: true}).", ["cache"])

@@ -9,7 +9,11 @@ Contract of `ToolCache.call` (entered from `Tool.call` after the argument check)
 - Only successful results are stored (unless cache_errors); a Redis failure never fails the call.
 - `OUTCOME` (a ContextVar) says, right after the call returns in the caller's task, what the cache did:
   "hit" (memory or Redis), "miss" (ran the tool), "shared" (joined an identical running call) or
-  "bypass" (Redis down with fallback: none). Tools without a cache never touch it.
+  "bypass" (Redis down with fallback: none), or "stale" (the backend failed and the tool's
+  `fallback: {cached: true}` served the last known good result). Tools without a cache never touch it.
+- A degraded result (any fallback's, marked by `DEGRADED` in the fill's task) is never stored; with
+  `fallback: {cached: true}` each stored result is also kept as the key's last known good one
+  (cache/last_good.py), under the same epoch rule as the memory tier.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import orjson
 
 from webmcp.cache import metrics
 from webmcp.cache.cache import Cache
+from webmcp.cache.last_good import LastGood
 from webmcp.cache.remote import RemoteDown
 from webmcp.cache.spec import CacheSpec
 from webmcp.kinds.tools.templates import Template, TemplateSyntaxError
@@ -39,6 +44,8 @@ if TYPE_CHECKING:
 
 OUTCOME: contextvars.ContextVar[str | None] = contextvars.ContextVar("webmcp_cache_outcome", default=None)
 ASKED = "asked"  # a fill whose run asked its client a question
+# Set by a tool's guard (upstreams/guard.py) when it answered with a fallback: "stale" or "fallback".
+DEGRADED: contextvars.ContextVar[str | None] = contextvars.ContextVar("webmcp_degraded", default=None)
 
 _sessions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 _session_ids = itertools.count(1)
@@ -71,8 +78,8 @@ def _landed(flights: dict[str, _Flight], key: str, flight: _Flight, _task: Any) 
 
 
 class ToolCache:
-    __slots__ = ("_errors", "_fields", "_hits", "_l1_ttl", "_misses", "_name", "_session", "_shared", "_tags",
-                 "cache", "ttl")
+    __slots__ = ("_errors", "_fields", "_hits", "_l1_ttl", "_last_good", "_misses", "_name", "_session", "_shared",
+                 "_tags", "cache", "ttl")
 
     def __init__(self, name: str, cache: Cache, fields: tuple[str, ...] | None, ttl: float | None,
                  tags: tuple[Template, ...], scope: str, cache_errors: bool) -> None:
@@ -87,6 +94,26 @@ class ToolCache:
         self._hits = metrics.HITS.labels(cache.name, "memory")
         self._misses = metrics.MISSES.labels(cache.name)
         self._shared = metrics.SHARED.labels(cache.name)
+        self._last_good: LastGood | None = None
+
+    def keep_last_good(self) -> None:
+        """Keep each stored result as its key's last known good one (the tool's `fallback: {cached: true}`)."""
+        self._last_good = self.cache.keep_last_good()
+
+    def stale(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
+        """The key's last known good result, marked stale (`_meta` and a closing text note), or None."""
+        last_good = self._last_good
+        found = last_good.get(self.key(arguments, ctx)) if last_good is not None else None
+        if found is None:
+            return None
+        result, age = found
+        metrics.STALE.labels(self.cache.name).inc()
+        DEGRADED.set("stale")
+        meta = dict(result.get("_meta") or {})
+        meta["webmcp/stale"] = True
+        meta["webmcp/age_ms"] = int(age * 1000)
+        note = {"type": "text", "text": f"[stale: this result is from {_age(age)} ago; the live source is failing]"}
+        return {**result, "content": [*result.get("content", ()), note], "_meta": meta}
 
     def key(self, arguments: dict[str, Any], ctx: Context | None = None) -> str:
         """`<tool> <canonical JSON of the key arguments>` (+ ` @<session>` for scope: session)."""
@@ -98,7 +125,8 @@ class ToolCache:
         return tuple(t.render(arguments) for t in self._tags)
 
     async def call(self, tool: Tool, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
-        if (self._session and not ctx.session_keeps_state) or (ctx.inputs is not None and ctx.inputs.carries_answers):
+        if ctx is not None and ((self._session and not ctx.session_keeps_state)
+                                or (ctx.inputs is not None and ctx.inputs.carries_answers)):
             # scope: session without a session (stateless HTTP, 2026-07-28) has no entry; a retry carrying a
             # client's answers must run with them, never be answered with what others got
             OUTCOME.set("bypass")
@@ -161,20 +189,30 @@ class ToolCache:
             except RemoteDown:
                 found = None
             if found is not None:
-                if cache.epoch == epoch and cache.local is not None:
-                    cache.local.put(key, found, size, tags, self._l1_ttl)
+                if cache.epoch == epoch:
+                    if cache.local is not None:
+                        cache.local.put(key, found, size, tags, self._l1_ttl)
+                    if self._last_good is not None:
+                        self._last_good.put(key, found, size, tags)
                 metrics.HITS.labels(cache.name, "redis").inc()
                 return found, "hit"
         self._misses.inc()
+        DEGRADED.set(None)
         result = await tool.run(arguments, ctx, label)
-        if ctx.asked:
+        if ctx is not None and ctx.asked:
             return result, ASKED  # built from one client's answers: neither stored nor shared
+        degraded = DEGRADED.get()
+        if degraded is not None:
+            return result, "stale" if degraded == "stale" else "miss"  # a fallback's answer is not the tool's
         if result.get("isError") and not self._errors:
             return result, "miss"
         payload = orjson.dumps(result)
         local = cache.local
-        if cache.epoch == epoch and local is not None:
-            local.put(key, result, len(payload), tags, self._l1_ttl if local is cache.l1 else self.ttl)
+        if cache.epoch == epoch:
+            if local is not None:
+                local.put(key, result, len(payload), tags, self._l1_ttl if local is cache.l1 else self.ttl)
+            if self._last_good is not None and not result.get("isError"):
+                self._last_good.put(key, result, len(payload), tags)
         if versions is not None and remote is not None and remote.up:
             entry = remote.encode(result, versions)
             if cache.write_back:
@@ -183,6 +221,16 @@ class ToolCache:
                 with contextlib.suppress(RemoteDown):  # the result stands; Redis is marked down and probed
                     await remote.put(key, entry, self.ttl)
         return result, "miss"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 1:
+        return f"{int(seconds * 1000)}ms"
+    if seconds < 120:
+        return f"{int(seconds)}s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)}m"
+    return f"{int(seconds // 3600)}h"
 
 
 class Invalidator:

@@ -37,6 +37,7 @@ from webmcp.telemetry.observe import ToolWatch
 from webmcp.telemetry.spans import SpanWriter
 from webmcp.telemetry.targets import Window
 from webmcp.upstreams.guard import guard_tools
+from webmcp.upstreams.split import split_tools
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,8 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
                 classes = ", ".join(dict(spec.executor.priorities))
                 problems.append(tspec.where.problem("unknown priority class", f'"{tspec.priority}"',
                                                     f"executor.priorities has: {classes}"))
-        guard_tools(spec, tools, owners, ctx)
+        problems.extend(await split_tools(tools, owners, ctx))
+        problems.extend(guard_tools(spec, tools, owners, ctx))
         masters: dict[str, MasterTool] = {}
         for name, mspec in spec.master_tools.items():
             ops = {op: tools[t] for op, t in mspec.operations.items() if t in tools}

@@ -7,6 +7,10 @@ Failures, for both: the backend raised (an UpstreamFailure from its upstream, or
 exception). An isError result the backend returns on purpose (a 404, a command's non-zero exit) and
 a ToolError about the call's own input are answers, not failures. Cancellation and protocol
 questions (ProtocolError, InputRequired) pass through and settle the breaker permit with `release()`.
+
+A fallback's answer sets `cache.policy.DEGRADED`, so a cached tool never stores it as its own result.
+`cached: true` serves the key's last known good result (cache/last_good.py) marked stale; without one,
+the fallback's tool or message, if any, else the failure itself.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from webmcp.cache.policy import DEGRADED, ToolCache
 from webmcp.errors import ToolError
 from webmcp.kinds.tools.results import text_result
 from webmcp.upstreams.breaker import Breaker
@@ -23,6 +28,7 @@ from webmcp.upstreams.upstream import UpstreamFailure, breaker_gauge
 
 if TYPE_CHECKING:
     from webmcp.config.spec import ConfigSpec
+    from webmcp.errors import Problem
     from webmcp.graph.build import BuildContext
     from webmcp.kinds.tools.base import Backend, Tool, ToolSpec
     from webmcp.protocol.context import Context
@@ -31,7 +37,7 @@ log = logging.getLogger(__name__)
 
 
 class Guarded:
-    __slots__ = ("_backend", "_breaker", "_fallback", "fallback_tool", "name")
+    __slots__ = ("_backend", "_breaker", "_fallback", "cached", "fallback_tool", "name")
 
     def __init__(self, name: str, backend: Backend, breaker: Breaker | None, fallback: FallbackSpec | None) -> None:
         self.name = name
@@ -39,6 +45,7 @@ class Guarded:
         self._breaker = breaker
         self._fallback = fallback
         self.fallback_tool: Tool | None = None  # set by the graph builder once every tool is built
+        self.cached: ToolCache | None = None  # the tool's cache, for `cached: true`
 
     async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
         breaker = self._breaker
@@ -73,17 +80,27 @@ class Guarded:
         fallback = self._fallback
         if fallback is None:
             raise UpstreamFailure(reason)
+        if self.cached is not None:
+            stale = self.cached.stale(arguments, ctx)
+            if stale is not None:
+                log.info("tool %r served its last cached result: %s", self.name, reason)
+                return stale
         if fallback.message is not None:
+            DEGRADED.set("fallback")
             return text_result(fallback.message)
-        assert self.fallback_tool is not None
+        if self.fallback_tool is None:
+            raise UpstreamFailure(reason)  # cached: true alone, and nothing cached for these arguments
+        DEGRADED.set("fallback")
         log.info("tool %r degraded to its fallback %r: %s", self.name, self.fallback_tool.name, reason)
         return await self.fallback_tool.run_as_fallback(arguments, ctx)
 
 
-def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], owners: Mapping[str, ToolSpec], ctx: BuildContext) -> None:
+def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], owners: Mapping[str, ToolSpec],
+                ctx: BuildContext) -> list[Problem]:
     """Wrap every built tool that declares `breaker:` or `fallback:`. A tool's breaker keeps its state
     across reloads that change neither the tool's name nor the policy."""
     guards: list[Guarded] = []
+    problems: list[Problem] = []
     for name, tool in tools.items():
         tspec = owners[name]
         if tspec.breaker is None and tspec.fallback is None:
@@ -107,3 +124,13 @@ def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], owners: Mapping[str
         fallback = guarded._fallback
         if fallback is not None and fallback.tool is not None:
             guarded.fallback_tool = tools.get(fallback.tool)
+        if fallback is not None and fallback.cached:
+            caching = tools[guarded.name].caching
+            if isinstance(caching, ToolCache):
+                caching.keep_last_good()
+                guarded.cached = caching
+            else:  # its cache has strategy: none
+                where = owners[guarded.name].where
+                problems.append(where.problem("fallback: {cached: true} needs a cache that stores results",
+                                              hint="give the tool a cache whose strategy is not none"))
+    return problems

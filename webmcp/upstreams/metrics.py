@@ -18,6 +18,13 @@ ENDPOINT_UP = Gauge("webmcp_upstream_endpoint_up",
 ATTEMPTS = Counter("webmcp_upstream_attempts_total", "Attempts sent to an upstream endpoint, by outcome.",
                    ["upstream", "endpoint", "outcome"])
 RETRIES = Counter("webmcp_upstream_retries_total", "Attempts that were retries of a failed one.", ["upstream"])
+SPLIT_CALLS = Counter("webmcp_split_calls_total",
+                      "Calls of a tool with split:, by variant (primary or variant), what served it and outcome "
+                      "(ok, error: an isError result, failure: the backend failed).",
+                      ["tool", "variant", "target", "outcome"])
+SPLIT_SECONDS = Histogram("webmcp_split_call_seconds", "Backend time of the calls of a tool with split:, by variant.",
+                          ["tool", "variant", "target"],
+                          buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0))
 POOL_CREATED = Counter("webmcp_pool_connections_created_total", "Connections a pool opened.", ["pool"])
 POOL_REUSED = Counter("webmcp_pool_connections_reused_total", "Requests served on a kept-alive connection.",
                       ["pool"])

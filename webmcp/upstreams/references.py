@@ -50,6 +50,35 @@ def check_references(tools: Mapping[str, ToolSpec], sections: Mapping[str, Any],
         if tool.fallback is not None and tool.fallback.tool is not None:
             _refer(ctx, (*path, "fallback", "tool"), tool.fallback.tool, "tools", tools)
             _check_cycle(name, tools, ctx, path)
+        if tool.fallback is not None and tool.fallback.cached and tool.cache is None:
+            ctx.problem((*path, "fallback", "cached"), "a cached fallback serves the tool's last cached result, "
+                        "and this tool has no cache", hint="add cache: NAME (or an inline cache: mapping)")
+        if tool.split is not None:
+            _check_split(name, tool, tools, upstreams, ctx, (*path, "split"))
+
+
+def _check_split(name: str, tool: ToolSpec, tools: Mapping[str, ToolSpec], upstreams: Mapping[str, Any],
+                 ctx: SpecContext, path: tuple[str, ...]) -> None:
+    split = tool.split
+    assert split is not None
+    if split.tool is not None:
+        if split.tool == name:
+            ctx.problem((*path, "tool"), "a tool cannot be its own variant", show(name))
+        elif split.tool in tools and tools[split.tool].split is not None:
+            ctx.problem((*path, "tool"), f"the variant {split.tool!r} has a split of its own", show(split.tool),
+                        "a variant serves calls as they are; remove its split:")
+        else:
+            _refer(ctx, (*path, "tool"), split.tool, "tools", tools)
+        return
+    assert split.upstream is not None
+    own = getattr(tool, "upstream", None)
+    if own is None:
+        ctx.problem((*path, "upstream"), "a variant upstream replaces the tool's upstream, and this tool has none",
+                    show(split.upstream), "give the tool upstream: NAME, or split to a variant tool: {tool: NAME}")
+    elif split.upstream == own:
+        ctx.problem((*path, "upstream"), "the variant is the tool's own upstream", show(own))
+    else:
+        _refer(ctx, (*path, "upstream"), split.upstream, "upstreams", upstreams, tool.kind)
 
 
 def _check_cycle(start: str, tools: Mapping[str, ToolSpec], ctx: SpecContext, path: tuple[str, ...]) -> None:

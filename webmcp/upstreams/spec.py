@@ -120,13 +120,39 @@ class Balancing:
 
 @dataclass(frozen=True, slots=True)
 class FallbackSpec:
-    """A tool's `fallback:`: another tool to call, or a fixed message, when its backend fails."""
+    """A tool's `fallback:` when its backend fails: the last cached value (`cached`), and/or another tool to
+    call, or a fixed message (used when there is no cached value, or alone)."""
 
     tool: str | None = None
     message: str | None = None
+    cached: bool = False
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any] | None) -> FallbackSpec | None:
         if node is None:
             return None
-        return cls(tool=node.get("tool"), message=node.get("message"))
+        return cls(tool=node.get("tool"), message=node.get("message"), cached=node.get("cached", False))
+
+
+@dataclass(frozen=True, slots=True)
+class SplitSpec:
+    """A tool's `split:`: `percent` of its calls go to a variant tool or upstream (sticky by argument values)."""
+
+    tool: str | None
+    upstream: str | None
+    percent: float
+    sticky_on: tuple[str, ...]
+    where: Where | None = field(default=None, compare=False)
+
+    @property
+    def variant(self) -> str:
+        name = self.tool if self.tool is not None else self.upstream
+        assert name is not None
+        return name
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any] | None, path: Path, ctx: SpecContext) -> SplitSpec | None:
+        if node is None:
+            return None
+        return cls(tool=node.get("tool"), upstream=node.get("upstream"), percent=float(node["percent"]),
+                   sticky_on=tuple(node.get("sticky_on", ())), where=ctx.where(path))

@@ -38,7 +38,7 @@ from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
 from webmcp.protocol.input_required import InputRequired
 from webmcp.telemetry.observe import Probe
-from webmcp.upstreams.spec import FallbackSpec
+from webmcp.upstreams.spec import FallbackSpec, SplitSpec
 
 if TYPE_CHECKING:
     from webmcp.graph.admission import Admission
@@ -70,6 +70,7 @@ class ToolSpec:
     rate_limit: RateLimitSpec | None
     breaker: str | None
     fallback: FallbackSpec | None
+    split: SplitSpec | None
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -91,6 +92,7 @@ class ToolSpec:
             "rate_limit": RateLimitSpec.from_config(node["rate_limit"]) if "rate_limit" in node else None,
             "breaker": node.get("breaker"),
             "fallback": FallbackSpec.from_config(node.get("fallback")),
+            "split": SplitSpec.from_config(node.get("split"), (*path, "split"), ctx),
         }
 
 
@@ -291,6 +293,18 @@ class Tool:
         """Calls of this tool are observed by `watch` (metrics, spans, targets; set by the graph builder)."""
         self._watch = watch
         self._direct = False
+
+    @property
+    def caching(self) -> Caching | None:
+        """What the tool's calls go through for caching (a ToolCache or an Invalidator), or None."""
+        return self._cache
+
+    async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        """The backend alone (with its guard, if any), for another tool's call (a split's variant):
+        arguments are checked against this tool's schema; failures propagate to the caller's guard."""
+        if not self._is_valid(arguments):
+            return error_result(self.describe_invalid(arguments, f"variant tool {self.name!r}"))
+        return await self._backend.invoke(arguments, ctx)
 
     @property
     def input_schema(self) -> dict[str, Any]:
