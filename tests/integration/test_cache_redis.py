@@ -187,3 +187,20 @@ def test_write_back_reaches_redis_and_is_flushed_at_shutdown(workdir: Path, redi
         assert b.call("counted", {"key": "k", "log": log})["structuredContent"]["run"] == 1
     finally:
         b.stop()
+
+
+def test_foreign_messages_on_the_channel_do_not_stop_invalidations(two: tuple[Client, Client], workdir: Path,
+                                                                   redis_url: str, prefix: str) -> None:  # noqa: F811
+    """Garbage published on the cache's invalidation channel (another program, another version) is
+    ignored; later invalidations still reach every instance."""
+    a, b = two
+    data = workdir / "profile.txt"
+    data.write_text("old")
+    args = {"path": str(data), "user_id": "7"}
+    assert b.text("profile", args) == "old"
+    client = redis.Redis.from_url(redis_url)
+    for junk in (b"hello", b"{}", b'{"tags": 3}', b"[1, 2]"):
+        client.publish(f"{prefix}:inv", junk)
+    time.sleep(0.3)
+    assert a.text("update", {**args, "value": "new"}) == "written"
+    assert b.text("profile", args) == "new"

@@ -282,3 +282,18 @@ async def test_a_hanging_endpoint_counts_as_failing(workdir: Path, replicas: Rep
         r = await s.call_tool("who", {})
         assert r.is_error and r.content[0].text.startswith("circuit open for upstream 'api' endpoint 'a'")
         assert time.monotonic() - started < 0.2
+
+
+async def test_credentials_in_endpoint_urls_stay_out_of_messages(workdir: Path) -> None:
+    """An endpoint URL with a user and password is named by host and port in what a client sees."""
+    config = write_config(workdir, """
+version: 1
+upstreams:
+  api: {kind: http, endpoints: ["http://bob:s3cret@127.0.0.1:9"]}
+tools:
+  who: {kind: http, upstream: api, request: {path: "/who?token=abc"}}
+""")
+    async with connect(config) as s:
+        r = await s.call_tool("who", {})
+    assert r.is_error and "127.0.0.1:9" in r.content[0].text
+    assert "s3cret" not in r.content[0].text and "bob" not in r.content[0].text
