@@ -2,8 +2,10 @@
 
 Notifications (progress, log messages) work from async tools and from sync tools running in worker
 threads, and may be awaited or not: they are queued on the event loop and written with the next
-flush. Requests to the client (`sample`, `elicit`, `list_roots`) are coroutines for async tools; each
-checks first that the client declared the capability, and raises ClientRequestError otherwise.
+flush. Questions for the client (`sample`, `elicit`, `list_roots`) are coroutines for async tools; each
+checks first that the client declared the capability (ClientRequestError otherwise; -32021 on revision
+2026-07-28). On a 2025 session a question is a request to the client; on 2026-07-28 it is answered
+from the request's inputResponses, or ends the round with an input_required result.
 """
 
 from __future__ import annotations
@@ -172,4 +174,7 @@ class Context:
             return self.inputs.ask(key, method, params)
         if capability not in self._session.client_capabilities:
             raise ClientRequestError(f"the client does not support {capability} (it did not declare the capability)")
-        return await self._session.request(method, params, self._related)
+        if not self._session.can_request:
+            raise ClientRequestError(f"{method} needs a back-channel, which this transport mode does not have "
+                                     "(JSON-only or stateless HTTP)")
+        return await self._session.client_requests.send(method, params, self._related)

@@ -24,12 +24,14 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from webmcp.errors import ClientRequestError, ProtocolError
+from webmcp.errors import ProtocolError
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
 from webmcp.kinds.tools.base import DEFAULT_TIMEOUT
 from webmcp.kinds.tools.results import error_result
 from webmcp.protocol import jsonrpc
+from webmcp.protocol.capabilities import capabilities, grant_listen
+from webmcp.protocol.client_requests import ClientRequests
 from webmcp.protocol.context import LEVELS, OFF, Context
 from webmcp.protocol.envelope import MODERN, REMOVED, SUBSCRIPTION_ID_KEY, Envelope
 from webmcp.protocol.input_required import InputRequired, Inputs, Seal
@@ -62,8 +64,7 @@ class Session:
         self.envelope: Envelope | None = None  # 2026-07-28: what the request's _meta declared
         self._seal: Seal | None = None
         self.listening: str | int | None = None  # the id of this session's open subscriptions/listen
-        self._requests: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._request_count = 0
+        self.client_requests = ClientRequests(emit)  # server -> client requests (2025 sessions)
         self.in_flight: dict[str | int, asyncio.Task[None]] = {}
         self._leases: dict[str | int, Graph] = {}
         self._cancelled: set[str | int] = set()  # cancelled by the client: no reply
@@ -118,7 +119,7 @@ class Session:
         if "id" in msg:
             mid = msg["id"]
             if method is None and ("result" in msg or "error" in msg):
-                self._response(mid, msg)
+                self.client_requests.answer(mid, msg)
                 return
             if msg.get("jsonrpc") != "2.0":
                 self.emit(jsonrpc.error(_safe_id(mid), INVALID_REQUEST, 'jsonrpc must be "2.0"'))
@@ -305,11 +306,11 @@ class Session:
         self.client_capabilities = declared if isinstance(declared, dict) else {}
         graph = self.holder.current
         server = graph.spec.server
-        capabilities = _capabilities(graph, sessionless=False)
-        self.declared = set(capabilities)
+        offered = capabilities(graph, sessionless=False)
+        self.declared = set(offered)
         result: dict[str, Any] = {
             "protocolVersion": self.protocol_version,
-            "capabilities": capabilities,
+            "capabilities": offered,
             "serverInfo": {"name": server.name, "version": server.version},
         }
         if server.instructions:
@@ -323,7 +324,7 @@ class Session:
                                 f"revision {MODERN[0]}; this session speaks {self.protocol_version})")
         graph = self.holder.current
         result: dict[str, Any] = {"supportedVersions": list(MODERN),
-                                  "capabilities": _capabilities(graph, sessionless=True)}
+                                  "capabilities": capabilities(graph, sessionless=True)}
         if graph.spec.server.instructions:
             result["instructions"] = graph.spec.server.instructions
         return result
@@ -356,40 +357,6 @@ class Session:
                 task.add_done_callback(lambda _t, mid=rid: self._forget(mid))  # type: ignore[misc]
         # notifications/initialized and unknown notifications need no action
 
-    # -- server -> client requests -----------------------------------------------------------
-    async def request(self, method: str, params: dict[str, Any], related: str | int | None) -> dict[str, Any]:
-        """Send a request to the client (sampling, elicitation, roots) and wait for its result."""
-        if not self.can_request:
-            raise ClientRequestError(f"{method} needs a back-channel, which this transport mode does not have "
-                                     "(JSON-only or stateless HTTP)")
-        self._request_count += 1
-        rid = f"webmcp-{self._request_count}"
-        future: asyncio.Future[dict[str, Any]] = self._loop.create_future()
-        self._requests[rid] = future
-        try:
-            self.emit({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}, related)
-            return await future
-        finally:
-            self._requests.pop(rid, None)
-
-    def fail_request(self, rid: str, reason: str) -> None:
-        """The transport could not deliver request `rid`: end its wait now, not at the tool's timeout."""
-        self._response(rid, {"error": {"message": reason}})
-
-    def _response(self, mid: Any, msg: dict[str, Any]) -> None:
-        future = self._requests.get(mid) if isinstance(mid, str) else None
-        if future is None or future.done():
-            log.debug("response to an unknown or finished request %r ignored", mid)
-            return
-        error = msg.get("error")
-        if error is not None:
-            message = error.get("message", "error") if isinstance(error, dict) else str(error)
-            future.set_exception(ClientRequestError(f"{message}"))
-        elif isinstance(msg.get("result"), dict):
-            future.set_result(msg["result"])
-        else:
-            future.set_exception(ClientRequestError("the client's answer has no result object"))
-
     # -- reload ------------------------------------------------------------------------------
     def notify_list_changed(self, what: str) -> None:
         """notifications/{what}/list_changed, for tools, prompts or resources; only to a session that was
@@ -411,27 +378,10 @@ class Session:
     # -- subscriptions/listen (2026-07-28) ---------------------------------------------------
     def _listen(self, mid: str | int, params: dict[str, Any]) -> None:
         """Open the change-notification stream the request asks for, and acknowledge what it gets."""
-        wanted = params.get("notifications")
-        if not isinstance(wanted, dict):
-            raise ProtocolError(INVALID_PARAMS, "params.notifications must be an object (toolsListChanged, "
-                                "promptsListChanged, resourcesListChanged, resourceSubscriptions)")
-        graph = self.holder.current
-        granted: dict[str, Any] = {}
-        for flag, what, served in (("toolsListChanged", "tools", True), ("promptsListChanged", "prompts",
-                                   bool(graph.prompts)), ("resourcesListChanged", "resources", bool(graph.resources))):
-            if wanted.get(flag) is True and served:
-                granted[flag] = True
-                self.declared.add(what)
-        uris = wanted.get("resourceSubscriptions")
-        if uris is not None:
-            if not isinstance(uris, list) or not all(isinstance(u, str) for u in uris):
-                raise ProtocolError(INVALID_PARAMS, "params.notifications.resourceSubscriptions must be a list of URIs")
-            unknown = [u for u in uris if not graph.resources.knows(u)]
-            if unknown:
-                raise ProtocolError(INVALID_PARAMS, f"Resource not found: {unknown[0]}", {"uri": unknown[0]})
-            for uri in uris:
-                self.subscriptions.subscribe({"uri": uri})
-            granted["resourceSubscriptions"] = uris
+        granted, lists, uris = grant_listen(params, self.holder.current)
+        self.declared |= lists
+        for uri in uris:
+            self.subscriptions.subscribe({"uri": uri})
         self.listening = mid
         self._notify({"jsonrpc": "2.0", "method": "notifications/subscriptions/acknowledged",
                       "params": {"notifications": granted}})
@@ -479,22 +429,6 @@ class Session:
 
 def _ping(params: dict[str, Any]) -> dict[str, Any]:
     return {}
-
-
-def _capabilities(graph: Graph, sessionless: bool) -> dict[str, Any]:
-    """What the config serves. Without a session (2026-07-28) there is no logging/setLevel; change
-    notifications and resource subscriptions come through subscriptions/listen."""
-    changes = {"listChanged": True}  # 2026-07-28: delivered on subscriptions/listen streams
-    capabilities: dict[str, Any] = {"tools": dict(changes)}
-    if not sessionless:
-        capabilities["logging"] = {}
-    if graph.resources:
-        capabilities["resources"] = {"subscribe": True, "listChanged": True}
-    if graph.prompts:
-        capabilities["prompts"] = dict(changes)
-    if graph.prompts or graph.resources.templates:
-        capabilities["completions"] = {}
-    return capabilities
 
 
 def _safe_id(mid: Any) -> str | int | None:

@@ -85,8 +85,8 @@ class HttpSession:
             self.standalone.queue.put_nowait(message)  # replies never go on the GET stream (spec)
             return
         if not is_reply and "id" in message:  # a request to the client that no stream can carry
-            self.session.fail_request(message["id"], "no stream can carry this request to the client (the call's "
-                                      "POST does not accept SSE, and there is no GET stream)")
+            self.session.client_requests.fail(message["id"], "no stream can carry this request to the client "
+                                              "(the call's POST does not accept SSE, and there is no GET stream)")
             return
         log.debug("no stream for %s; dropped", message.get("method") or f"reply {message.get('id')!r}")
 
