@@ -14,7 +14,6 @@ records every call exactly once with its outcome when telemetry observes calls.
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import traceback
 from collections.abc import Callable, Coroutine, Mapping
@@ -30,12 +29,11 @@ from webmcp.cache.spec import CacheUseSpec
 from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import RateLimitSpec, SpecContext, Where
 from webmcp.config.units import parse_duration
-from webmcp.config.validate import show
 from webmcp.errors import ProtocolError, ToolError
 from webmcp.graph.admission import Refused
 from webmcp.kinds.tools.arguments import compile_check
 from webmcp.kinds.tools.results import error_result
-from webmcp.kinds.tools.templates import TemplateSyntaxError, placeholder_names, stringify
+from webmcp.kinds.tools.schema_check import schema_problem
 from webmcp.protocol.input_required import InputRequired
 from webmcp.telemetry.observe import Probe
 from webmcp.upstreams.spec import FallbackSpec, SplitSpec
@@ -94,82 +92,6 @@ class ToolSpec:
             "fallback": FallbackSpec.from_config(node.get("fallback")),
             "split": SplitSpec.from_config(node.get("split"), (*path, "split"), ctx),
         }
-
-
-def string_map(node: Mapping[str, Any] | None, path: Path, ctx: SpecContext) -> dict[str, str]:
-    """A mapping whose values are strings by nature (headers, env, query): an unquoted `0755` or
-    `no` keeps the text the user wrote instead of YAML 1.1's number or boolean."""
-    out = {}
-    for key, value in (node or {}).items():
-        out[key] = value if isinstance(value, str) else (ctx.source_text((*path, key)) or stringify(value))
-    return out
-
-
-def template_input(
-    templates: Any, declared: Mapping[str, Any] | None, path: Path, ctx: SpecContext
-) -> Mapping[str, Any] | None:
-    """Check the placeholders of a templated tool against its input schema, or derive the schema.
-
-    Without `input:`, every placeholder becomes a required string argument.
-    """
-    try:
-        names = list(dict.fromkeys(placeholder_names(templates)))
-    except TemplateSyntaxError as exc:
-        ctx.problem(path, str(exc))
-        return declared
-    if declared is None:
-        return {
-            "type": "object",
-            "properties": {n: {"type": "string"} for n in names},
-            "required": names,
-            "additionalProperties": False,
-        }
-    known = set((declared.get("properties") or {}).keys())
-    for n in names:
-        if n not in known:
-            ctx.problem(path, f"placeholder {{{n}}} is not an argument of the tool", show(n),
-                        f"declare it under input.properties (has: {', '.join(sorted(known)) or 'none'})")
-    return declared
-
-
-@functools.lru_cache(maxsize=4096)
-def _schema_problem(canonical: bytes) -> str | None:
-    """Meta-validation of one schema (about 1.4 ms), memoized by its canonical JSON: many tools share a
-    schema, and a reload does not check again the schemas it checked before."""
-    schema = orjson.loads(canonical)
-    try:
-        Draft202012Validator.check_schema(schema)
-        _resolve_refs(schema)
-    except Exception as exc:  # jsonschema.SchemaError, referencing.exceptions.Unresolvable, ValueError
-        return str(getattr(exc, "message", exc))
-    return None
-
-
-def _resolve_refs(schema: Any) -> None:
-    """Look up every $ref now, so a dangling one is a build error rather than a failure per call."""
-    if b'"$ref"' not in orjson.dumps(schema):
-        return  # most schemas have none; a registry per tool would slow a reload of many tools
-    from referencing import Registry, Resource
-    from referencing.exceptions import Unresolvable
-    from referencing.jsonschema import DRAFT202012
-
-    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
-    resolver = Registry().with_resource("urn:webmcp:tool-schema", resource).resolver("urn:webmcp:tool-schema")
-
-    def visit(node: Any) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("$ref"), str):
-                try:
-                    resolver.lookup(node["$ref"])
-                except Unresolvable:
-                    raise ValueError(f"$ref {node['$ref']!r} does not resolve") from None
-            for value in node.values():
-                visit(value)
-        elif isinstance(node, list):
-            for value in node:
-                visit(value)
-
-    visit(schema)
 
 
 def tool_definition(
@@ -315,7 +237,7 @@ class Tool:
         """A problem with the input or output schema itself (including an unresolvable $ref), or None."""
         for key, validator in (("input", self._validator), ("output", self._output)):
             if validator is not None:
-                problem = _schema_problem(orjson.dumps(validator.schema, option=orjson.OPT_SORT_KEYS))
+                problem = schema_problem(orjson.dumps(validator.schema, option=orjson.OPT_SORT_KEYS))
                 if problem:
                     return f"{key} is not a valid JSON Schema: {problem}"
         return None

@@ -19,7 +19,8 @@ from webmcp.config.spec import SpecContext
 from webmcp.config.units import parse_size
 from webmcp.errors import ToolError
 from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import Tool, ToolSpec, string_map, template_input
+from webmcp.kinds.tools.base import Tool, ToolSpec
+from webmcp.kinds.tools.config_templates import string_map, template_input
 from webmcp.kinds.tools.results import error_result, from_value, text_result
 from webmcp.kinds.tools.templates import Template
 from webmcp.upstreams.upstream import AttemptFailed

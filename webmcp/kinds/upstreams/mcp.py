@@ -15,7 +15,7 @@ from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
 from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import string_map
+from webmcp.kinds.tools.config_templates import string_map
 from webmcp.kinds.upstreams.http import check_endpoints
 from webmcp.upstreams.endpoint import command_name, url_name
 from webmcp.upstreams.mcp_connection import McpConnection
