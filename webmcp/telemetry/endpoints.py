@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -28,23 +29,30 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/metrics", metrics)
 
 
-async def listen(host: str, port: int, holder: GraphHolder, stopping: asyncio.Event) -> web.AppRunner:
-    """Serve /metrics, /healthz and /readyz on host:port until the returned runner is cleaned up."""
+def add_health_routes(app: web.Application, holder: GraphHolder, closing: Callable[[], bool],
+                      extra: Callable[[], dict[str, Any]] = dict) -> None:
+    """GET /healthz (liveness: the process answers) and /readyz (readiness for a load balancer: 200
+    while taking new work, 503 once shutting down), with `extra()` figures in the readiness body."""
 
     async def healthz(request: web.Request) -> web.StreamResponse:
         return web.json_response({"status": "ok"})
 
     async def readyz(request: web.Request) -> web.StreamResponse:
         graph = holder.current
-        closing = stopping.is_set()
-        body = {"status": "stopping" if closing else "ready", "generation": graph.generation,
-                "tools": len(graph.catalog)}
-        return web.json_response(body, status=503 if closing else 200)
+        stopping = closing()
+        body = {"status": "stopping" if stopping else "ready", "generation": graph.generation,
+                "tools": len(graph.catalog), **extra()}
+        return web.json_response(body, status=503 if stopping else 200)
 
-    app = web.Application()
-    add_routes(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+
+
+async def listen(host: str, port: int, holder: GraphHolder, stopping: asyncio.Event) -> web.AppRunner:
+    """Serve /metrics, /healthz and /readyz on host:port until the returned runner is cleaned up."""
+    app = web.Application()
+    add_routes(app)
+    add_health_routes(app, holder, stopping.is_set)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
     await runner.setup()
     try:

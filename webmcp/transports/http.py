@@ -37,6 +37,7 @@ from webmcp.protocol.input_required import Seal
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 from webmcp.protocol.versions import SUPPORTED
 from webmcp.reload import Reloader
+from webmcp.telemetry.endpoints import add_health_routes
 from webmcp.transports.http_access import allowed_hosts, bearer_ok, env_token, host_name, origin_host, unauthorized
 from webmcp.transports.http_session import END, HttpSession, Reply, Standalone, end_alone, is_reply_to
 
@@ -79,20 +80,8 @@ class HttpTransport:
         if self._admin_token is not None and self.reloader is not None:
             app.router.add_post("/admin/reload", self.admin_reload)
             app.router.add_post("/admin/cache/clear", admin_handler(self.holder, self._admin_token))
-        app.router.add_get("/healthz", self.healthz)
-        app.router.add_get("/readyz", self.readyz)
+        add_health_routes(app, self.holder, lambda: self.closing, lambda: {"sessions": len(self.sessions)})
         return app
-
-    async def healthz(self, request: web.Request) -> web.StreamResponse:
-        """Liveness: the process answers."""
-        return web.json_response({"status": "ok"})
-
-    async def readyz(self, request: web.Request) -> web.StreamResponse:
-        """Readiness for a load balancer: 200 while taking new work, 503 once shutting down."""
-        graph = self.holder.current
-        body = {"status": "stopping" if self.closing else "ready", "generation": graph.generation,
-                "tools": len(graph.catalog), "sessions": len(self.sessions)}
-        return web.json_response(body, status=503 if self.closing else 200)
 
     async def admin_reload(self, request: web.Request) -> web.StreamResponse:
         """POST /admin/reload: the same reload as SIGHUP; answers with its report."""
