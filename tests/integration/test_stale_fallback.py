@@ -26,14 +26,6 @@ def replicas() -> Iterator[Replicas]:
         yield r
 
 
-@pytest.fixture
-def runtime_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "run"
-    folder.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(folder))
-    return folder
-
-
 def config_text(replicas: Replicas, fallback: str = '{cached: true, message: "nothing cached"}') -> str:
     return f"""
 version: 1
