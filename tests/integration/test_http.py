@@ -335,3 +335,18 @@ async def test_health_and_readiness_through_a_drain(workdir: Path) -> None:
             proc.wait()
         if proc.stderr:
             proc.stderr.close()
+
+
+async def test_an_admin_client_that_gives_up_does_not_abort_the_reload(workdir: Path) -> None:
+    """The reload requested by POST /admin/reload goes on when its client disconnects mid-way."""
+    (workdir / "slow_module.py").write_text("import time\ntime.sleep(1.0)\n\ndef hello() -> str:\n    return 'hi'\n")
+    with http_server(workdir, "{admin_token_env: TEST_ADMIN_TOKEN}", env={"TEST_ADMIN_TOKEN": "adm1n"}) as url:
+        config = workdir / "webmcp.yaml"
+        config.write_text(config.read_text().replace(
+            "master_tools:", '  late: {kind: python, function: "slow_module:hello"}\nmaster_tools:'))
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.3)) as http:
+            with pytest.raises(TimeoutError):
+                await http.post(url.replace("/mcp", "/admin/reload"), headers={"Authorization": "Bearer adm1n"})
+        await asyncio.sleep(2.0)
+        async with aiohttp.ClientSession() as http, http.get(url.replace("/mcp", "/readyz")) as resp:
+            assert (await resp.json())["generation"] == 2
