@@ -173,3 +173,18 @@ async def test_a_cancelled_waiter_does_not_cancel_the_shared_run(graph: Graph, w
     assert first.cancelled()
     assert result["structuredContent"]["run"] == 1
     assert (await get(graph, workdir, "a"))[1] == "hit"  # and the run was cached
+
+
+@pytest.mark.parametrize("graph", [config("{strategy: lru}")], indirect=True)
+async def test_a_call_arriving_as_the_last_waiter_leaves_starts_a_new_run(graph: Graph, workdir: Path) -> None:
+    """The only caller of a run is cancelled; an identical call arriving right then does not join the
+    dying run (it would get a CancelledError it never asked for): it gets a run of its own."""
+    tool = graph.tools["get"]
+    args = {"key": "a", "log": str(workdir / "runs.log"), "seconds": 0.2}
+    first = asyncio.ensure_future(tool.call(dict(args), None))  # type: ignore[arg-type]
+    await asyncio.sleep(0.05)
+    first.cancel()
+    await asyncio.sleep(0)  # the first caller leaves and cancels its run, which has not ended yet
+    result = await tool.call(dict(args), None)  # type: ignore[arg-type]
+    assert first.cancelled()
+    assert result["structuredContent"]["key"] == "a"
