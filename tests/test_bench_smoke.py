@@ -60,3 +60,12 @@ def test_upstream_benchmark_runs() -> None:
                           timeout=120, env=env, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("=> webmcp's overhead through the upstream") == 2
+
+
+def test_wire_benchmark_runs_without_errors() -> None:
+    """bench/wire.py on a few hundred calls: both wires answer every call."""
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "wire.py"), "--calls", "300", "--rounds", "1"],
+                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    rows = [line for line in done.stdout.splitlines() if line.startswith(("2025 stateless JSON ", "2026-07-28 "))]
+    assert len(rows) == 2 and all(row.split()[-1] == "0" for row in rows), done.stdout

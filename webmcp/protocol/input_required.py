@@ -84,17 +84,19 @@ def _bad_state(why: str) -> ProtocolError:
 class Inputs:
     """The answers one round of a call can use, and the questions it asked."""
 
-    __slots__ = ("_answers", "_asked", "_binding", "_expected", "_seal", "pending")
+    __slots__ = ("_answers", "_arguments", "_asked", "_binding", "_expected", "_seal", "_target", "pending")
 
     def __init__(self, seal: Seal, method: str, target: str, arguments: Any, params: dict[str, Any]) -> None:
         self._seal = seal
-        self._binding = f"{method} {target} {_digest(arguments)}"
+        self._target = f"{method} {target}"
+        self._arguments = arguments
+        self._binding: str | None = None  # computed when a state is read or made: most calls ask nothing
         self._answers: dict[str, Any] = {}
         self._expected: dict[str, str] = {}  # key -> digest of the question it answers
         self._asked: dict[str, str] = {}
         self.pending: dict[str, dict[str, Any]] = {}
         if params.get("requestState") is not None:
-            self._answers, self._expected = seal.open(params["requestState"], self._binding)
+            self._answers, self._expected = seal.open(params["requestState"], self.binding)
         if "inputResponses" in params:
             responses = params["inputResponses"]
             if not isinstance(responses, dict):
@@ -104,6 +106,13 @@ class Inputs:
                     raise ProtocolError(INVALID_PARAMS, f"params.inputResponses.{key} must be an object (the "
                                         "result of the request sent under that key)")
             self._answers = {**self._answers, **responses}
+
+    @property
+    def binding(self) -> str:
+        """What a state is bound to: the method, the tool or prompt, and a digest of the arguments."""
+        if self._binding is None:
+            self._binding = f"{self._target} {_digest(self._arguments)}"
+        return self._binding
 
     @property
     def carries_answers(self) -> bool:
@@ -131,5 +140,5 @@ class Inputs:
     def result(self) -> dict[str, Any]:
         """The `input_required` result of this round: its questions, and a state with what is answered."""
         answered = {k: self._answers[k] for k in self._asked if k not in self.pending and k in self._answers}
-        state = self._seal.seal(self._binding, answered, dict(self._asked))
+        state = self._seal.seal(self.binding, answered, dict(self._asked))
         return {"resultType": "input_required", "inputRequests": self.pending, "requestState": state}
