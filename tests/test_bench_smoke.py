@@ -67,5 +67,5 @@ def test_wire_benchmark_runs_without_errors() -> None:
     done = subprocess.run([sys.executable, str(REPO / "bench" / "wire.py"), "--calls", "300", "--rounds", "1"],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     assert done.returncode == 0, done.stdout + done.stderr
-    rows = [line for line in done.stdout.splitlines() if line.startswith(("2025 stateless JSON ", "2026-07-28 "))]
+    rows = [line for line in done.stdout.splitlines() if line.startswith(("2025 stateless JSON ", "2026-07-28  "))]
     assert len(rows) == 2 and all(row.split()[-1] == "0" for row in rows), done.stdout
