@@ -369,3 +369,55 @@ async def test_a_2025_session_joining_a_run_that_asks_is_asked_itself(workdir: P
             second = await b.call_tool("ask_after", {"seconds": 0.4})
             assert (await first).content[0].text == "went: accept"
             assert second.content[0].text == "went: decline"
+
+
+HEADER_CONFIG = """
+version: 1
+tools:
+  route:
+    kind: static
+    input:
+      type: object
+      properties:
+        region: {type: string, x-mcp-header: Region}
+        shard: {type: integer, x-mcp-header: Shard}
+        query: {type: string}
+    content: routed
+"""
+
+
+async def test_arguments_mirrored_in_headers_must_agree(workdir: Path) -> None:
+    """Arguments marked x-mcp-header travel in Mcp-Param-* headers too; a missing or different header is
+    -32020 (HTTP 400), a base64-wrapped or numerically equal one is accepted."""
+    with http_server(workdir, config=HEADER_CONFIG) as url:
+        async with aiohttp.ClientSession() as http:
+            async def call(arguments: dict[str, Any], **params: str) -> tuple[int, Any]:
+                headers = {**_headers("tools/call", "route"), **{f"Mcp-Param-{k}": v for k, v in params.items()}}
+                status, _, body = await post(http, url, _request("tools/call", {"name": "route",
+                                                                                "arguments": arguments}), headers)
+                return status, body
+
+            status, body = await call({"region": "eu-1", "shard": 7}, Region="eu-1", Shard="7")
+            assert status == 200 and body["result"]["content"][0]["text"] == "routed"
+            status, body = await call({"region": "é", "shard": 7}, Region="=?base64?w6k=?=", Shard="7.0")
+            assert status == 200, body
+            for arguments, headers in (({"region": "eu-1"}, {}), ({"region": "eu-1"}, {"Region": "us-2"}),
+                                       ({}, {"Region": "eu-1"}), ({"shard": 7}, {"Shard": "8"})):
+                status, body = await call(arguments, **headers)
+                assert (status, body["error"]["code"]) == (400, -32020), (arguments, headers, body)
+
+
+def test_a_misplaced_header_marking_is_a_config_error(workdir: Path) -> None:
+    """x-mcp-header on a number, or under items, fails the build naming the tool and the property."""
+    import subprocess
+    import sys
+
+    from tests.integration.conftest import write_config
+
+    for bad, expected in (("shard: {type: number, x-mcp-header: Shard}", "property shard: x-mcp-header needs type"),
+                          ("shard: {type: array, items: {type: string, x-mcp-header: Shard}}",
+                           "x-mcp-header is allowed only on properties reached")):
+        config = write_config(workdir, HEADER_CONFIG.replace("shard: {type: integer, x-mcp-header: Shard}", bad))
+        done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config)], capture_output=True,
+                              text=True, cwd=workdir, timeout=60)
+        assert done.returncode == 4 and "tools.route" in done.stdout and expected in done.stdout, done.stdout

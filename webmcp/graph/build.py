@@ -31,6 +31,7 @@ from webmcp.graph.shared import Key, Shared
 from webmcp.graph.threads import WorkerThreads
 from webmcp.kinds.registry import kind
 from webmcp.kinds.tools.base import Tool, ToolSpec
+from webmcp.protocol import param_headers
 from webmcp.surface.prompts import build as build_prompts
 from webmcp.surface.resources import build as build_resources
 from webmcp.telemetry.observe import ToolWatch
@@ -217,7 +218,8 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
                     problems.append(tspec.where.problem(f"imports tool {tool.name!r}, which is declared already",
                                                         hint="set import.prefix or import.deny"))
                     continue
-                bad_schema = tool.check_schema() or _not_json(tool.definition)
+                bad_schema = (tool.check_schema() or _not_json(tool.definition)
+                              or param_headers.problem(tool.input_schema))
                 if bad_schema:
                     problems.append(tspec.where.problem(bad_schema))
                 tool.admit_through(ctx.admission())

@@ -31,8 +31,8 @@ class Invocable(Protocol):
 
 
 class Graph:
-    __slots__ = ("_idle", "_pages", "_stack", "catalog", "generation", "leases", "prompts", "resources", "shared",
-                 "spec", "tools")
+    __slots__ = ("__weakref__", "_idle", "_pages", "_stack", "catalog", "generation", "leases", "prompts",
+                 "resources", "shared", "spec", "tools")
 
     def __init__(
         self,

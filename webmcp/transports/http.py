@@ -32,7 +32,7 @@ from webmcp.cache.control import admin_handler
 from webmcp.config.spec import ServerSpec
 from webmcp.errors import ProtocolError
 from webmcp.graph.holder import GraphHolder
-from webmcp.protocol import envelope, jsonrpc
+from webmcp.protocol import envelope, jsonrpc, param_headers
 from webmcp.protocol.input_required import Seal
 from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 from webmcp.protocol.versions import SUPPORTED
@@ -218,7 +218,12 @@ class HttpTransport:
                 raise ProtocolError(envelope.HEADER_MISMATCH, f"the {repeated} header appears more than once")
             if self.closing:
                 return _error_response(503, mid, INVALID_REQUEST, "the server is shutting down", {"Retry-After": "1"})
-            hs.session.adopt(envelope.read(method, msg.get("params"), request.headers), self._seal)
+            params = msg.get("params")
+            hs.session.adopt(envelope.read(method, params, request.headers), self._seal)
+            if method == "tools/call" and isinstance(params, dict) and isinstance(params.get("name"), str):
+                marks = param_headers.of_tool(self.holder.current, params["name"])
+                if marks:
+                    param_headers.check(marks, params.get("arguments"), request.headers)
         except ProtocolError as exc:
             hs.session.close()
             error = finish(jsonrpc.error(mid, exc.code, exc.message, exc.data))
