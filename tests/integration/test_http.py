@@ -189,8 +189,10 @@ async def test_stateless_mode_needs_no_session(workdir: Path) -> None:
             status, headers, body = await post(http, url, call)
             assert status == 200 and "Mcp-Session-Id" not in headers
             assert body["result"]["content"][0]["text"] == "Hello, S!"
-            status, headers, _ = await post(http, url, INIT)
+            status, headers, body = await post(http, url, INIT)
             assert status == 200 and "Mcp-Session-Id" not in headers
+            # No stream ever carries a notification here: nothing that needs one is offered.
+            assert body["result"]["capabilities"] == {"tools": {}}
 
 
 async def test_bearer_token(workdir: Path) -> None:

@@ -161,3 +161,30 @@ tools:
         f"{where}:9:3: tools.d: fallback: {{cached: true}} needs a cache that stores results; give the tool a cache "
         "whose strategy is not none",
     ]
+
+
+async def test_a_hanging_source_times_out_into_the_stale_result(workdir: Path, replicas: Replicas) -> None:
+    """When the live source hangs past the tool's timeout, the last cached result answers (stale) instead
+    of a timeout error."""
+    text = config_text(replicas)
+    timed = "    timeout: 300ms\n    cache: {strategy: ttl"
+    config = write_config(workdir, text.replace("    cache: {strategy: ttl", timed, 1))
+    async with connect(config) as s:
+        fresh(await s.call_tool("only_cached", {"key": "k1"}), "k1")
+        await anyio.sleep(0.2)  # past its TTL
+        replicas["a"].delay = 5
+        stale(await s.call_tool("only_cached", {"key": "k1"}), "k1")
+        r = await s.call_tool("only_cached", {"key": "k2"})  # nothing cached: the timeout itself
+        assert r.is_error and "timed out after 0.3s" in r.content[0].text
+
+
+async def test_a_fallback_guards_a_plain_http_tool_too(workdir: Path) -> None:
+    """Without an upstream, an http tool's transport failures and 5xx still reach its fallback."""
+    config = write_config(workdir, """
+version: 1
+tools:
+  down: {kind: http, request: {url: "http://127.0.0.1:9/x"}, fallback: {message: "the service is down"}}
+""")
+    async with connect(config) as s:
+        r = await s.call_tool("down", {})
+    assert (r.is_error, r.content[0].text) == (False, "the service is down")

@@ -103,6 +103,9 @@ class ToolCache:
     def stale(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
         """The key's last known good result, marked stale (`_meta` and a closing text note), or None."""
         last_good = self._last_good
+        remote = self.cache.remote
+        if remote is not None and not remote.up:
+            return None  # other instances' invalidations cannot reach us now: their change may be missed
         found = last_good.get(self.key(arguments, ctx)) if last_good is not None else None
         if found is None:
             return None
@@ -192,7 +195,7 @@ class ToolCache:
                 if cache.epoch == epoch:
                     if cache.local is not None:
                         cache.local.put(key, found, size, tags, self._l1_ttl)
-                    if self._last_good is not None:
+                    if self._last_good is not None and not found.get("isError"):
                         self._last_good.put(key, found, size, tags)
                 metrics.HITS.labels(cache.name, "redis").inc()
                 return found, "hit"

@@ -167,7 +167,9 @@ class RemoteStore:
             self.fail(exc)
             return 0
         except asyncio.CancelledError:
-            self._keep(tags, keys, everything)  # maybe bumped but not published: the next recovery replays it
+            # Maybe bumped but not published: kept, and the listener reconnects, which replays it.
+            self._keep(tags, keys, everything)
+            self._broken = True
             raise
 
     async def _publish(self, tags: tuple[str, ...], keys: tuple[str, ...], everything: bool, wait: bool = True) -> int:

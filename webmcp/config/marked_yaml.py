@@ -48,14 +48,28 @@ def _line_col(mark: yaml.Mark, cmap: ColumnMap) -> tuple[int, int]:
 _COMPOSER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of character `index`."""
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
 def parse(text: str, source: str, cmap: ColumnMap | None = None) -> tuple[Any, Locations, list[Problem]]:
     cmap = cmap or ColumnMap()
     locations = Locations(source)
     try:
+        # libyaml accepts some tabs PyYAML refuses: such a file is parsed by PyYAML, so that a file means
+        # the same wherever webmcp runs (PyYAML is not always built with libyaml).
+        composer = yaml.SafeLoader if "\t" in text else _COMPOSER
         try:
-            node = yaml.compose(text, Loader=_COMPOSER)
+            node = yaml.compose(text, Loader=composer)
         except yaml.MarkedYAMLError:
             node = yaml.compose(text, Loader=yaml.SafeLoader)  # a broken file: PyYAML's messages say more
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (a control character...)
+        at, column = _position(text, exc.position)
+        return None, locations, [Problem(source, at, cmap.original(at - 1, column - 1) + 1, "",
+                                         f"YAML syntax error: {exc.reason} (character {exc.character!r})",
+                                         hint="remove it, or write it as an escape in a double-quoted string")]
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = _line_col(mark, cmap) if mark else (None, None)

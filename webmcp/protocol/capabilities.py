@@ -10,15 +10,16 @@ from webmcp.graph.graph import Graph
 from webmcp.protocol.jsonrpc import INVALID_PARAMS
 
 
-def capabilities(graph: Graph, sessionless: bool) -> dict[str, Any]:
+def capabilities(graph: Graph, sessionless: bool, streams: bool = True) -> dict[str, Any]:
     """What the config serves. Without a session (2026-07-28) there is no logging/setLevel; change
-    notifications and resource subscriptions come through subscriptions/listen."""
-    changes = {"listChanged": True}
+    notifications and resource subscriptions come through subscriptions/listen. Without streams (a
+    stateless 2025 session: one JSON reply per POST) there are no notifications at all."""
+    changes = {"listChanged": True} if streams else {}
     out: dict[str, Any] = {"tools": dict(changes)}
-    if not sessionless:
+    if not sessionless and streams:
         out["logging"] = {}
     if graph.resources:
-        out["resources"] = {"subscribe": True, "listChanged": True}
+        out["resources"] = {"subscribe": True, "listChanged": True} if streams else {}
     if graph.prompts:
         out["prompts"] = dict(changes)
     if graph.prompts or graph.resources.templates:

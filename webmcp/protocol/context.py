@@ -161,9 +161,9 @@ class Context:
     async def _request(self, capability: str, method: str, params: dict[str, Any], key: str | None) -> dict[str, Any]:
         if threading.get_ident() != self._thread:
             raise ClientRequestError(f"{method} is available to async tools only")
+        self.asked = True  # even when it cannot be asked: then this run's outcome is its client's alone
         if self._closed:
             raise ClientRequestError(f"{method}: the call this question belongs to has ended")
-        self.asked = True
         if self.inputs is not None:
             if capability not in self._session.client_capabilities:
                 raise ProtocolError(MISSING_CLIENT_CAPABILITY, f"{self.tool} needs the client's {capability} "

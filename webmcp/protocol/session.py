@@ -306,7 +306,7 @@ class Session:
         self.client_capabilities = declared if isinstance(declared, dict) else {}
         graph = self.holder.current
         server = graph.spec.server
-        offered = capabilities(graph, sessionless=False)
+        offered = capabilities(graph, sessionless=False, streams=self.can_subscribe)
         self.declared = set(offered)
         result: dict[str, Any] = {
             "protocolVersion": self.protocol_version,

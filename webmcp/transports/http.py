@@ -64,6 +64,7 @@ class HttpTransport:
         self.sessions: dict[str, HttpSession] = {}
         self.closing = False  # set at shutdown: /readyz says 503 and new sessions are refused
         self.listeners: set[HttpSession] = set()  # open 2026-07-28 subscriptions/listen streams
+        self.alone: set[HttpSession] = set()  # requests served without a session (stateless, 2026-07-28)
         self._allowed_hosts = allowed_hosts(server)
         self._token = env_token(http.auth_token_env, "auth_token_env")
         self._admin_token = env_token(http.admin_token_env, "admin_token_env")
@@ -146,6 +147,9 @@ class HttpTransport:
 
         new_sid = None
         if self.stateless:
+            if self.closing and is_request:
+                return _error_response(503, mid, INVALID_REQUEST, "the server is shutting down",
+                                       {"Retry-After": "1"})
             hs = HttpSession(None, self.holder, json_only=True, client=_client_of(request, None))
             hs.session.can_subscribe = False
         elif is_request and msg["method"] == "initialize":
@@ -176,6 +180,8 @@ class HttpTransport:
             return _error_response(409, mid, INVALID_REQUEST, f"request id {mid!r} is already in use")
         reply = Reply(json_only=hs.json_only or not wants_sse)
         hs.replies[mid] = reply
+        if hs.id is None:
+            self.alone.add(hs)  # drained at shutdown like the sessions' calls
         try:
             hs.session.receive(msg)
             first = await reply.next()
@@ -191,6 +197,7 @@ class HttpTransport:
         finally:
             del hs.replies[mid]
             if hs.id is None:
+                self.alone.discard(hs)
                 end_alone(hs)  # stateless: this POST was the whole session
 
     async def _post_sessionless(
@@ -230,7 +237,12 @@ class HttpTransport:
             return _json_response(error, None, envelope.status_of(error))
         reply = hs.replies[mid] = Reply(json_only=hs.json_only)
         if method == "subscriptions/listen":
+            if len(self.listeners) >= self.server.http.max_sessions:
+                hs.session.close()
+                return _error_response(503, mid, INVALID_REQUEST, "too many listen streams; try again later",
+                                       {"Retry-After": "5"})
             self.listeners.add(hs)
+        self.alone.add(hs)
         try:
             hs.session.receive(msg)
             first = await reply.next()
@@ -242,6 +254,7 @@ class HttpTransport:
             return await self._stream(request, reply, first, mid, None, finish)
         finally:
             self.listeners.discard(hs)
+            self.alone.discard(hs)
             end_alone(hs)
 
     async def _stream(
@@ -356,7 +369,8 @@ class HttpTransport:
         self.closing = True
         for hs in list(self.listeners):
             hs.session.end_listen()
-        await asyncio.gather(*(hs.session.drain(timeout, force) for hs in self.sessions.values()))
+        running = [*self.sessions.values(), *self.alone]
+        await asyncio.gather(*(hs.session.drain(timeout, force) for hs in running))
         for hs in list(self.sessions.values()):
             self.end(hs, "the server is shutting down")
 

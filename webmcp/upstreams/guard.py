@@ -20,7 +20,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from webmcp.cache.policy import DEGRADED, ToolCache
-from webmcp.errors import ToolError
+from webmcp.errors import ProtocolError, ToolError
+from webmcp.kinds.tools.deadline import timed_out
 from webmcp.kinds.tools.results import text_result
 from webmcp.upstreams.breaker import Breaker
 from webmcp.upstreams.spec import BreakerSpec, FallbackSpec
@@ -61,6 +62,10 @@ class Guarded:
             if breaker is not None:
                 breaker.success()  # the call's own fault; the backend answered
             raise
+        except ProtocolError:
+            if breaker is not None:
+                breaker.release()  # a fault of the request, not of the backend
+            raise
         except Exception as exc:
             if breaker is not None:
                 breaker.failure()
@@ -69,25 +74,44 @@ class Guarded:
             log.exception("tool %r failed; using its fallback", self.name)
             return await self._degrade(f"{type(exc).__name__}: {exc}", arguments, ctx)
         except BaseException:
+            if not timed_out():
+                if breaker is not None:
+                    breaker.release()  # cancelled by the client, or a question for it (InputRequired)
+                raise
+            # The tool's timeout cut the backend: the source hangs. That is a failure, and what needs no
+            # more waiting (the last cached value, a fixed message) still answers.
             if breaker is not None:
-                breaker.release()
-            raise
+                breaker.failure()
+            quick = self._quick_fallback(arguments, ctx)
+            if quick is None:
+                raise
+            return quick
         if breaker is not None:
             breaker.success()
         return result
 
-    async def _degrade(self, reason: str, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+    def _quick_fallback(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any] | None:
+        """The fallback answers that need no call: the last cached value, or the fixed message."""
         fallback = self._fallback
         if fallback is None:
-            raise UpstreamFailure(reason)
+            return None
         if self.cached is not None:
             stale = self.cached.stale(arguments, ctx)
             if stale is not None:
-                log.info("tool %r served its last cached result: %s", self.name, reason)
+                log.info("tool %r served its last cached result", self.name)
                 return stale
         if fallback.message is not None:
             DEGRADED.set("fallback")
             return text_result(fallback.message)
+        return None
+
+    async def _degrade(self, reason: str, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        if self._fallback is None:
+            raise UpstreamFailure(reason)
+        quick = self._quick_fallback(arguments, ctx)
+        if quick is not None:
+            log.info("tool %r degraded (%s)", self.name, reason)
+            return quick
         if self.fallback_tool is None:
             raise UpstreamFailure(reason)  # cached: true alone, and nothing cached for these arguments
         DEGRADED.set("fallback")

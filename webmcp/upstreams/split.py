@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from webmcp.errors import ProtocolError, ToolError
 from webmcp.kinds.registry import kind
 from webmcp.upstreams.metrics import SPLIT_CALLS, SPLIT_SECONDS
+from webmcp.upstreams.upstream import UpstreamFailure
 
 if TYPE_CHECKING:
     from webmcp.errors import Problem
@@ -58,6 +60,12 @@ class _Arm:
         start = perf_counter()
         try:
             result = await self.backend.invoke(arguments, ctx)
+        except (ToolError, ProtocolError) as exc:
+            # The call's own fault (a refused argument, a capability it lacks) is an error; the upstream's
+            # (open circuit, failing endpoints) a failure of this way.
+            self.calls["failure" if isinstance(exc, UpstreamFailure) else "error"].inc()
+            self.seconds.observe(perf_counter() - start)
+            raise
         except Exception:
             self.calls["failure"].inc()
             self.seconds.observe(perf_counter() - start)

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from webmcp.errors import ToolError
 from webmcp.kinds.balancers import make_balancer
+from webmcp.kinds.tools.deadline import timed_out
 from webmcp.upstreams.breaker import STATE_NAMES, Breaker
 from webmcp.upstreams.endpoint import Endpoint
 from webmcp.upstreams.spec import Balancing, BreakerSpec, EndpointSpec, HealthCheckSpec
@@ -25,9 +26,6 @@ from webmcp.upstreams.spec import Balancing, BreakerSpec, EndpointSpec, HealthCh
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
-
-
-_AT_DEADLINE = 0.01  # seconds: an attempt ended this close to the call's deadline was cut by it
 
 
 class AttemptFailed(Exception):
@@ -121,7 +119,7 @@ class Upstream:
                 error = exc
                 self._failed(ep)
             except BaseException:
-                if time.monotonic() >= deadline - _AT_DEADLINE:
+                if timed_out():
                     self._failed(ep)  # the call's timeout cut this attempt short: the endpoint hangs
                 elif ep.breaker is not None:
                     ep.breaker.release()  # cancelled by the client, or a fault of the request

@@ -32,6 +32,8 @@ from webmcp.config.units import parse_duration
 from webmcp.errors import ProtocolError, ToolError
 from webmcp.graph.admission import Refused
 from webmcp.kinds.tools.arguments import compile_check
+from webmcp.kinds.tools.deadline import CURRENT as DEADLINE
+from webmcp.kinds.tools.deadline import Deadline
 from webmcp.kinds.tools.results import error_result
 from webmcp.kinds.tools.schema_check import schema_problem
 from webmcp.protocol.input_required import InputRequired
@@ -131,18 +133,6 @@ class Caching(Protocol):
 
 async def _ready(result: dict[str, Any]) -> dict[str, Any]:
     return result
-
-
-class _Deadline:
-    __slots__ = ("expired", "task")
-
-    def __init__(self, task: asyncio.Task[Any]) -> None:
-        self.task = task
-        self.expired = False
-
-    def expire(self) -> None:
-        self.expired = True
-        self.task.cancel()
 
 
 def _refused(refused: Refused, probe: Probe | None) -> dict[str, Any]:
@@ -313,7 +303,8 @@ class Tool:
         # One timer per call that cancels this task; cheaper than asyncio.timeout() on the hot path.
         task = asyncio.current_task()
         assert task is not None
-        deadline = _Deadline(task)
+        deadline = Deadline(task)
+        DEADLINE.set(deadline)
         timer = task.get_loop().call_later(self.timeout, deadline.expire)
         result = outcome = None  # for the probe: the result, or an outcome the result does not show
         try:

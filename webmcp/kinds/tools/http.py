@@ -23,7 +23,7 @@ from webmcp.kinds.tools.base import Tool, ToolSpec
 from webmcp.kinds.tools.config_templates import string_map, template_input
 from webmcp.kinds.tools.results import error_result, from_value, text_result
 from webmcp.kinds.tools.templates import Template
-from webmcp.upstreams.upstream import AttemptFailed
+from webmcp.upstreams.upstream import AttemptFailed, UpstreamFailure
 
 if TYPE_CHECKING:
     from webmcp.graph.build import BuildContext
@@ -118,6 +118,7 @@ class HttpBackend:
         self._body = _compile_body(spec.body)
         self._sets_content_type = any(k.lower() == "content-type" for k in spec.headers)
         self._error_details = error_details
+        self._guarded = spec.breaker is not None or spec.fallback is not None  # failures go to the guard
         self._client_error = aiohttp.ClientError
         self._make_url = yarl.URL
 
@@ -168,6 +169,8 @@ class HttpBackend:
             text = f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {exc}"
             if balanced:
                 raise AttemptFailed(text, safe=isinstance(exc, self._connect_error)) from None
+            if self._guarded:
+                raise UpstreamFailure(text) from None  # the tool's breaker and fallback take it from here
             return error_result(text)
         if status >= 400:
             text = f"HTTP {status} {reason or ''}".rstrip() + f" from {spec.method} {_origin(url)}"
@@ -175,6 +178,8 @@ class HttpBackend:
                 text += "\n" + raw.decode(errors="replace")
             if balanced and status >= 500:
                 raise AttemptFailed(text, safe=status in (502, 503, 504))
+            if self._guarded and status >= 500:
+                raise UpstreamFailure(text)
             return error_result(text)
         return _result(raw, ctype)
 
