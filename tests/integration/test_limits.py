@@ -124,3 +124,31 @@ tools:
         assert (await s.call_tool("release", {})).content[0].text == "released"
         time.sleep(0.6)
         assert (await s.call_tool("greet", {"name": "a"})).content[0].text == "Hello, a!"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_clients_behind_a_trusted_proxy_are_told_apart(workdir: Path, trusted: bool) -> None:
+    """Stateless requests count per client address; behind a trusted proxy that is the X-Forwarded-For
+    address the proxy added, never one a client made up (the untrusted case shares one bucket)."""
+    import aiohttp
+
+    from tests.integration.test_http import post
+
+    proxies = "trusted_proxies: [127.0.0.0/8], " if trusted else ""
+    text = f"""
+version: 1
+server: {{http: {{{proxies}stateless: true}}}}
+executor: {{client_rate_limit: 1/min}}
+tools:
+  greet: {{kind: python, function: "sample_tools:greet"}}
+"""
+    call = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "greet", "arguments": {"name": "x"}}}
+    with http_server(workdir, config=text) as url:
+        async with aiohttp.ClientSession() as http:
+            texts = []
+            for forwarded in ("203.0.113.7", "spoofed, 203.0.113.8", "203.0.113.7"):
+                _, _, body = await post(http, url, call, {"X-Forwarded-For": forwarded})
+                texts.append(body["result"]["content"][0]["text"])
+    limited = [t.startswith("rate limit 1/min per client exceeded") for t in texts]
+    assert limited == ([False, False, True] if trusted else [False, True, True]), texts

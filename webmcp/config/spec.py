@@ -65,6 +65,7 @@ class HttpSpec:
     admin_token_env: str | None = None
     session_idle_timeout: float = 1800.0
     max_sessions: int = 1000
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> HttpSpec:
@@ -79,6 +80,7 @@ class HttpSpec:
             admin_token_env=node.get("admin_token_env"),
             session_idle_timeout=parse_duration(node.get("session_idle_timeout", "30m")),
             max_sessions=node.get("max_sessions", 1000),
+            trusted_proxies=tuple(node.get("trusted_proxies", ())),
         )
 
 

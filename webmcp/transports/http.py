@@ -20,7 +20,6 @@ Contract:
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 import secrets
 from typing import Any
@@ -38,7 +37,15 @@ from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 from webmcp.protocol.versions import SUPPORTED
 from webmcp.reload import Reloader
 from webmcp.telemetry.endpoints import add_health_routes
-from webmcp.transports.http_access import allowed_hosts, bearer_ok, env_token, host_name, origin_host, unauthorized
+from webmcp.transports.http_access import (
+    Clients,
+    allowed_hosts,
+    bearer_ok,
+    env_token,
+    host_name,
+    origin_host,
+    unauthorized,
+)
 from webmcp.transports.http_session import END, HttpSession, Reply, Standalone, end_alone, is_reply_to
 
 log = logging.getLogger(__name__)
@@ -66,6 +73,7 @@ class HttpTransport:
         self.listeners: set[HttpSession] = set()  # open 2026-07-28 subscriptions/listen streams
         self.alone: set[HttpSession] = set()  # requests served without a session (stateless, 2026-07-28)
         self._allowed_hosts = allowed_hosts(server)
+        self._clients = Clients(http.trusted_proxies)
         self._token = env_token(http.auth_token_env, "auth_token_env")
         self._admin_token = env_token(http.admin_token_env, "admin_token_env")
         state = server.request_state
@@ -150,7 +158,7 @@ class HttpTransport:
             if self.closing and is_request:
                 return _error_response(503, mid, INVALID_REQUEST, "the server is shutting down",
                                        {"Retry-After": "1"})
-            hs = HttpSession(None, self.holder, json_only=True, client=_client_of(request, None))
+            hs = HttpSession(None, self.holder, json_only=True, client=self._clients.of(request, None))
             hs.session.can_subscribe = False
         elif is_request and msg["method"] == "initialize":
             if self.closing:
@@ -161,7 +169,7 @@ class HttpTransport:
                                        {"Retry-After": "5"})
             new_sid = secrets.token_urlsafe(24)
             hs = self.sessions[new_sid] = HttpSession(new_sid, self.holder, self.json_only,
-                                                      _client_of(request, new_sid))
+                                                      self._clients.of(request, new_sid))
         else:
             sid = request.headers.get(SESSION_HEADER)
             if sid is None:
@@ -218,7 +226,7 @@ class HttpTransport:
         def finish(message: dict[str, Any]) -> dict[str, Any]:
             return envelope.finish(message, method, server) if is_reply_to(message, mid) else message
 
-        hs = HttpSession(None, self.holder, json_only=not wants_sse, client=_client_of(request, None))
+        hs = HttpSession(None, self.holder, json_only=not wants_sse, client=self._clients.of(request, None))
         try:
             repeated = next((h for h in _ROUTING_HEADERS if len(request.headers.getall(h, ())) > 1), None)
             if repeated is not None:
@@ -373,14 +381,6 @@ class HttpTransport:
         await asyncio.gather(*(hs.session.drain(timeout, force) for hs in running))
         for hs in list(self.sessions.values()):
             self.end(hs, "the server is shutting down")
-
-
-def _client_of(request: web.Request, sid: str | None) -> str:
-    """Who a request comes from, for per-client rate limits and spans: its session (hashed: a session id
-    is a credential), else its address (a token or a header would be the client's own choice)."""
-    if sid is not None:
-        return "session:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
-    return f"address:{request.remote or 'unknown'}"
 
 
 def _event(message: dict[str, Any]) -> bytes:

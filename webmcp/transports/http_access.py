@@ -3,7 +3,9 @@ check against DNS rebinding."""
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import ipaddress
 import logging
 import os
 
@@ -57,3 +59,42 @@ def host_name(host: str) -> str:
 
 def origin_host(origin: str) -> str:
     return host_name(origin.split("://", 1)[-1].split("/", 1)[0])
+
+
+class Clients:
+    """Who a request comes from, for per-client rate limits and spans: its session (hashed: a session id
+    is a credential); without one, its address: the peer's, or behind `trusted` proxies the last
+    X-Forwarded-For address that is not one of them. A header or token of the client's own choosing is
+    never the identity. IPv6 addresses count per /64 (a host can pick any address in its network)."""
+
+    def __init__(self, trusted: tuple[str, ...]) -> None:
+        self._trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
+
+    def _is_proxy(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self._trusted)
+
+    def of(self, request: web.Request, sid: str | None) -> str:
+        if sid is not None:
+            return "session:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
+        address = request.remote or "unknown"
+        if self._trusted and self._is_proxy(address):
+            hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+            while hops and self._is_proxy(hops[-1]):
+                hops.pop()
+            if hops:
+                address = hops[-1]
+        return "address:" + _bucket(address)
+
+
+def _bucket(address: str) -> str:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and not ip.ipv4_mapped:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
