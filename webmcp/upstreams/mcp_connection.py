@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 _RESULT_KEYS = ("content", "structuredContent", "isError", "_meta")
 
 
+# The messages the official client's Streamable HTTP transport gives errors it makes up from an HTTP status.
+_SESSION_GONE = "Session terminated"
+_HTTP_ERROR = "Server returned an error response"
+
 class McpConnection:
     __slots__ = (
         "_lost",
@@ -124,7 +128,7 @@ class McpConnection:
 
     async def call(self, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
         from mcp import MCPError
-        from mcp.types import CONNECTION_CLOSED
+        from mcp.types import CONNECTION_CLOSED, INTERNAL_ERROR, INVALID_REQUEST
 
         session = self.session
         if session is None:
@@ -132,9 +136,14 @@ class McpConnection:
         try:
             result = await session.call_tool(name, arguments)
         except MCPError as exc:
-            if exc.code == CONNECTION_CLOSED:
-                self._lose(session)
+            if exc.code == CONNECTION_CLOSED or (exc.code == INVALID_REQUEST and exc.message == _SESSION_GONE):
+                self._lose(session)  # the connection or (HTTP 404) the upstream's session is gone: reconnect
                 raise AttemptFailed(f"{self.label}: connection closed during the call", safe=False) from None
+            if exc.code == INTERNAL_ERROR and exc.message == _HTTP_ERROR:
+                # The SDK's stand-in for an HTTP error status without a JSON-RPC body (a 502 from a proxy,
+                # a crashed handler): the endpoint failed, which its breaker and ejection must count.
+                raise AttemptFailed(f"{self.label}: the upstream answered with an HTTP error status",
+                                    safe=False) from None
             return error_result(f"{self.label} refused the call: {exc.message}")
         except Exception as exc:
             if not _broke_transport(exc):
