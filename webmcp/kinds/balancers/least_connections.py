@@ -29,6 +29,7 @@ def _load(ep: Endpoint) -> float:
 
 class LeastConnections:
     __slots__ = ("_next",)
+    cost: Callable[[Endpoint], float] = staticmethod(_load)  # response_time picks by another cost
 
     def __init__(self, endpoints: Sequence[Endpoint], hash_on: Sequence[str]) -> None:
         self._next = 0
@@ -36,4 +37,4 @@ class LeastConnections:
     def pick(self, available: Sequence[Endpoint], arguments: Mapping[str, Any]) -> Endpoint:
         start = self._next
         self._next += 1
-        return least(available, start, _load)
+        return least(available, start, self.cost)
