@@ -64,11 +64,11 @@ async def _nothing() -> None:
 
 
 async def main(config: Path) -> None:
+    from webmcp.call.context import Context
+    from webmcp.call.results import from_value
     from webmcp.config.load import load
     from webmcp.graph.build import build
     from webmcp.graph.holder import GraphHolder
-    from webmcp.kinds.tools.results import from_value
-    from webmcp.protocol.context import Context
     from webmcp.protocol.session import Session
 
     graph = await build(load(str(config)))

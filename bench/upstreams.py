@@ -79,11 +79,13 @@ async def interleaved(fns: list[Any], n: int = N, k: int = 7) -> list[float]:
 
 async def call_layer() -> list[tuple[str, float]]:
     """Upstream.call around an attempt that does nothing: the whole in-process cost of an upstream."""
-    from webmcp.upstreams.spec import Balancing, BreakerSpec, EndpointSpec
+    import webmcp.kinds.imports  # noqa: F401  (registers the balancers)
+    from webmcp.config.upstreams import Balancing, BreakerSpec, EndpointSpec
+    from webmcp.kinds.upstreams import balancer_of
     from webmcp.upstreams.upstream import Upstream
 
     eps = [EndpointSpec(f"e{i}", f"http://127.0.0.1:{9000 + i}", 1) for i in range(3)]
-    up = Upstream("bench", eps, Balancing(), BreakerSpec("b"))
+    up = Upstream("bench", eps, Balancing(), BreakerSpec("b"), balancer_of(Balancing()))
 
     async def attempt(ep: Any) -> None:
         return None
@@ -96,7 +98,9 @@ async def call_layer() -> list[tuple[str, float]]:
 
 
 def picks() -> list[tuple[str, float]]:
-    from webmcp.upstreams.spec import Balancing, BreakerSpec, EndpointSpec
+    import webmcp.kinds.imports  # noqa: F401  (registers the balancers)
+    from webmcp.config.upstreams import Balancing, BreakerSpec, EndpointSpec
+    from webmcp.kinds.upstreams import balancer_of
     from webmcp.upstreams.upstream import Upstream
 
     eps = [EndpointSpec(f"e{i}", f"http://127.0.0.1:{9000 + i}", i + 1) for i in range(3)]
@@ -104,7 +108,8 @@ def picks() -> list[tuple[str, float]]:
     args = {"key": "user-42"}
     for balance in ("round_robin", "weighted", "least_connections", "response_time", "consistent_hash"):
         for breaker in (None, BreakerSpec("b")):
-            up = Upstream("bench", eps, Balancing(balance=balance, hash_on=("key",)), breaker)  # type: ignore[arg-type]
+            balancing = Balancing(balance=balance, hash_on=("key",))  # type: ignore[arg-type]
+            up = Upstream("bench", eps, balancing, breaker, balancer_of(balancing))
             choose = up._choose
             t = time.perf_counter()
             for _ in range(PICKS):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from webmcp.call.context import Context
 from webmcp.errors import ToolError
-from webmcp.protocol.context import Context
 
 __version__ = "0.1.0"
 __all__ = ["Context", "ToolError", "__version__"]

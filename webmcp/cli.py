@@ -89,9 +89,9 @@ def main() -> None:
 @_reports_errors
 def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, diff_against: str | None) -> None:
     """Check a config file: schema, references, and that every tool builds. Prints every problem."""
-    from webmcp.config.load import load
-    from webmcp.diff import compare, summarize
     from webmcp.graph.build import build
+    from webmcp.kinds.imports import load
+    from webmcp.server.diff import compare, summarize
 
     async def summary_of(path: str) -> tuple[int, int, dict[str, Any]]:
         with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt our output
@@ -107,7 +107,7 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, dif
         if diff_against == RUNNING:
             before = _running_summary(config, _pid_file(config, ctx))
         elif diff_against is not None:
-            from webmcp.reload import forget_user_modules
+            from webmcp.executor.user_code import forget_user_modules
 
             forget_user_modules(Path(config).resolve().parent)  # its modules may share names with OTHER's
             before = asyncio.run(summary_of(diff_against))[2]
@@ -136,14 +136,14 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, dif
 
 
 def _pid_file(config: str, ctx: click.Context) -> str | None:
-    from webmcp.config.load import load
+    from webmcp.kinds.imports import load
 
     return load(config, overrides=_overrides(ctx, {"profile": ("profile",)})).server.pid_file
 
 
 def _running_summary(config: str, pid_file: str | None) -> dict[str, Any]:
     """What the running server of this config serves, from its run file."""
-    from webmcp.runfiles import running
+    from webmcp.server.runfiles import running
 
     for _, run in running(config, pid_file):
         status = run.read_status() or {}
@@ -165,8 +165,8 @@ def _running_summary(config: str, pid_file: str | None) -> dict[str, Any]:
 @_reports_errors
 def serve(ctx: click.Context, config: str, **_: Any) -> None:
     """Serve the tools of a config file over MCP (stdio by default)."""
-    from webmcp.config.load import load
-    from webmcp.serve import run
+    from webmcp.kinds.imports import load
+    from webmcp.server.serve import run
 
     overrides = _overrides(ctx, {
         "profile": ("profile",), "transport": ("server", "transport"), "host": ("server", "http", "host"),
@@ -186,8 +186,8 @@ def serve(ctx: click.Context, config: str, **_: Any) -> None:
 @_reports_errors
 def tools(ctx: click.Context, config: str, profile: str | None, as_json: bool) -> None:
     """Print the tool catalog a client will see: each tool, its operations, the count."""
-    from webmcp.config.load import load
     from webmcp.graph.build import build
+    from webmcp.kinds.imports import load
 
     async def catalog() -> list[dict[str, Any]]:
         with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt --json
@@ -223,9 +223,9 @@ def reload(ctx: click.Context, config: str, profile: str | None, timeout: float)
     import signal
     import time
 
-    from webmcp.config.load import load
     from webmcp.graph.build import build
-    from webmcp.runfiles import running
+    from webmcp.kinds.imports import load
+    from webmcp.server.runfiles import running
 
     async def check() -> str | None:
         with contextlib.redirect_stdout(sys.stderr):
@@ -293,9 +293,10 @@ def cache_clear(ctx: click.Context, config: str, profile: str | None, tags: tupl
     """Invalidate cached entries by tag, key or all. Redis-backed caches are invalidated in Redis (every
     instance sharing it drops its copies before this returns); memory caches in each running server of
     this config on this machine (signalled with SIGUSR1, stdio servers included)."""
-    from webmcp.cache.control import ClearRequest, ask_server, clear_redis
-    from webmcp.config.load import load
-    from webmcp.runfiles import running
+    from webmcp.kinds.imports import load
+    from webmcp.server.cache_clear import ClearRequest, clear_redis
+    from webmcp.server.cache_requests import ask_server
+    from webmcp.server.runfiles import running
 
     if not (tags or keys or everything):
         raise UsageError("say what to clear: --tag, --key or --all")
@@ -342,8 +343,8 @@ def cache_clear(ctx: click.Context, config: str, profile: str | None, tags: tupl
 def status(ctx: click.Context, config: str, profile: str | None, as_json: bool) -> None:
     """Print live figures of every running server of a config file: generation, uptime, calls in
     flight and queued, calls and errors, latency, memory, targets (refreshed every second)."""
-    from webmcp.runfiles import running
-    from webmcp.telemetry.status import render
+    from webmcp.server.runfiles import running
+    from webmcp.status.snapshot import render
 
     servers = running(config, _pid_file(config, ctx))
     if not servers:

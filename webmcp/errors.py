@@ -64,6 +64,14 @@ class BuildError(ConfigError):
     exit_code = 4
 
 
+class BuildFailure(Exception):
+    """One component could not be built; the graph builder collects these into a BuildError."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.render())
+        self.problem = problem
+
+
 class TransportUnavailable(WebmcpError):
     """The configured transport cannot be served by this build."""
 

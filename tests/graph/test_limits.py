@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from webmcp.config.spec import RateLimitSpec
-from webmcp.graph.memory import MemoryGuard
-from webmcp.graph.ratelimit import MemoryBuckets, retry_text
+from webmcp.executor.memory import MemoryGuard
+from webmcp.executor.ratelimit import MemoryBuckets, retry_text
 
 
 @pytest.mark.parametrize(("node", "count", "period", "burst", "per"), [

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from webmcp.kinds.tools.arguments import _fast_check, compile_check
+from webmcp.callpath.arguments import _fast_check, compile_check
 
 VALUES: list[Any] = [None, True, False, 0, 1, -7, 1.0, 2.5, -0.0, "", "a", "upper", "lower", [], [1, "x"], {},
                      {"k": 1}, 10**20, float("inf")]

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from jsonschema import Draft202012Validator
 
+from webmcp.config.registry import Kind, kind, kinds_of, register
 from webmcp.config.schemas import kind_schema_id
-from webmcp.kinds.registry import Kind, kind, kinds_of, register
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
 TOOL_SCHEMAS = SCHEMAS / "kinds" / "tools"

@@ -10,8 +10,8 @@ import pytest
 
 from webmcp.config.load import load
 from webmcp.config.spec import Where
+from webmcp.config.tools import ToolSpec
 from webmcp.errors import ConfigError
-from webmcp.kinds.tools.base import ToolSpec
 
 NO_INPUT = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
 

@@ -23,7 +23,7 @@ from webmcp.cache import metrics
 from webmcp.cache.last_good import LastGood
 from webmcp.cache.memory import MemoryStore
 from webmcp.cache.remote import Invalidation, RemoteStore
-from webmcp.cache.spec import DEFAULT_MAX_ENTRIES, CacheSpec, MemorySpec
+from webmcp.config.caches import DEFAULT_MAX_ENTRIES, CacheSpec, MemorySpec
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis

@@ -17,7 +17,7 @@ from typing import Any
 from cachetools import Cache, LFUCache, LRUCache, TLRUCache
 
 from webmcp.cache import metrics
-from webmcp.cache.spec import MemorySpec
+from webmcp.config.caches import MemorySpec
 
 
 class Entry:

@@ -1,5 +1,6 @@
 """How a tool uses caches: the cached call path, invalidation after a mutating call, and the set of
-caches of one Graph.
+caches of one Graph
+(opened, and given to tools, by graph/caches.py).
 
 Contract of `ToolCache.call` (entered from `Tool.call` after the argument check):
 - A hit (memory first) answers without an admission slot, a timer or the backend.
@@ -24,7 +25,8 @@ import contextvars
 import functools
 import itertools
 import weakref
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
 
@@ -32,15 +34,17 @@ from webmcp.cache import metrics
 from webmcp.cache.cache import Cache
 from webmcp.cache.last_good import LastGood
 from webmcp.cache.remote import RemoteDown
-from webmcp.cache.spec import CacheSpec
-from webmcp.kinds.tools.templates import Template, TemplateSyntaxError
-from webmcp.protocol.input_required import InputRequired
+from webmcp.call.context import InputRequired
+from webmcp.config.templates import Template
 
 if TYPE_CHECKING:
-    from webmcp.errors import Problem
-    from webmcp.graph.build import BuildContext
-    from webmcp.kinds.tools.base import Tool, ToolSpec
-    from webmcp.protocol.context import Context
+    from webmcp.call.context import Context
+
+
+class Runner(Protocol):
+    """The rest of a tool's call path after the cache (callpath/tool.Tool.run)."""
+
+    def run(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> Awaitable[dict[str, Any]]: ...
 
 OUTCOME: contextvars.ContextVar[str | None] = contextvars.ContextVar("webmcp_cache_outcome", default=None)
 ASKED = "asked"  # a fill whose run asked its client a question
@@ -53,7 +57,7 @@ _session_ids = itertools.count(1)
 
 def _session_token(ctx: Context) -> str:
     """A token per client session that is never reused (unlike id()), for `scope: session` keys."""
-    session = getattr(ctx, "_session", None)
+    session = ctx.session
     token = _sessions.get(session)
     if token is None:
         token = _sessions[session] = f"s{next(_session_ids)}"
@@ -127,7 +131,7 @@ class ToolCache:
     def tags(self, arguments: dict[str, Any]) -> tuple[str, ...]:
         return tuple(t.render(arguments) for t in self._tags)
 
-    async def call(self, tool: Tool, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
+    async def call(self, tool: Runner, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
         if ctx is not None and ((self._session and not ctx.session_keeps_state)
                                 or (ctx.inputs is not None and ctx.inputs.carries_answers)):
             # scope: session without a session (stateless HTTP, 2026-07-28) has no entry; a retry carrying a
@@ -179,7 +183,7 @@ class ToolCache:
         OUTCOME.set(outcome if leader else "shared")
         return result
 
-    async def _fill(self, tool: Tool, arguments: dict[str, Any], ctx: Context, label: str | None,
+    async def _fill(self, tool: Runner, arguments: dict[str, Any], ctx: Context, label: str | None,
                     key: str) -> tuple[dict[str, Any], str]:
         cache = self.cache
         epoch = cache.epoch  # before any lookup: an invalidation from now on forbids storing in memory
@@ -245,7 +249,7 @@ class Invalidator:
         self._caches = caches
         self._tags = tags
 
-    async def call(self, tool: Tool, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
+    async def call(self, tool: Runner, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
         result = await tool.run(arguments, ctx, label)
         if not result.get("isError"):
             # The change is made: its invalidation must complete even if this call is cancelled now.
@@ -255,95 +259,10 @@ class Invalidator:
 
 
 class CacheSet:
-    """The caches of one Graph, by name (inline caches by their tool's name)."""
+    """The caches of one Graph, by name (inline caches by their tool's name); graph/caches.py opens them."""
 
-    def __init__(self, ctx: BuildContext) -> None:
-        self._ctx = ctx
+    def __init__(self) -> None:
         self.caches: dict[str, Cache] = {}
-
-    async def open(self) -> list[Problem]:
-        """Open every named cache; the problems of those that could not be opened."""
-        from webmcp.graph.build import BuildFailure
-
-        problems = []
-        for name, spec in self._ctx.spec.caches.items():
-            if not spec.is_off:
-                try:
-                    self.caches[name] = await self._open(spec)
-                except BuildFailure as exc:
-                    problems.append(exc.problem)
-        return problems
-
-    async def _open(self, spec: CacheSpec) -> Cache:
-        ctx = self._ctx
-        if spec.backend == "memory":
-            memory: Cache = ctx._shared(("cache", *spec.settings), lambda: Cache(spec), lambda c: c.close())
-            return memory
-        from webmcp.kinds.pools.redis import client, subscriber
-
-        assert spec.pool is not None
-        pool = ctx.spec.pools[spec.pool]
-        redis = client(ctx, pool)
-        key = ("cache", *spec.settings, pool.settings)
-        fresh = key not in ctx.shared and key not in ctx.previous
-        cache: Cache = ctx._shared(key, lambda: Cache(spec, redis, subscriber(pool)), lambda c: c.close())
-        await cache.start(wait=pool.connect_timeout)
-        if fresh and pool.required and cache.remote is not None and not cache.remote.up:
-            # A new pool that never answered is a wrong URL or a Redis not started: refuse the config (a
-            # reload keeps the old graph). Once running, an outage only degrades the cache.
-            raise ctx.fail(pool.where, f"cannot reach Redis at {pool.address} within connect_timeout "
-                           f"({pool.connect_timeout:g}s)", hint="start Redis or fix the URL; with required: "
-                           "false the server starts without it and its caches fall back until it answers")
-        return cache
-
-    async def attach(self, tool: Tool, spec: ToolSpec) -> None:
-        """Give `tool` its cache or its invalidations; BuildFailure for a bad key, tag or combination."""
-        ctx = self._ctx
-        fields = set((tool.input_schema.get("properties") or {}).keys())
-
-        def templates(texts: tuple[str, ...], where: Any, what: str) -> tuple[Template, ...]:
-            out = []
-            for text in texts:
-                try:
-                    template = Template.parse(text)
-                except TemplateSyntaxError as exc:
-                    raise ctx.fail(where, f"{what}: {exc}") from None
-                unknown = [n for n in template.names if n not in fields]
-                if unknown:
-                    raise ctx.fail(where, f"{what} {text!r} uses {{{unknown[0]}}}, which is not an argument of "
-                                   "the tool",
-                                   hint=f"arguments: {', '.join(sorted(fields)) or 'none'}")
-                out.append(template)
-            return tuple(out)
-
-        use = spec.cache
-        if use is not None and spec.invalidates:
-            raise ctx.fail(use.where, "a tool cannot both be cached and invalidate",
-                           hint="cache the reading tools; give the mutating one invalidates:")
-        if spec.invalidates:
-            tool.use_cache(Invalidator(self, templates(spec.invalidates, spec.where, "invalidates tag")))
-            return
-        if use is None:
-            return
-        cache_spec = ctx.spec.caches[use.use] if use.use is not None else use.inline
-        assert cache_spec is not None
-        if cache_spec.is_off:
-            return  # strategy: none caches nothing, and costs nothing
-        if use.key is not None:
-            unknown = [k for k in use.key if k not in fields]
-            if unknown:
-                raise ctx.fail(use.where, f"cache key {unknown[0]!r} is not an argument of the tool",
-                               hint=f"arguments: {', '.join(sorted(fields)) or 'none'}")
-        tags = templates(use.tags, use.where, "cache tag")
-        if use.use is not None:
-            if use.use not in self.caches:
-                return  # it could not be opened; that problem is reported already
-            cache = self.caches[use.use]
-        else:
-            cache = self.caches[tool.name] = await self._open(cache_spec)
-        ttl = use.ttl if use.ttl is not None else cache_spec.ttl
-        errors = use.cache_errors if use.cache_errors is not None else cache_spec.cache_errors
-        tool.use_cache(ToolCache(tool.name, cache, use.key, ttl, tags, use.scope, errors))
 
     async def invalidate(self, tags: tuple[str, ...] = (), keys: tuple[str, ...] = (), everything: bool = False,
                          only: str | None = None) -> int:

@@ -91,13 +91,13 @@ def _profile(
 
 
 def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
-    from webmcp.cache.spec import cache_specs
-    from webmcp.cache.spec import check_references as check_cache_references
+    from webmcp.config.caches import cache_specs
+    from webmcp.config.caches import check_references as check_cache_references
     from webmcp.config.master import master_specs
-    from webmcp.kinds.registry import kind
-    from webmcp.surface.prompts import PromptSpec
-    from webmcp.surface.resources import ResourceSpec
-    from webmcp.upstreams.references import check_references, upstream_sections
+    from webmcp.config.prompts import PromptSpec
+    from webmcp.config.references import check_references, upstream_sections
+    from webmcp.config.registry import kind
+    from webmcp.config.resources import ResourceSpec
 
     tools = {}
     for name, node in (merged.get("tools") or {}).items():

@@ -6,15 +6,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from webmcp.config.spec import MasterToolSpec, SpecContext
+from webmcp.config.tools import ToolSpec
 from webmcp.config.validate import show, suggest
-from webmcp.kinds.tools.base import ToolSpec
 
 
 def master_specs(
     nodes: Mapping[str, Any], tools: dict[str, ToolSpec], ctx: SpecContext
 ) -> dict[str, MasterToolSpec]:
     """Build every master tool's Spec. Inline operation tools are added to `tools` as `master.op`."""
-    from webmcp.kinds.registry import kind
+    from webmcp.config.registry import kind
 
     used: set[str] = set()
     out: dict[str, MasterToolSpec] = {}

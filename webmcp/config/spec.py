@@ -14,11 +14,11 @@ from webmcp.config.validate import Locate
 from webmcp.errors import Problem
 
 if TYPE_CHECKING:
-    from webmcp.cache.spec import CacheSpec
-    from webmcp.kinds.tools.base import ToolSpec
-    from webmcp.surface.prompts import PromptSpec
-    from webmcp.surface.resources import ResourceSpec
-    from webmcp.upstreams.spec import BreakerSpec
+    from webmcp.config.caches import CacheSpec
+    from webmcp.config.prompts import PromptSpec
+    from webmcp.config.resources import ResourceSpec
+    from webmcp.config.tools import ToolSpec
+    from webmcp.config.upstreams import BreakerSpec
 
 Transport = Literal["stdio", "http"]
 

@@ -41,7 +41,7 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 
 
 def validate_document(data: Any, locate: Locate) -> list[Problem]:
-    from webmcp.kinds.registry import kinds_of
+    from webmcp.config.registry import kinds_of
 
     problems = _check(ENVELOPE_ID, data, (), locate)
     if not isinstance(data, dict):
@@ -70,7 +70,7 @@ def _entries(section: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def validate_tool(entry: Any, path: Path, locate: Locate, *, inline: bool = False) -> list[Problem]:
-    from webmcp.kinds.registry import kinds_of  # the registry imports every kind module
+    from webmcp.config.registry import kinds_of  # the registry imports every kind module
 
     kinds = kinds_of("tools")
     if inline:

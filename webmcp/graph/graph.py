@@ -12,13 +12,13 @@ import logging
 from contextlib import AsyncExitStack, suppress
 from typing import TYPE_CHECKING, Any, Protocol
 
+from webmcp.catalog.prompts import Prompts
+from webmcp.catalog.resources import Resources
 from webmcp.config.spec import ConfigSpec
 from webmcp.graph.shared import Key, Shared
-from webmcp.surface.prompts import Prompts
-from webmcp.surface.resources import Resources
 
 if TYPE_CHECKING:
-    from webmcp.protocol.context import Context
+    from webmcp.call.context import Context
 
 log = logging.getLogger(__name__)
 

@@ -7,12 +7,17 @@ started with (`lease`) and finish on it even if a newer Graph is swapped in mean
 from __future__ import annotations
 
 import weakref
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from webmcp.graph.graph import Graph
 
-if TYPE_CHECKING:
-    from webmcp.protocol.session import Session
+
+class Client(Protocol):
+    """A connected protocol session, as a reload sees it (protocol/session.py)."""
+
+    def notify_list_changed(self, what: str) -> None: ...
+
+    def cancel_calls_on(self, graph: Graph) -> int: ...
 
 
 class GraphHolder:
@@ -22,7 +27,7 @@ class GraphHolder:
         self.current = graph
         # Connected protocol sessions, told when a reload changes the catalog (weak: a dropped
         # session disappears by itself).
-        self.sessions: weakref.WeakSet[Session] = weakref.WeakSet()
+        self.sessions: weakref.WeakSet[Client] = weakref.WeakSet()
 
     def lease(self) -> Graph:
         graph = self.current

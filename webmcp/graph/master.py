@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from webmcp.call.jsonrpc import INVALID_PARAMS
+from webmcp.callpath.tool import Tool, tool_definition
 from webmcp.config.spec import MasterToolSpec
 from webmcp.errors import ProtocolError
-from webmcp.kinds.tools.base import Tool, tool_definition
-from webmcp.protocol.jsonrpc import INVALID_PARAMS
 from webmcp.telemetry.observe import OperationLabel
 
 if TYPE_CHECKING:
-    from webmcp.protocol.context import Context
+    from webmcp.call.context import Context
 
 
 class MasterTool:

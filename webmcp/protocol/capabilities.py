@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from webmcp.call.jsonrpc import INVALID_PARAMS
 from webmcp.errors import ProtocolError
 from webmcp.graph.graph import Graph
-from webmcp.protocol.jsonrpc import INVALID_PARAMS
 
 
 def capabilities(graph: Graph, sessionless: bool, streams: bool = True) -> dict[str, Any]:

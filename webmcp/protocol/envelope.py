@@ -16,9 +16,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from webmcp.call.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND, MISSING_CLIENT_CAPABILITY, RESOURCE_NOT_FOUND
 from webmcp.errors import ProtocolError
-from webmcp.protocol.jsonrpc import INVALID_PARAMS, METHOD_NOT_FOUND
-from webmcp.surface.resources import RESOURCE_NOT_FOUND
 
 if TYPE_CHECKING:
     from webmcp.config.spec import ServerSpec
@@ -33,7 +32,6 @@ SERVER_INFO_KEY = "io.modelcontextprotocol/serverInfo"
 SUBSCRIPTION_ID_KEY = "io.modelcontextprotocol/subscriptionId"
 
 HEADER_MISMATCH = -32020
-MISSING_CLIENT_CAPABILITY = -32021
 UNSUPPORTED_VERSION = -32022
 
 # The HTTP status of an error reply on this revision's wire; other codes (and results) are 200.

@@ -27,14 +27,9 @@ from typing import Any
 
 import orjson
 
+from webmcp.call.context import InputRequired
+from webmcp.call.jsonrpc import INVALID_PARAMS
 from webmcp.errors import ProtocolError
-from webmcp.protocol.jsonrpc import INVALID_PARAMS
-
-
-class InputRequired(BaseException):
-    """Raised by a question the client has not answered yet. A BaseException, like CancelledError: a
-    tool's own `except Exception` must not swallow it."""
-
 
 _REQUIRED_FIELD = {"elicitation/create": "action", "sampling/createMessage": "content", "roots/list": "roots"}
 

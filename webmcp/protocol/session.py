@@ -24,22 +24,21 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
+from webmcp.call import jsonrpc
+from webmcp.call.context import LEVELS, OFF, Context, InputRequired
+from webmcp.call.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND
+from webmcp.call.results import error_result
+from webmcp.catalog.completions import complete
+from webmcp.catalog.subscriptions import Subscriptions
+from webmcp.config.tools import DEFAULT_TIMEOUT
 from webmcp.errors import ProtocolError
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
-from webmcp.kinds.tools.base import DEFAULT_TIMEOUT
-from webmcp.kinds.tools.results import error_result
-from webmcp.protocol import jsonrpc
 from webmcp.protocol.capabilities import capabilities, grant_listen
 from webmcp.protocol.client_requests import ClientRequests
-from webmcp.protocol.context import LEVELS, OFF, Context
 from webmcp.protocol.envelope import MODERN, REMOVED, SUBSCRIPTION_ID_KEY, Envelope
-from webmcp.protocol.input_required import InputRequired, Inputs, Seal
-from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND
+from webmcp.protocol.input_required import Inputs, Seal
 from webmcp.protocol.versions import negotiate
-from webmcp.surface.completions import complete
-from webmcp.surface.resources import RESOURCE_NOT_FOUND
-from webmcp.surface.subscriptions import Subscriptions
 
 log = logging.getLogger(__name__)
 

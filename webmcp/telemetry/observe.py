@@ -23,7 +23,7 @@ from webmcp.telemetry import stats
 from webmcp.telemetry.spans import args_hash
 
 if TYPE_CHECKING:
-    from webmcp.protocol.context import Context
+    from webmcp.call.context import Context
     from webmcp.telemetry.spans import SpanWriter
     from webmcp.telemetry.targets import Window
 

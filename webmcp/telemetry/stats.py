@@ -10,10 +10,6 @@ from __future__ import annotations
 
 import bisect
 import time
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from webmcp.graph.holder import GraphHolder
 
 OUTCOMES = ("ok", "error", "timeout", "invalid", "rejected", "cancelled", "input_required")
 BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -74,12 +70,3 @@ def queue_wait(priority: str) -> Histogram:
 
 def reloaded(ok: bool) -> None:
     RELOADS["ok" if ok else "failed"] += 1
-
-
-class State:
-    holder: GraphHolder | None = None
-
-
-def serve_state_of(holder: GraphHolder) -> None:
-    """Scrape-time gauges read this server's current Graph."""
-    State.holder = holder

@@ -22,21 +22,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from aiohttp import web
 
-from webmcp.cache.control import admin_handler
+from webmcp.call import jsonrpc
+from webmcp.call.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 from webmcp.config.spec import ServerSpec
 from webmcp.errors import ProtocolError
 from webmcp.graph.holder import GraphHolder
-from webmcp.protocol import envelope, jsonrpc, param_headers
+from webmcp.protocol import envelope, param_headers
 from webmcp.protocol.input_required import Seal
-from webmcp.protocol.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
 from webmcp.protocol.versions import SUPPORTED
-from webmcp.reload import Reloader
-from webmcp.telemetry.endpoints import add_health_routes
+from webmcp.status.endpoints import add_health_routes
 from webmcp.transports.http_access import (
     Clients,
     allowed_hosts,
@@ -60,10 +59,20 @@ KEEPALIVE = 15.0  # seconds of silence on an event stream before a comment line 
 _SSE = "text/event-stream"
 
 
+class Admin(Protocol):
+    """What the admin endpoints do; the serving process provides it (server/admin.py)."""
+
+    async def reload(self) -> tuple[bool, dict[str, Any]]:
+        """Reload the config as SIGHUP does: (it took, the reload report)."""
+
+    async def clear_caches(self, request: Any) -> dict[str, Any]:
+        """Invalidate as the JSON `request` says; ValueError or KeyError for a request that is wrong."""
+
+
 class HttpTransport:
-    def __init__(self, holder: GraphHolder, server: ServerSpec, reloader: Reloader | None = None) -> None:
+    def __init__(self, holder: GraphHolder, server: ServerSpec, admin: Admin | None = None) -> None:
         self.holder = holder
-        self.reloader = reloader
+        self.admin = admin
         self.server = server
         http = server.http
         self.stateless = http.stateless
@@ -86,19 +95,31 @@ class HttpTransport:
         app.router.add_post(path, self.post)
         app.router.add_get(path, self.get)
         app.router.add_delete(path, self.delete)
-        if self._admin_token is not None and self.reloader is not None:
+        if self._admin_token is not None and self.admin is not None:
             app.router.add_post("/admin/reload", self.admin_reload)
-            app.router.add_post("/admin/cache/clear", admin_handler(self.holder, self._admin_token))
+            app.router.add_post("/admin/cache/clear", self.admin_cache_clear)
         add_health_routes(app, self.holder, lambda: self.closing, lambda: {"sessions": len(self.sessions)})
         return app
 
     async def admin_reload(self, request: web.Request) -> web.StreamResponse:
         """POST /admin/reload: the same reload as SIGHUP; answers with its report."""
-        assert self._admin_token is not None and self.reloader is not None
+        assert self._admin_token is not None and self.admin is not None
         if not bearer_ok(request, self._admin_token):
             return unauthorized()
-        report = await self.reloader.reload_now()
-        return web.Response(body=orjson.dumps(report.as_dict()), content_type=_JSON, status=200 if report.ok else 422)
+        ok, report = await self.admin.reload()
+        return web.Response(body=orjson.dumps(report), content_type=_JSON, status=200 if ok else 422)
+
+    async def admin_cache_clear(self, request: web.Request) -> web.StreamResponse:
+        """POST /admin/cache/clear: {"tags": [...], "keys": [...], "all": true, "cache": NAME}."""
+        assert self._admin_token is not None and self.admin is not None
+        if not bearer_ok(request, self._admin_token):
+            return unauthorized()
+        try:
+            answer = await self.admin.clear_caches(orjson.loads(await request.read()))
+        except (orjson.JSONDecodeError, ValueError, KeyError) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
+            return web.json_response({"error": message}, status=400)
+        return web.json_response(answer)
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:

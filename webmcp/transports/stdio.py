@@ -26,9 +26,9 @@ from typing import Any, BinaryIO
 
 import orjson
 
+from webmcp.call import jsonrpc
+from webmcp.call.jsonrpc import INVALID_REQUEST, PARSE_ERROR
 from webmcp.graph.holder import GraphHolder
-from webmcp.protocol import jsonrpc
-from webmcp.protocol.jsonrpc import INVALID_REQUEST, PARSE_ERROR
 from webmcp.protocol.session import Session
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from webmcp.upstreams.spec import BreakerSpec
+from webmcp.config.upstreams import BreakerSpec
 
 CLOSED, OPEN, HALF_OPEN = 0, 1, 2
 STATE_NAMES = ("closed", "open", "half_open")

@@ -18,7 +18,7 @@ import logging
 import sys
 from typing import Any
 
-from webmcp.kinds.tools.results import error_result
+from webmcp.call.results import error_result
 from webmcp.upstreams.upstream import AttemptFailed
 
 log = logging.getLogger(__name__)

@@ -16,12 +16,12 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from webmcp.call.deadline import timed_out
+from webmcp.config.upstreams import Balancing, BreakerSpec, EndpointSpec, HealthCheckSpec
 from webmcp.errors import ToolError
-from webmcp.kinds.balancers import make_balancer
-from webmcp.kinds.tools.deadline import timed_out
+from webmcp.upstreams.balancer import MakeBalancer
 from webmcp.upstreams.breaker import STATE_NAMES, Breaker
 from webmcp.upstreams.endpoint import Endpoint
-from webmcp.upstreams.spec import Balancing, BreakerSpec, EndpointSpec, HealthCheckSpec
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class Upstream:
                  "endpoints", "name", "retries")
 
     def __init__(self, name: str, endpoints: Sequence[EndpointSpec], balancing: Balancing,
-                 breaker: BreakerSpec | None) -> None:
+                 breaker: BreakerSpec | None, make_balancer: MakeBalancer) -> None:
         from webmcp.upstreams import metrics  # prometheus-client: imported only by configs with upstreams
 
         self.name = name
@@ -71,7 +71,7 @@ class Upstream:
                 metrics.BREAKER_STATE.labels("upstream", name, ep.name).set(0)
         self._retried = metrics.RETRIES.labels(name)
         self.available: list[Endpoint] = list(self.endpoints)
-        self._balancer = make_balancer(balancing.balance, self.endpoints, balancing.hash_on)
+        self._balancer = make_balancer(self.endpoints, balancing.hash_on)
         self._timers: set[asyncio.TimerHandle] = set()
         self._checks: list[asyncio.Task[None]] = []
         self.attempts = 0  # attempts sent, retries included

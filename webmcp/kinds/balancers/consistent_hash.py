@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from webmcp.config.registry import Kind, register
+from webmcp.config.upstreams import Balancing
 from webmcp.upstreams.endpoint import Endpoint
 
 POINTS_PER_WEIGHT = 100
@@ -39,3 +41,6 @@ class ConsistentHash:
             if ep in available:
                 return ep
         return available[0]
+
+
+KIND = register(Kind("balancers", "consistent_hash", Balancing, ConsistentHash))

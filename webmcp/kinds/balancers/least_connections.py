@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from webmcp.config.registry import Kind, register
+from webmcp.config.upstreams import Balancing
 from webmcp.upstreams.endpoint import Endpoint
 
 
@@ -38,3 +40,6 @@ class LeastConnections:
         start = self._next
         self._next += 1
         return least(available, start, self.cost)
+
+
+KIND = register(Kind("balancers", "least_connections", Balancing, LeastConnections))

@@ -3,6 +3,8 @@ times the attempts it already has under way plus one; endpoints without a sample
 
 from __future__ import annotations
 
+from webmcp.config.registry import Kind, register
+from webmcp.config.upstreams import Balancing
 from webmcp.kinds.balancers.least_connections import LeastConnections
 from webmcp.upstreams.endpoint import Endpoint
 
@@ -14,3 +16,6 @@ def _expected_wait(ep: Endpoint) -> float:
 class ResponseTime(LeastConnections):
     __slots__ = ()
     cost = staticmethod(_expected_wait)
+
+
+KIND = register(Kind("balancers", "response_time", Balancing, ResponseTime))

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from webmcp.config.registry import Kind, register
+from webmcp.config.upstreams import Balancing
 from webmcp.upstreams.endpoint import Endpoint
 
 
@@ -18,3 +20,6 @@ class RoundRobin:
         n = self._next
         self._next = n + 1
         return available[n % len(available)]
+
+
+KIND = register(Kind("balancers", "round_robin", Balancing, RoundRobin))

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from webmcp.config.registry import Kind, register
+from webmcp.config.upstreams import Balancing
 from webmcp.upstreams.endpoint import Endpoint
 
 
@@ -25,3 +27,6 @@ class Weighted:
                 best = ep
         best.current_weight -= total
         return best
+
+
+KIND = register(Kind("balancers", "weighted", Balancing, Weighted))

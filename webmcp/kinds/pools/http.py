@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
-from webmcp.kinds.registry import Kind, register
 
 if TYPE_CHECKING:
-    from webmcp.graph.build import BuildContext
+    from webmcp.kinds.contract import BuildContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ def make_session(spec: HttpPoolSpec) -> Any:
 
 
 async def build(spec: HttpPoolSpec, ctx: BuildContext) -> Any:
-    return ctx.http_pool(spec)
+    return ctx.share((f"pool {spec.name}", spec), lambda: make_session(spec), lambda session: session.close())
 
 
 KIND = register(Kind("pools", "http", HttpPoolSpec, build))

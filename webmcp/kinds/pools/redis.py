@@ -11,14 +11,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
-from webmcp.kinds.registry import Kind, register
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-    from webmcp.graph.build import BuildContext
+    from webmcp.kinds.contract import BuildContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,8 +73,7 @@ def connect(spec: RedisPoolSpec) -> Redis:
 
 def client(ctx: BuildContext, spec: RedisPoolSpec) -> Redis:
     """The pool's client, kept across reloads while its settings stay the same."""
-    redis: Redis = ctx._shared(("redis_pool", *spec.settings), lambda: connect(spec), lambda r: r.aclose())
-    return redis
+    return ctx.share(("redis_pool", *spec.settings), lambda: connect(spec), lambda r: r.aclose())
 
 
 def subscriber(spec: RedisPoolSpec) -> Redis:

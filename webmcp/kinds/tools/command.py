@@ -18,19 +18,20 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
+from webmcp.call.results import error_result, from_value, text_result
+from webmcp.callpath.tool import Tool
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext
+from webmcp.config.templates import Template, stringify
+from webmcp.config.tools import ToolSpec
 from webmcp.config.units import parse_size
 from webmcp.config.validate import show
-from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import Tool, ToolSpec
-from webmcp.kinds.tools.config_templates import string_map, template_input
-from webmcp.kinds.tools.results import error_result, from_value, text_result
-from webmcp.kinds.tools.templates import Template, stringify
+from webmcp.config.value_templates import string_map, template_input
 
 if TYPE_CHECKING:
-    from webmcp.graph.build import BuildContext
-    from webmcp.protocol.context import Context
+    from webmcp.call.context import Context
+    from webmcp.kinds.contract import BuildContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,7 +165,7 @@ async def build(spec: CommandToolSpec, ctx: BuildContext) -> Tool:
     if spec.output_schema is not None and spec.stdout == "text":
         raise ctx.fail(spec.where, "output: needs `stdout: json` (text output has no structured content)")
     backend = CommandBackend(spec)
-    ctx.stack.callback(backend.kill_all)
+    ctx.on_close(backend.kill_all)
     return Tool(spec, backend, spec.input_schema, None, ctx.error_details)
 
 

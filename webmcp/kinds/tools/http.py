@@ -14,21 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from webmcp.call.results import error_result, from_value, text_result
+from webmcp.callpath.tool import Tool
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext
+from webmcp.config.templates import Template
+from webmcp.config.tools import ToolSpec
 from webmcp.config.units import parse_size
+from webmcp.config.value_templates import string_map, template_input
 from webmcp.errors import ToolError
-from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import Tool, ToolSpec
-from webmcp.kinds.tools.config_templates import string_map, template_input
-from webmcp.kinds.tools.results import error_result, from_value, text_result
-from webmcp.kinds.tools.templates import Template
 from webmcp.upstreams.upstream import AttemptFailed, UpstreamFailure
 
 if TYPE_CHECKING:
-    from webmcp.graph.build import BuildContext
+    from webmcp.call.context import Context
+    from webmcp.kinds.contract import BuildContext
     from webmcp.kinds.upstreams.http import HttpUpstream
-    from webmcp.protocol.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,10 +207,12 @@ def _result(raw: bytes, ctype: str) -> dict[str, Any]:
 async def build(spec: HttpToolSpec, ctx: BuildContext) -> Tool:
     assert spec.input_schema is not None
     if spec.upstream is not None:
-        upstream = await ctx.upstream(spec.upstream)
+        from webmcp.kinds.upstreams.http import HttpUpstream
+
+        upstream = await ctx.upstream(spec.upstream, HttpUpstream)
         backend = HttpBackend(spec, upstream.session, ctx.error_details, upstream)
     else:
-        backend = HttpBackend(spec, ctx.http_session(spec.pool), ctx.error_details, None)
+        backend = HttpBackend(spec, await ctx.http_session(spec.pool), ctx.error_details, None)
     return Tool(spec, backend, spec.input_schema, None, ctx.error_details)
 
 

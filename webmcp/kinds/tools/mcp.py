@@ -10,15 +10,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from webmcp.callpath.tool import Tool
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext
-from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import Tool, ToolSpec
+from webmcp.config.tools import ToolSpec
 
 if TYPE_CHECKING:
-    from webmcp.graph.build import BuildContext
+    from webmcp.call.context import Context
+    from webmcp.kinds.contract import BuildContext
     from webmcp.kinds.upstreams.mcp import McpUpstream
-    from webmcp.protocol.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,9 @@ def _make(spec: McpToolSpec, name: str, remote: dict[str, Any], upstream: McpUps
 
 
 async def build(spec: McpToolSpec, ctx: BuildContext) -> Tool | dict[str, Tool]:
-    upstream: McpUpstream = await ctx.upstream(spec.upstream)
+    from webmcp.kinds.upstreams.mcp import McpUpstream
+
+    upstream = await ctx.upstream(spec.upstream, McpUpstream)
     remote = {t["name"]: t for t in map(_definition, upstream.tools())}
     if spec.imports is None:
         wanted = spec.tool or spec.name

@@ -7,27 +7,26 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
-import importlib
 import inspect
 import logging
-import sys
 from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from webmcp.call.results import from_value
+from webmcp.callpath.tool import Tool
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext
+from webmcp.config.tools import ToolSpec
 from webmcp.errors import ToolError
-from webmcp.graph.processes import WorkerProcesses, module_stamp
-from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import Tool, ToolSpec
-from webmcp.kinds.tools.results import from_value
+from webmcp.executor.processes import WorkerProcesses, module_stamp
 from webmcp.kinds.tools.signature import Signature, describe
 
 if TYPE_CHECKING:
-    from webmcp.graph.build import BuildContext
-    from webmcp.protocol.context import Context
+    from webmcp.call.context import Context
+    from webmcp.kinds.contract import BuildContext
 
 
 log = logging.getLogger(__name__)
@@ -112,23 +111,6 @@ class ProcessBackend:
             raise ToolError(f"{self._reference} failed: its worker process died (killed past its CPU limit, "
                             "or from outside)") from None
         return from_value(value, blocks=True)
-
-
-class NotCallable(TypeError):
-    pass
-
-
-def resolve_function(reference: str, base_dir: str) -> Callable[..., Any]:
-    """Import `package.module:attr`; the config file's folder is importable."""
-    module_name, _, attr = reference.partition(":")
-    if base_dir not in sys.path:
-        sys.path.insert(0, base_dir)
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    if not callable(obj):
-        raise NotCallable(f"{reference} is a {type(obj).__name__}, not a function")
-    return obj  # type: ignore[no-any-return]
 
 
 async def build(spec: PythonToolSpec, ctx: BuildContext) -> Tool:

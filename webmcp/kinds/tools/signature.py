@@ -38,7 +38,7 @@ def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
 
 
 def _is_context(p: inspect.Parameter, hint: Any) -> bool:
-    from webmcp.protocol.context import Context
+    from webmcp.call.context import Context
 
     return hint is Context or hint == "Context" or (hint is inspect.Parameter.empty and p.name == "ctx")
 

@@ -6,14 +6,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from webmcp.callpath.tool import Tool
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext
-from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.base import Tool, ToolSpec
+from webmcp.config.tools import ToolSpec
 
 if TYPE_CHECKING:
-    from webmcp.graph.build import BuildContext
-    from webmcp.protocol.context import Context
+    from webmcp.call.context import Context
+    from webmcp.kinds.contract import BuildContext
 
 _NO_ARGS = {"type": "object", "properties": {}, "additionalProperties": False}
 

@@ -10,14 +10,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext, Where
-from webmcp.kinds.registry import Kind, register
+from webmcp.config.upstreams import Balancing, EndpointSpec, HealthCheckSpec
+from webmcp.kinds.upstreams import balancer_of
 from webmcp.upstreams.endpoint import url_name
-from webmcp.upstreams.spec import Balancing, EndpointSpec, HealthCheckSpec
 from webmcp.upstreams.upstream import Upstream
 
 if TYPE_CHECKING:
-    from webmcp.graph.build import BuildContext
+    from webmcp.kinds.contract import BuildContext
     from webmcp.upstreams.endpoint import Endpoint
 
 
@@ -68,7 +69,8 @@ class HttpUpstream(Upstream):
     __slots__ = ("session",)
 
     def __init__(self, spec: HttpUpstreamSpec, ctx: BuildContext, session: Any) -> None:
-        super().__init__(spec.name, spec.endpoints, spec.balancing, ctx.breaker_spec(spec.balancing.breaker))
+        super().__init__(spec.name, spec.endpoints, spec.balancing, ctx.breaker_spec(spec.balancing.breaker),
+                         balancer_of(spec.balancing))
         self.session = session
         if spec.health_check is not None:
             check = spec.health_check
@@ -83,10 +85,10 @@ class HttpUpstream(Upstream):
 
 
 async def build(spec: HttpUpstreamSpec, ctx: BuildContext) -> HttpUpstream:
-    session = ctx.http_session(spec.pool)
-    key = (f"upstream {spec.name}", spec, ctx.breaker_spec(spec.balancing.breaker), ctx.pool_spec(spec.pool))
-    upstream: HttpUpstream = ctx._shared(key, lambda: HttpUpstream(spec, ctx, session), lambda u: u.close())
-    return upstream
+    session = await ctx.http_session(spec.pool)
+    # The session is in the key: an upstream whose pool changed is rebuilt on the new pool's session.
+    key = (f"upstream {spec.name}", spec, ctx.breaker_spec(spec.balancing.breaker), session)
+    return ctx.share(key, lambda: HttpUpstream(spec, ctx, session), lambda u: u.close())
 
 
 KIND = register(Kind("upstreams", "http", HttpUpstreamSpec, build))

@@ -12,18 +12,19 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from webmcp.config.marked_yaml import Path
+from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
-from webmcp.kinds.registry import Kind, register
-from webmcp.kinds.tools.config_templates import string_map
+from webmcp.config.upstreams import Balancing, EndpointSpec
+from webmcp.config.value_templates import string_map
+from webmcp.kinds.upstreams import balancer_of
 from webmcp.kinds.upstreams.http import check_endpoints
 from webmcp.upstreams.endpoint import command_name, url_name
 from webmcp.upstreams.mcp_connection import McpConnection
-from webmcp.upstreams.spec import Balancing, EndpointSpec
 from webmcp.upstreams.upstream import Upstream
 
 if TYPE_CHECKING:
-    from webmcp.graph.build import BuildContext
+    from webmcp.kinds.contract import BuildContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +88,7 @@ class McpUpstream(Upstream):
 
     def __init__(self, spec: McpUpstreamSpec, ctx: BuildContext) -> None:
         super().__init__(spec.name, [EndpointSpec(e.name, e.argv[0], e.weight) for e in spec.endpoints],
-                         spec.balancing, ctx.breaker_spec(spec.balancing.breaker))
+                         spec.balancing, ctx.breaker_spec(spec.balancing.breaker), balancer_of(spec.balancing))
         self.spec = spec
         env = dict(spec.env) or None
         self.connections = {
@@ -118,7 +119,7 @@ class McpUpstream(Upstream):
 
 async def build(spec: McpUpstreamSpec, ctx: BuildContext) -> McpUpstream:
     key = (f"upstream {spec.name}", spec, ctx.breaker_spec(spec.balancing.breaker))
-    upstream: McpUpstream = ctx._shared(key, lambda: McpUpstream(spec, ctx), lambda u: u.close())
+    upstream = ctx.share(key, lambda: McpUpstream(spec, ctx), lambda u: u.close())
     if not await upstream.ready():
         assert spec.where is not None
         raise ctx.fail(spec.where, f"cannot connect to the upstream MCP server within {spec.connect_timeout:g}s",

@@ -1,0 +1,96 @@
+"""Reading `pools:`, `breakers:` and `upstreams:`, and checking every name that refers to them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from webmcp.config.spec import SpecContext
+from webmcp.config.tools import ToolSpec
+from webmcp.config.upstreams import BreakerSpec
+from webmcp.config.validate import show, suggest
+
+
+def upstream_sections(merged: Mapping[str, Any], ctx: SpecContext) -> dict[str, Any]:
+    from webmcp.config.registry import kind
+
+    def read(section: str) -> dict[str, Any]:
+        return {name: kind(section, node["kind"]).spec_type.from_config(name, node, (section, name), ctx)
+                for name, node in (merged.get(section) or {}).items()}
+
+    breakers = {name: BreakerSpec.from_config(name, node, ("breakers", name), ctx)
+                for name, node in (merged.get("breakers") or {}).items()}
+    return {"pools": read("pools"), "breakers": breakers, "upstreams": read("upstreams")}
+
+
+def _refer(ctx: SpecContext, path: tuple[str, ...], name: str, section: str, known: Mapping[str, Any],
+           kind: str | None = None) -> None:
+    if name not in known:
+        hint = suggest(name, known) or f"{section}: has {', '.join(sorted(known)) or 'nothing'}"
+        ctx.problem(path, f"no such entry in {section}:", show(name), hint)
+    elif kind is not None and getattr(known[name], "kind", kind) != kind:
+        ctx.problem(path, f"{section} entry {name!r} is of kind {known[name].kind}, not {kind}", show(name))
+
+
+def check_references(tools: Mapping[str, ToolSpec], sections: Mapping[str, Any], ctx: SpecContext) -> None:
+    pools, breakers, upstreams = sections["pools"], sections["breakers"], sections["upstreams"]
+    for name, up in upstreams.items():
+        if getattr(up, "pool", None) is not None:
+            _refer(ctx, ("upstreams", name, "pool"), up.pool, "pools", pools, "http")
+        if up.balancing.breaker is not None:
+            _refer(ctx, ("upstreams", name, "breaker"), up.balancing.breaker, "breakers", breakers)
+    for name, tool in tools.items():
+        path = tuple(tool.where.path.split("."))
+        if getattr(tool, "upstream", None) is not None:
+            _refer(ctx, (*path, "upstream"), tool.upstream, "upstreams", upstreams, tool.kind)  # type: ignore[attr-defined]
+        if getattr(tool, "pool", None) is not None:
+            _refer(ctx, (*path, "pool"), tool.pool, "pools", pools, "http")  # type: ignore[attr-defined]
+        if tool.breaker is not None:
+            _refer(ctx, (*path, "breaker"), tool.breaker, "breakers", breakers)
+        if tool.fallback is not None and tool.fallback.tool is not None:
+            _refer(ctx, (*path, "fallback", "tool"), tool.fallback.tool, "tools", tools)
+            _check_cycle(name, tools, ctx, path)
+        if tool.fallback is not None and tool.fallback.cached and tool.cache is None:
+            ctx.problem((*path, "fallback", "cached"), "a cached fallback serves the tool's last cached result, "
+                        "and this tool has no cache", hint="add cache: NAME (or an inline cache: mapping)")
+        if tool.split is not None:
+            _check_split(name, tool, tools, upstreams, ctx, (*path, "split"))
+
+
+def _check_split(name: str, tool: ToolSpec, tools: Mapping[str, ToolSpec], upstreams: Mapping[str, Any],
+                 ctx: SpecContext, path: tuple[str, ...]) -> None:
+    split = tool.split
+    assert split is not None
+    if split.tool is not None:
+        if split.tool == name:
+            ctx.problem((*path, "tool"), "a tool cannot be its own variant", show(name))
+        elif split.tool in tools and tools[split.tool].split is not None:
+            ctx.problem((*path, "tool"), f"the variant {split.tool!r} has a split of its own", show(split.tool),
+                        "a variant serves calls as they are; remove its split:")
+        else:
+            _refer(ctx, (*path, "tool"), split.tool, "tools", tools)
+        return
+    assert split.upstream is not None
+    own = getattr(tool, "upstream", None)
+    if own is None:
+        ctx.problem((*path, "upstream"), "a variant upstream replaces the tool's upstream, and this tool has none",
+                    show(split.upstream), "give the tool upstream: NAME, or split to a variant tool: {tool: NAME}")
+    elif split.upstream == own:
+        ctx.problem((*path, "upstream"), "the variant is the tool's own upstream", show(own))
+    else:
+        _refer(ctx, (*path, "upstream"), split.upstream, "upstreams", upstreams, tool.kind)
+
+
+def _check_cycle(start: str, tools: Mapping[str, ToolSpec], ctx: SpecContext, path: tuple[str, ...]) -> None:
+    seen = [start]
+    current = tools[start]
+    while current.fallback is not None and current.fallback.tool is not None and current.fallback.tool in tools:
+        target = current.fallback.tool
+        if target == start:
+            ctx.problem((*path, "fallback", "tool"), "fallbacks go round in a circle", " -> ".join([*seen, start]),
+                        "end the chain with a tool without fallback, or a fallback message")
+            return
+        if target in seen:
+            return  # a circle that does not pass through `start`; reported for its own members
+        seen.append(target)
+        current = tools[target]

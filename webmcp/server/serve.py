@@ -1,0 +1,211 @@
+"""Running a server: build the graph, serve a transport, reload on SIGHUP, shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, BinaryIO
+
+from webmcp.config.spec import ConfigSpec
+from webmcp.errors import TransportUnavailable
+from webmcp.graph.build import build
+from webmcp.graph.holder import GraphHolder
+from webmcp.server.cache_requests import serve_requests
+from webmcp.server.diff import summarize
+from webmcp.server.reload import Reloader, ReloadReport
+from webmcp.server.runfiles import RunFile
+from webmcp.status.components import serve_state_of
+from webmcp.status.snapshot import INTERVAL as STATUS_INTERVAL
+from webmcp.status.snapshot import snapshot
+
+log = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    """What the process does on each signal. Handlers run on the event loop (asyncio's signal
+    handling), record what was asked for, and the serving code acts on it."""
+
+    def __init__(self) -> None:
+        self.stop = asyncio.Event()  # stop taking requests; running calls may finish
+        self.force = asyncio.Event()  # stop now: cancel running calls
+        self.reload: Callable[[], None] = lambda: None
+        self.cache_clear: Callable[[], None] = lambda: None
+
+    def install(self, loop: asyncio.AbstractEventLoop) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            loop.add_signal_handler(sig, self.dispatch, sig)
+
+    def dispatch(self, sig: signal.Signals) -> None:
+        getattr(self, f"handle_{sig.name[3:].lower()}")()
+
+    def handle_term(self) -> None:
+        """SIGTERM: stop reading requests; running calls get `graceful_timeout` to finish. A second
+        SIGTERM or SIGINT cancels them at once."""
+        if self.stop.is_set():
+            log.warning("second stop signal: cancelling running calls")
+            self.force.set()
+        self.stop.set()
+
+    def handle_int(self) -> None:
+        """SIGINT: same as SIGTERM."""
+        self.handle_term()
+
+    def handle_hup(self) -> None:
+        """SIGHUP: reload the config file (webmcp/reload.py); a bad file keeps the running config.
+        Ignored once the server is stopping."""
+        if self.stop.is_set():
+            log.info("SIGHUP ignored: the server is stopping")
+            return
+        log.info("SIGHUP: reloading")
+        self.reload()
+
+    def handle_usr1(self) -> None:
+        """SIGUSR1: apply the cache-clear requests `webmcp cache clear` left next to the run file."""
+        self.cache_clear()
+
+
+def run(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
+    """Serve `spec`; `load` reads the config again (same file and overrides) for reloads."""
+    with asyncio.Runner(loop_factory=_loop_factory(spec.server.event_loop)) as runner:
+        if spec.server.transport == "http":
+            runner.run(_serve_http(spec, load))
+            return
+        from webmcp.transports import stdio
+
+        protocol_out = stdio.claim_stdout()  # before any tool code is imported
+        runner.run(_serve_stdio(spec, load, protocol_out))
+
+
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop halves the cost of a task and of an event-loop pass (bench/hotpath.py, docs/performance.md)."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise TransportUnavailable("server.event_loop is uvloop, which is not installed: "
+                                       "pip install uvloop") from None
+        return None
+    return uvloop.new_event_loop
+
+
+@contextlib.asynccontextmanager
+async def _running(
+    spec: ConfigSpec, load: Callable[[], ConfigSpec]
+) -> AsyncIterator[tuple[GraphHolder, Lifecycle, Reloader]]:
+    """Build the graph, install signals, announce the process in its run file; undo all on exit."""
+    started = time.perf_counter()
+    lifecycle = Lifecycle()
+    lifecycle.install(asyncio.get_running_loop())
+    holder = GraphHolder(await build(spec))
+    serve_state_of(holder)
+    run_file = RunFile.for_process(spec.source, spec.server.pid_file)
+    status: dict[str, Any] = {"config": spec.source, "generation": 1, "reloads": 0, "requested": 0, "last": None,
+                              "summary": summarize(holder.current), "live": snapshot(holder)}
+
+    def write_status() -> None:
+        try:
+            run_file.write_status(status)
+        except OSError as exc:  # a full disk must not stop reloads
+            log.error("cannot write %s: %s", run_file.status_path, exc)
+
+    def on_report(report: ReloadReport) -> None:
+        status.update(generation=holder.current.generation, reloads=status["reloads"] + 1, last=report.as_dict(),
+                      summary=summarize(holder.current))
+        write_status()
+
+    def on_request(requested: int) -> None:
+        status["requested"] = requested  # at once: `webmcp reload` waits for a report covering its request
+        write_status()
+
+    async def keep_status_live() -> None:
+        """The figures `webmcp status` prints, refreshed every second."""
+        while True:
+            await asyncio.sleep(STATUS_INTERVAL)
+            status["live"] = snapshot(holder)
+            write_status()
+
+    reloader = Reloader(load, holder, on_report, on_request)
+    lifecycle.reload = reloader.request
+    clearing: set[asyncio.Task[None]] = set()
+
+    def cache_clear() -> None:
+        task = asyncio.get_running_loop().create_task(serve_requests(run_file.pid_path.parent, holder))
+        clearing.add(task)
+        task.add_done_callback(clearing.discard)
+
+    lifecycle.cache_clear = cache_clear
+    telemetry = None
+    live = asyncio.get_running_loop().create_task(keep_status_live())
+    try:
+        run_file.create(status)
+        if spec.telemetry.listen is not None:
+            from webmcp.status import endpoints
+
+            host, port = spec.telemetry.listen
+            telemetry = await endpoints.listen(host, port, holder, lifecycle.stop)
+            log.info("telemetry on http://%s:%d/metrics", host, port)
+        log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
+                 len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
+        yield holder, lifecycle, reloader
+    finally:
+        live.cancel()
+        if telemetry is not None:
+            await telemetry.cleanup()
+        run_file.remove()
+        try:
+            await reloader.close()
+        finally:
+            await holder.current.close(timeout=0)
+
+
+async def _serve_stdio(spec: ConfigSpec, load: Callable[[], ConfigSpec], protocol_out: BinaryIO) -> None:
+    from webmcp.transports import stdio
+
+    async with _running(spec, load) as (holder, lifecycle, _):
+        log.info("serving over stdio")
+        await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
+
+
+async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
+    from aiohttp import web
+
+    from webmcp.server.admin import ServerAdmin
+    from webmcp.status import endpoints
+    from webmcp.transports.http import HttpTransport
+
+    async with _running(spec, load) as (holder, lifecycle, reloader):
+        transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader))
+        # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
+        # handler_cancellation: a client that closes its POST cancels the handler, which cancels a
+        # sessionless call (nobody can receive its reply; on 2026-07-28 closing the stream is how to cancel).
+        app = transport.app()
+        endpoints.add_routes(app)  # /metrics beside /healthz and /readyz
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5,
+                               handler_cancellation=True)
+        await runner.setup()
+        http = spec.server.http
+        site = web.TCPSite(runner, http.host, http.port, backlog=1024)
+        try:
+            await site.start()
+        except OSError as exc:
+            await runner.cleanup()
+            raise TransportUnavailable(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from None
+        reaper = asyncio.create_task(transport.reap())
+        port = runner.addresses[0][1] if runner.addresses else http.port
+        log.info("serving on http://%s:%d%s", http.host, port, http.path)
+        try:
+            await lifecycle.stop.wait()
+            # Drain first, still listening: /readyz says 503 (a load balancer stops sending), new
+            # sessions get 503, and calls under way finish. Then stop listening.
+            await transport.shutdown(spec.server.graceful_timeout, lifecycle.force)
+            await site.stop()
+        finally:
+            reaper.cancel()
+            await runner.cleanup()

@@ -1,0 +1,63 @@
+"""HTTP endpoints of telemetry: /metrics (Prometheus) on the MCP listener, and a separate listener
+(`telemetry.listen`) for servers whose transport is stdio, with /metrics, /healthz and /readyz."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from webmcp.errors import TransportUnavailable
+
+if TYPE_CHECKING:
+    from webmcp.graph.holder import GraphHolder
+
+
+async def metrics(request: web.Request) -> web.StreamResponse:
+    from webmcp.status.metrics import exposition  # prometheus_client loads at the first scrape
+
+    body, content_type = exposition()
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = content_type
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    """Add GET /metrics to an app (the HTTP transport's)."""
+    app.router.add_get("/metrics", metrics)
+
+
+def add_health_routes(app: web.Application, holder: GraphHolder, closing: Callable[[], bool],
+                      extra: Callable[[], dict[str, Any]] = dict) -> None:
+    """GET /healthz (liveness: the process answers) and /readyz (readiness for a load balancer: 200
+    while taking new work, 503 once shutting down), with `extra()` figures in the readiness body."""
+
+    async def healthz(request: web.Request) -> web.StreamResponse:
+        return web.json_response({"status": "ok"})
+
+    async def readyz(request: web.Request) -> web.StreamResponse:
+        graph = holder.current
+        stopping = closing()
+        body = {"status": "stopping" if stopping else "ready", "generation": graph.generation,
+                "tools": len(graph.catalog), **extra()}
+        return web.json_response(body, status=503 if stopping else 200)
+
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+
+
+async def listen(host: str, port: int, holder: GraphHolder, stopping: asyncio.Event) -> web.AppRunner:
+    """Serve /metrics, /healthz and /readyz on host:port until the returned runner is cleaned up."""
+    app = web.Application()
+    add_routes(app)
+    add_health_routes(app, holder, stopping.is_set)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise TransportUnavailable(f"telemetry.listen: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return runner

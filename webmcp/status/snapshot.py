@@ -1,0 +1,110 @@
+"""The live status of a serving process: a snapshot written next to its pid file every second, read
+by `webmcp status` (which works the same for stdio and HTTP servers, with or without an endpoint)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+import psutil
+
+from webmcp.status.components import components
+from webmcp.telemetry import stats
+
+if TYPE_CHECKING:
+    from webmcp.graph.holder import GraphHolder
+
+INTERVAL = 1.0
+
+
+def snapshot(holder: GraphHolder) -> dict[str, Any]:
+    graph = holder.current
+    found = components(graph)
+    admission = found.admission
+    process = psutil.Process()
+    memory: dict[str, Any] = {"rss": process.memory_info().rss}
+    if found.memory is not None:
+        memory.update(limit=found.memory.limit, shedding=found.memory.shedding)
+    out: dict[str, Any] = {
+        "pid": os.getpid(),
+        "time": time.time(),
+        "generation": graph.generation,
+        "uptime": round(time.time() - stats.STARTED, 3),
+        "in_flight": admission.running if admission is not None else 0,
+        "queue": admission.depths() if admission is not None else {},
+        "observed": graph.spec.observes_calls,
+        "memory": memory,
+        "tasks": len(asyncio.all_tasks()),  # background and call tasks: flat across reloads, or a leak
+        "fds": process.num_fds() if hasattr(process, "num_fds") else None,
+        "targets": [{"name": t.name, "goal": t.goal, "value": t.value, "violated": t.violated}
+                    for t in found.targets()],
+    }
+    if graph.spec.observes_calls:
+        totals = dict.fromkeys(stats.OUTCOMES, 0)
+        for figures in stats.TOOLS.values():
+            for outcome, count in figures.calls.items():
+                totals[outcome] += count
+        out["calls"] = {"total": sum(totals.values()), **totals}
+        window = found.window
+        if window is not None:
+            s = window.summary()
+            out["window"] = {"seconds": s.seconds, "calls": s.calls, "failures": s.failures,
+                             "error_rate": s.error_rate, "p50": s.p50, "p95": s.p95, "p99": s.p99}
+    return out
+
+
+def render(status: dict[str, Any], pid: int) -> list[str]:
+    """Human-readable lines for one server's snapshot."""
+    live = status.get("live")
+    if not isinstance(live, dict):
+        return [f"pid {pid}: no live status yet (an older webmcp, or it has just started)"]
+    age = time.time() - float(live.get("time", 0))
+    lines = [f"pid {pid}: generation {live['generation']}, up {_duration(live['uptime'])}"
+             + (f" (status {age:.0f}s old: the server may be stuck)" if age > 5 * INTERVAL else "")]
+    queue = ", ".join(f"{k} {v}" for k, v in live.get("queue", {}).items())
+    lines.append(f"  in flight {live['in_flight']}; queued: {queue or 'none'}")
+    calls = live.get("calls")
+    if calls is None:
+        lines.append("  calls: not observed (enable telemetry.metrics, telemetry.spans or a latency/error target)")
+    else:
+        failed = calls["error"] + calls["timeout"]
+        lines.append(f"  calls {calls['total']}: ok {calls['ok']}, errors {failed} (timeouts {calls['timeout']}), "
+                     f"rejected {calls['rejected']}, invalid {calls['invalid']}, cancelled {calls['cancelled']}")
+        w = live.get("window")
+        if w is not None:
+            lines.append(f"  last {w['seconds']:g}s: {w['calls']} calls, p50 {_ms(w['p50'])}, p95 {_ms(w['p95'])}, "
+                         f"p99 {_ms(w['p99'])}, error rate {w['error_rate'] * 100:.2f}%")
+    memory = live["memory"]
+    text = f"  memory {memory['rss'] / 1e6:.0f}MB, {live.get('tasks', '?')} tasks, {live.get('fds', '?')} fds"
+    if "limit" in memory:
+        text += f" of max {memory['limit'] / 1e6:.0f}MB" + (" (shedding new low-priority calls)"
+                                                              if memory["shedding"] else "")
+    lines.append(text)
+    for t in live.get("targets", []):
+        state = "VIOLATED" if t["violated"] else "ok"
+        lines.append(f"  target {t['name']}: {_show(t['name'], t['value'])} (target {_show(t['name'], t['goal'])}) "
+                     f"{state}")
+    return lines
+
+
+def _show(target: str, value: float) -> str:
+    if target == "p95_latency":
+        return _ms(value)
+    if target == "error_rate":
+        return f"{value * 100:.2f}%"
+    return f"{value / 1e6:.0f}MB"
+
+
+def _ms(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds * 1000:.1f}ms"
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s % 3600 // 60:02d}m"

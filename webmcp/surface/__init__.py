@@ -1,1 +1,0 @@
-"""The MCP server surface beyond tools: resources, prompts, completions."""
