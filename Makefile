@@ -22,6 +22,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	@$(VENV)/bin/ruff check webmcp tests bench examples
 	@$(VENV)/bin/mypy
+	@$(VENV)/bin/lint-imports --no-cache
 
 bench: $(STAMP)
 	@bench/run.sh
