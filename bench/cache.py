@@ -41,7 +41,7 @@ def zipf_keys(n: int, s: float = 1.1, seed: int = 7) -> list[int]:
 
 async def run_tool(tool: Any, keys: list[int]) -> tuple[float, list[float], dict[str, int]]:
     """(calls/s, latencies in µs, outcome counts) with IN_FLIGHT calls at a time."""
-    from webmcp.cache.policy import OUTCOME
+    from webmcp.cache.outcome import OUTCOME
 
     latencies: list[float] = []
     outcomes: dict[str, int] = {}

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import write_config
-from webmcp.cache.policy import OUTCOME
+from webmcp.cache.outcome import OUTCOME
 from webmcp.config.load import load
 from webmcp.graph.build import build
 from webmcp.graph.graph import Graph

@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from webmcp import Context
-from webmcp.kinds.tools.signature import describe, schema_of
+from webmcp.executor.signature import describe, schema_of
 
 
 class Color(enum.Enum):

@@ -22,11 +22,12 @@ from typing import TYPE_CHECKING, Any
 from webmcp.cache import metrics
 from webmcp.cache.last_good import LastGood
 from webmcp.cache.memory import MemoryStore
-from webmcp.cache.remote import Invalidation, RemoteStore
 from webmcp.config.caches import DEFAULT_MAX_ENTRIES, CacheSpec, MemorySpec
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+    from webmcp.cache.remote import Invalidation, RemoteStore
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class Cache:
         self.l1 = MemoryStore(spec.memory, spec.name) if spec.memory is not None else None
         if spec.fallback == "memory" and self.l1 is None:
             self._fallback = MemoryStore(MemorySpec("lru", DEFAULT_MAX_ENTRIES, None, None), spec.name)
+        from webmcp.cache.remote import RemoteStore  # redis: imported only by configs with a Redis cache
+
         self.remote = RemoteStore(redis, subscriber, spec.prefix, self._on_state, self._on_invalidation)
         self.local, self.bypass = self._when_down()  # until the first subscription answers
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import functools
 import itertools
 import weakref
@@ -33,6 +32,7 @@ import orjson
 from webmcp.cache import metrics
 from webmcp.cache.cache import Cache
 from webmcp.cache.last_good import LastGood
+from webmcp.cache.outcome import DEGRADED, OUTCOME
 from webmcp.cache.remote import RemoteDown
 from webmcp.call.context import InputRequired
 from webmcp.config.templates import Template
@@ -46,10 +46,7 @@ class Runner(Protocol):
 
     def run(self, arguments: dict[str, Any], ctx: Context, label: str | None = None) -> Awaitable[dict[str, Any]]: ...
 
-OUTCOME: contextvars.ContextVar[str | None] = contextvars.ContextVar("webmcp_cache_outcome", default=None)
 ASKED = "asked"  # a fill whose run asked its client a question
-# Set by a tool's guard (upstreams/guard.py) when it answered with a fallback: "stale" or "fallback".
-DEGRADED: contextvars.ContextVar[str | None] = contextvars.ContextVar("webmcp_degraded", default=None)
 
 _sessions: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 _session_ids = itertools.count(1)

@@ -8,7 +8,7 @@ exception). An isError result the backend returns on purpose (a 404, a command's
 a ToolError about the call's own input are answers, not failures. Cancellation and protocol
 questions (ProtocolError, InputRequired) pass through and settle the breaker permit with `release()`.
 
-A fallback's answer sets `cache.policy.DEGRADED`, so a cached tool never stores it as its own result.
+A fallback's answer sets `cache.outcome.DEGRADED`, so a cached tool never stores it as its own result.
 `cached: true` serves the key's last known good result (cache/last_good.py) marked stale; without one,
 the fallback's tool or message, if any, else the failure itself.
 """
@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from webmcp.cache.policy import DEGRADED, ToolCache
+from webmcp.cache.outcome import DEGRADED
 from webmcp.call.deadline import timed_out
 from webmcp.call.results import text_result
 from webmcp.config.upstreams import FallbackSpec
@@ -27,6 +27,7 @@ from webmcp.upstreams.breaker import Breaker
 from webmcp.upstreams.upstream import UpstreamFailure
 
 if TYPE_CHECKING:
+    from webmcp.cache.policy import ToolCache
     from webmcp.call.context import Context
     from webmcp.callpath.tool import Backend, Tool
 

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from webmcp.errors import ProtocolError, ToolError
-from webmcp.upstreams.metrics import SPLIT_CALLS, SPLIT_SECONDS
 from webmcp.upstreams.upstream import UpstreamFailure
 
 if TYPE_CHECKING:
@@ -49,6 +48,8 @@ class Arm:
 
     def __init__(self, tool: str, variant: str, target: str, backend: Backend) -> None:
         self.backend = backend
+        from webmcp.upstreams.metrics import SPLIT_CALLS, SPLIT_SECONDS  # prometheus-client: configs with splits
+
         self.calls = {o: SPLIT_CALLS.labels(tool, variant, target, o) for o in ("ok", "error", "failure")}
         self.seconds = SPLIT_SECONDS.labels(tool, variant, target)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import orjson
 from jsonschema import Draft202012Validator
 
-from webmcp.cache.policy import OUTCOME
+from webmcp.cache.outcome import OUTCOME
 from webmcp.call.context import InputRequired
 from webmcp.call.deadline import CURRENT as DEADLINE
 from webmcp.call.deadline import Deadline

@@ -18,7 +18,7 @@ from webmcp.call.jsonrpc import INVALID_PARAMS
 from webmcp.config.prompts import PromptSpec
 from webmcp.config.templates import Template
 from webmcp.errors import ProtocolError
-from webmcp.kinds.tools.signature import context_param
+from webmcp.executor.signature import context_param
 
 if TYPE_CHECKING:
     from webmcp.call.context import Context

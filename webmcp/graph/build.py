@@ -24,7 +24,7 @@ from webmcp.config.registry import kind
 from webmcp.config.spec import ConfigSpec
 from webmcp.config.tools import ToolSpec
 from webmcp.errors import BuildError, BuildFailure, Problem
-from webmcp.graph.caches import open_caches, use_caches
+from webmcp.graph.caches import open_caches, use_caches, uses_caches
 from webmcp.graph.context import GraphContext
 from webmcp.graph.graph import Graph, close_stack
 from webmcp.graph.master import MasterTool, conflicts
@@ -49,8 +49,10 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
         tools: dict[str, Tool] = {}
         owners: dict[str, ToolSpec] = {}  # tool name -> the entry it was built from (one entry may import many)
         problems: list[Problem] = []
-        caches, cache_problems = await open_caches(ctx)
-        problems.extend(cache_problems)
+        caches = None
+        if uses_caches(spec):
+            caches, cache_problems = await open_caches(ctx)
+            problems.extend(cache_problems)
         ctx.memory_guard()  # sampled (and reported) even when no tool's class is shed
         for i, (name, tspec) in enumerate(spec.tools.items()):
             if i % 8 == 7:
@@ -58,7 +60,8 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
             try:
                 built = await kind("tools", tspec.kind).build(tspec, ctx)
                 for tool in built.values() if isinstance(built, dict) else [built]:
-                    await use_caches(caches, tool, tspec, ctx)
+                    if caches is not None:
+                        await use_caches(caches, tool, tspec, ctx)
             except BuildFailure as exc:
                 problems.append(exc.problem)
                 continue

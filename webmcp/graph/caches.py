@@ -4,20 +4,30 @@ unchanged cache keeps its entries and its Redis subscription across reloads."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from webmcp.cache.cache import Cache
-from webmcp.cache.policy import CacheSet, Invalidator, ToolCache
-from webmcp.callpath.tool import Tool
-from webmcp.config.caches import CacheSpec
 from webmcp.config.templates import Template, TemplateSyntaxError
-from webmcp.config.tools import ToolSpec
 from webmcp.errors import BuildFailure, Problem
-from webmcp.graph.context import GraphContext
+
+if TYPE_CHECKING:
+    from webmcp.cache.cache import Cache
+    from webmcp.cache.policy import CacheSet
+    from webmcp.callpath.tool import Tool
+    from webmcp.config.caches import CacheSpec
+    from webmcp.config.spec import ConfigSpec
+    from webmcp.config.tools import ToolSpec
+    from webmcp.graph.context import GraphContext
+
+
+def uses_caches(spec: ConfigSpec) -> bool:
+    """Does anything in the config cache or invalidate? If not, no cache module is imported."""
+    return bool(spec.caches) or any(t.cache is not None or t.invalidates for t in spec.tools.values())
 
 
 async def open_caches(ctx: GraphContext) -> tuple[CacheSet, list[Problem]]:
     """Every named cache opened; the problems of those that could not be."""
+    from webmcp.cache.policy import CacheSet
+
     caches = CacheSet()
     problems = []
     for name, spec in ctx.spec.caches.items():
@@ -30,6 +40,8 @@ async def open_caches(ctx: GraphContext) -> tuple[CacheSet, list[Problem]]:
 
 
 async def _open(spec: CacheSpec, ctx: GraphContext) -> Cache:
+    from webmcp.cache.cache import Cache
+
     if spec.backend == "memory":
         memory: Cache = ctx.share(("cache", *spec.settings), lambda: Cache(spec), lambda c: c.close())
         return memory
@@ -53,6 +65,8 @@ async def _open(spec: CacheSpec, ctx: GraphContext) -> Cache:
 
 async def use_caches(caches: CacheSet, tool: Tool, spec: ToolSpec, ctx: GraphContext) -> None:
     """Give `tool` its cache or its invalidations; BuildFailure for a bad key, tag or combination."""
+    from webmcp.cache.policy import Invalidator, ToolCache
+
     fields = set((tool.input_schema.get("properties") or {}).keys())
 
     def templates(texts: tuple[str, ...], where: Any, what: str) -> tuple[Template, ...]:

@@ -14,8 +14,6 @@ from webmcp.config.spec import ConfigSpec, RateLimitSpec, Where
 from webmcp.errors import BuildFailure
 from webmcp.executor.admission import Admission
 from webmcp.executor.gate import Gate
-from webmcp.executor.memory import MemoryGuard
-from webmcp.executor.processes import WorkerProcesses
 from webmcp.executor.ratelimit import Buckets, MemoryBuckets, key
 from webmcp.executor.threads import WorkerThreads
 from webmcp.executor.user_code import NotCallable, resolve_function
@@ -30,6 +28,8 @@ if TYPE_CHECKING:
 
     from webmcp.config.tools import ToolSpec
     from webmcp.config.upstreams import BreakerSpec
+    from webmcp.executor.memory import MemoryGuard
+    from webmcp.executor.processes import WorkerProcesses
     from webmcp.upstreams.upstream import Upstream
 
 T = TypeVar("T")
@@ -87,6 +87,8 @@ class GraphContext:
                           lambda p: p.shutdown(wait=False, cancel_futures=True))
 
     def process_pool(self) -> WorkerProcesses:
+        from webmcp.executor.processes import WorkerProcesses  # multiprocessing: only for isolation: process
+
         size = self.spec.executor.processes
         return self.share(("processes", size), lambda: WorkerProcesses(size), lambda p: p.close())
 
@@ -139,6 +141,8 @@ class GraphContext:
         limit = self.spec.scaling.max_memory
         if limit is None:
             return None
+        from webmcp.executor.memory import MemoryGuard
+
         return self.share(("memory_guard", limit), lambda: MemoryGuard(limit).start(), lambda g: g.close())
 
     def rate_buckets(self, owner: str, spec: RateLimitSpec) -> Buckets:

@@ -7,7 +7,6 @@ import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from webmcp.cache.policy import ToolCache
 from webmcp.callpath.guard import Guarded
 from webmcp.callpath.split import Arm, Split, ToolVariant
 from webmcp.callpath.tool import Backend, Tool
@@ -120,6 +119,8 @@ def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], owners: Mapping[str
         if fallback is not None and fallback.tool is not None:
             guarded.fallback_tool = tools.get(fallback.tool)
         if fallback is not None and fallback.cached:
+            from webmcp.cache.policy import ToolCache
+
             caching = tools[guarded.name].caching
             if isinstance(caching, ToolCache):
                 caching.keep_last_good()

@@ -15,9 +15,8 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from webmcp.cache.cache import Cache
-
 if TYPE_CHECKING:
+    from webmcp.cache.cache import Cache
     from webmcp.config.spec import ConfigSpec
     from webmcp.graph.graph import Graph
 
@@ -51,6 +50,8 @@ class ClearRequest:
 
 def caches_of(graph: Graph) -> dict[str, Cache]:
     """The graph's caches by name (an inline cache under its tool's name)."""
+    from webmcp.cache.cache import Cache
+
     return {s.value.name: s.value for s in graph.shared.values() if isinstance(s.value, Cache)}
 
 

@@ -10,7 +10,6 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,11 +20,11 @@ from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext
 from webmcp.config.tools import ToolSpec
 from webmcp.errors import ToolError
-from webmcp.executor.processes import WorkerProcesses, module_stamp
-from webmcp.kinds.tools.signature import Signature, describe
+from webmcp.executor.signature import Signature, describe
 
 if TYPE_CHECKING:
     from webmcp.call.context import Context
+    from webmcp.executor.processes import WorkerProcesses
     from webmcp.kinds.contract import BuildContext
 
 
@@ -95,6 +94,8 @@ class ProcessBackend:
         self._filter = not (sig.takes_kwargs or schema_is_closed)
         self._pool = pool
         self._base_dir = base_dir
+        from webmcp.executor.processes import module_stamp  # multiprocessing: only for isolation: process
+
         self._stamp = module_stamp(spec.function)
 
     async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
@@ -107,9 +108,13 @@ class ProcessBackend:
                 log.info("%s: a cancelled call runs on in its worker process until it ends or times out",
                          self._reference)
             raise
-        except BrokenProcessPool:
-            raise ToolError(f"{self._reference} failed: its worker process died (killed past its CPU limit, "
-                            "or from outside)") from None
+        except Exception as exc:
+            from concurrent.futures.process import BrokenProcessPool
+
+            if isinstance(exc, BrokenProcessPool):
+                raise ToolError(f"{self._reference} failed: its worker process died (killed past its CPU limit, "
+                                "or from outside)") from None
+            raise
         return from_value(value, blocks=True)
 
 
