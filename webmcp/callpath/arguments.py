@@ -11,9 +11,12 @@ always come from jsonschema.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import Draft202012Validator
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from jsonschema import Draft202012Validator, ValidationError
 
 Check = Callable[[Any], bool]
 
@@ -107,7 +110,28 @@ def _fast_check(schema: Mapping[str, Any]) -> Check | None:
     return check
 
 
-def compile_check(schema: Mapping[str, Any]) -> tuple[Check, Draft202012Validator]:
+class LazyValidator:
+    """jsonschema's validator of `schema`, made at its first use: a tool whose arguments pass the fast
+    check never imports jsonschema (about 60 ms at start-up) until a call is invalid."""
+
+    __slots__ = ("_validator", "schema")
+
+    def __init__(self, schema: Mapping[str, Any]) -> None:
+        self.schema = dict(schema)
+        self._validator: Draft202012Validator | None = None
+
+    def compiled(self) -> Draft202012Validator:
+        if self._validator is None:
+            from jsonschema import Draft202012Validator
+
+            self._validator = Draft202012Validator(self.schema)
+        return self._validator
+
+    def iter_errors(self, instance: Any) -> Iterator[ValidationError]:
+        return self.compiled().iter_errors(instance)
+
+
+def compile_check(schema: Mapping[str, Any]) -> tuple[Check, LazyValidator]:
     """(is_valid, validator): the fastest exact check for `schema`, and jsonschema for messages."""
-    validator = Draft202012Validator(dict(schema))
-    return (_fast_check(schema) or validator.is_valid), validator
+    validator = LazyValidator(schema)
+    return (_fast_check(schema) or validator.compiled().is_valid), validator

@@ -6,19 +6,26 @@ import functools
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
+
+from webmcp.config import memo
 
 
 @functools.lru_cache(maxsize=4096)
 def schema_problem(canonical: bytes) -> str | None:
     """Meta-validation of one schema (about 1.4 ms), memoized by its canonical JSON: many tools share a
     schema, and a reload does not check again the schemas it checked before."""
+    key = memo.digest("tool schema", canonical)
+    if memo.passed(key):  # checked by an earlier start (no jsonschema import for it now)
+        return None
+    from jsonschema import Draft202012Validator
+
     schema = orjson.loads(canonical)
     try:
         Draft202012Validator.check_schema(schema)
         _resolve_refs(schema)
     except Exception as exc:  # jsonschema.SchemaError, referencing.exceptions.Unresolvable, ValueError
         return str(getattr(exc, "message", exc))
+    memo.record(key)
     return None
 
 

@@ -21,14 +21,13 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import orjson
-from jsonschema import Draft202012Validator
 
 from webmcp.cache.outcome import OUTCOME
 from webmcp.call.context import InputRequired
 from webmcp.call.deadline import CURRENT as DEADLINE
 from webmcp.call.deadline import Deadline
 from webmcp.call.results import error_result
-from webmcp.callpath.arguments import compile_check
+from webmcp.callpath.arguments import LazyValidator, compile_check
 from webmcp.callpath.schema_check import schema_problem
 from webmcp.config.tools import ToolSpec
 from webmcp.errors import ProtocolError, ToolError
@@ -114,7 +113,7 @@ class Tool:
         self._watch: ToolWatch | None = None
         self._direct = True  # no gate, cache or watch: the argument check, then run()
         self._is_valid, self._validator = compile_check(input_schema)
-        self._output = Draft202012Validator(dict(spec.output_schema)) if spec.output_schema else None
+        self._output = LazyValidator(spec.output_schema) if spec.output_schema else None
         self.definition = tool_definition(spec.name, spec.title, spec.description or description or "",
                                           input_schema, spec.output_schema, spec.annotations)
 

@@ -8,7 +8,9 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
-from webmcp.config import interpolate, layers, marked_yaml
+import orjson
+
+from webmcp.config import interpolate, layers, marked_yaml, memo
 from webmcp.config.layers import Origins, Override
 from webmcp.config.marked_yaml import Locations
 from webmcp.config.spec import ConfigSpec, ExecutorSpec, ScalingSpec, ServerSpec, SpecContext, TelemetrySpec
@@ -27,7 +29,10 @@ def load(
     *,
     overrides: list[Override] | None = None,
     env: Mapping[str, str] | None = None,
+    trust_memo: bool = True,
 ) -> ConfigSpec:
+    """With `trust_memo`, a document that passed the schema check before (config/memo.py) is not
+    checked again; `webmcp validate` always checks."""
     env = os.environ if env is None else env
     overrides = overrides or []
     file = FsPath(path)
@@ -48,7 +53,7 @@ def load(
     profile_name, profile_doc, profile_locs = _profile(data, overrides, base_dir, env, locations, problems)
     merged = layers.apply(layers.merge(profile_doc, data), overrides)
     origins = Origins(locations, profile_locs, overrides)
-    problems += validate_document(merged, origins.locate)
+    problems += _validate(merged, origins, problems, trust_memo)
     if problems:
         raise ConfigError(problems)
 
@@ -57,6 +62,21 @@ def load(
     if ctx.problems:
         raise ConfigError(ctx.problems)
     return spec
+
+
+def _validate(merged: dict[str, Any], origins: Origins, earlier: list[Problem], trust_memo: bool) -> list[Problem]:
+    """The schema check of the merged document, or nothing when it passed before."""
+    try:
+        key = memo.digest("config", orjson.dumps(merged, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
+                                                 default=repr))
+    except (TypeError, ValueError):
+        key = None  # not JSON-like (YAML oddities): no memo, just the check
+    if trust_memo and key is not None and not earlier and memo.passed(key):
+        return []
+    problems = validate_document(merged, origins.locate)
+    if key is not None and not problems and not earlier:
+        memo.record(key)
+    return problems
 
 
 def _profile(

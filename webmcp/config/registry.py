@@ -44,3 +44,8 @@ def kind(section: str, name: str) -> Kind:
 def kinds_of(section: str) -> list[str]:
     _ensure_loaded()
     return sorted(name for (sec, name) in _KINDS if sec == section)
+
+
+def registered() -> list[tuple[str, str]]:
+    """Every (section, kind) registered so far."""
+    return sorted(_KINDS)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import functools
-from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
+    from referencing import Registry
 
 ENVELOPE_ID = "urn:webmcp:config"
 
@@ -19,24 +20,38 @@ def kind_schema_id(section: str, kind: str) -> str:
 
 
 @functools.cache
-def all_schemas() -> dict[str, dict[str, Any]]:
-    """Every schema file under schemas/, keyed by its $id."""
-    found: dict[str, dict[str, Any]] = {}
+def raw_schemas() -> dict[str, bytes]:
+    """Every schema file under schemas/ as bytes, keyed by its path there."""
+    import importlib
 
-    def visit(folder: Any) -> None:
-        for entry in folder.iterdir():
+    package = importlib.import_module("webmcp.schemas")  # package data, in a wheel or a binary alike
+    assert package.__file__ is not None
+
+    found: dict[str, bytes] = {}
+
+    def visit(folder: Path, prefix: str) -> None:
+        for entry in sorted(folder.iterdir()):
             if entry.is_dir():
-                visit(entry)
+                visit(entry, f"{prefix}{entry.name}/")
             elif entry.name.endswith(".schema.json"):
-                schema = orjson.loads(entry.read_bytes())
-                found[schema["$id"]] = schema
+                found[prefix + entry.name] = entry.read_bytes()
 
-    visit(resources.files("webmcp.schemas"))
+    visit(Path(package.__file__).parent, "")
     return found
 
 
 @functools.cache
+def all_schemas() -> dict[str, dict[str, Any]]:
+    """Every schema file under schemas/, keyed by its $id."""
+    schemas = [orjson.loads(raw) for raw in raw_schemas().values()]
+    return {schema["$id"]: schema for schema in schemas}
+
+
+@functools.cache
 def _registry() -> Registry:
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
     return Registry().with_resources(
         (sid, Resource.from_contents(s, default_specification=DRAFT202012)) for sid, s in all_schemas().items()
     )
@@ -44,6 +59,8 @@ def _registry() -> Registry:
 
 @functools.cache
 def validator(schema_id: str) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(all_schemas()[schema_id], registry=_registry())
 
 

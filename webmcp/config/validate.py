@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from jsonschema import ValidationError
-from jsonschema.exceptions import best_match
 
 from webmcp.config.marked_yaml import Path, dotted
 from webmcp.config.schemas import ENVELOPE_ID, kind_schema_id, known_keys, validator
 from webmcp.errors import Problem
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 Locate = Callable[[Path], tuple[str, int | None, int | None]]
 
@@ -132,6 +133,8 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
         # Explain the branch whose type fits the value; if none fits, say which shapes are allowed.
         fitting = [e for e in error.context if e.validator != "type"]
         if fitting:
+            from jsonschema.exceptions import best_match
+
             return _explain(best_match(fitting), base, locate)
         shapes = sorted({_TYPE_NAMES.get(str(t), str(t)) for e in error.context for t in _as_list(e.validator_value)})
         return [problem(f"must be {' or '.join(shapes)}", got=show(error.instance))]
