@@ -27,5 +27,5 @@ def test_the_same_document_under_other_variables_is_checked_for_each(tmp_path: P
     config = tmp_path / "webmcp.yaml"
     config.write_text("version: 1\nprofile: none\ntools:\n  hello: {kind: static, content: hi, timeout: ${T}}\n")
     load(config, env={"T": "2s"})
-    with pytest.raises(ConfigError, match="tools.hello.timeout"):
+    with pytest.raises(ConfigError, match=r"tools\.hello\.timeout"):
         load(config, env={"T": "fast"})
