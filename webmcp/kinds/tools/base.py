@@ -17,7 +17,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -62,7 +62,7 @@ class ToolSpec:
     annotations: Mapping[str, Any] | None
     timeout: float
     expose: bool
-    where: Where
+    where: Where = field(compare=False)  # an entry that only moved in the file is the same entry
     priority: str
     concurrency: int | None
     cache: CacheUseSpec | None
@@ -145,7 +145,7 @@ class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
     __slots__ = ("_admission", "_backend", "_cache", "_cap", "_direct", "_gate", "_is_valid", "_output", "_priority",
-                 "_validator", "_watch", "definition", "error_details", "name", "timeout")
+                 "_validator", "_watch", "definition", "error_details", "name", "spec", "timeout")
 
     def __init__(
         self,
@@ -155,6 +155,7 @@ class Tool:
         description: str | None = None,
         error_details: bool = False,
     ) -> None:
+        self.spec = spec  # what it was built from: a reload or `validate --diff` compares it
         self.name = spec.name
         self.timeout = spec.timeout
         self.error_details = error_details
