@@ -126,6 +126,42 @@ def test_validate_diff_between_two_files(runner: CliRunner, tmp_path: Path) -> N
     assert as_json["diff"]["added"]["tools"] == ["c"] and as_json["diff"]["restart_only"] == ["server.transport"]
 
 
+def test_validate_diff_reports_a_tool_whose_backend_changed(runner: CliRunner, tmp_path: Path) -> None:
+    """--diff reports a tool whose function, argv, url or content changed though its definition did not, and a
+    master tool one of whose operations changed so."""
+    (tmp_path / "backend_mod.py").write_text(
+        'def f(x: str) -> str:\n    """Echo."""\n    return x\n\n'
+        'def g(x: str) -> str:\n    """Echo."""\n    return x * 2\n')
+    old = tmp_path / "old.yaml"
+    new = tmp_path / "new.yaml"
+    tools = ("version: 1\ntools:\n"
+             "  py: {kind: python, function: backend_mod:f}\n"
+             "  cmd: {kind: command, argv: [echo, a]}\n"
+             "  web: {kind: http, request: {url: 'http://127.0.0.1:9/a'}}\n"
+             "  fixed: {kind: static, content: x}\n"
+             "  same: {kind: static, content: y}\n"
+             "master_tools:\n  m: {description: M, operations: {o: {kind: static, content: x}}}\n")
+    old.write_text(tools)
+    new.write_text(tools.replace("backend_mod:f", "backend_mod:g").replace("echo, a", "echo, b")
+                   .replace("9/a", "9/b").replace("content: x", "content: z"))
+    result = runner.invoke(main, ["validate", "-c", str(new), "--diff", str(old)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[2:] == ["  tools: changed cmd, fixed, m, py, web"]
+
+
+def test_validate_diff_ignores_where_a_tool_is_written(runner: CliRunner, tmp_path: Path) -> None:
+    """A tool that only moved to another line of the file is not reported as changed."""
+    old = tmp_path / "old.yaml"
+    new = tmp_path / "new.yaml"
+    old.write_text("version: 1\ntools:\n  a: {kind: static, content: x, cache: {ttl: 1m}}\n"
+                   "  b: {kind: command, argv: [echo]}\n")
+    new.write_text("version: 1\n\ntools:\n  b: {kind: command, argv: [echo]}\n\n"
+                   "  a: {kind: static, content: x, cache: {ttl: 1m}}\n")
+    result = runner.invoke(main, ["validate", "-c", str(new), "--diff", str(old)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[2:] == ["  no changes"]
+
+
 def test_validate_diff_without_a_running_server_is_a_usage_error(runner: CliRunner, tmp_path: Path) -> None:
     """--diff alone needs a running server of the config; without one it says so (exit 2)."""
     cfg = tmp_path / "c.yaml"

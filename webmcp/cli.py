@@ -93,24 +93,31 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, dif
     from webmcp.kinds.imports import load
     from webmcp.server.diff import compare, summarize
 
-    async def summary_of(path: str) -> tuple[int, int, dict[str, Any]]:
+    async def summary_of(path: str, started_with: list[Override]) -> tuple[int, int, dict[str, Any]]:
+        overrides = [*started_with, *_overrides(ctx, {"profile": ("profile",)})]
         with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt our output
-            graph = await build(load(path, overrides=_overrides(ctx, {"profile": ("profile",)}), trust_memo=False))
+            graph = await build(load(path, overrides=overrides, trust_memo=False))
         try:
             return len(graph.catalog), len(graph.spec.tools), summarize(graph)
         finally:
             await graph.close()
 
     try:
-        listed, declared, summary = asyncio.run(summary_of(config))
+        server = _running_status(config, _pid_file(config, ctx)) if diff_against == RUNNING else None
+        # Like with like: the file as the running server reads it, with the flags and WEBMCP_* variables it
+        # was started with, so a `serve --port` is no change of the file's.
+        started_with = [Override(tuple(o["path"]), o["value"], o["label"]) for o in (server or {}).get("overrides", [])]
+        listed, declared, summary = asyncio.run(summary_of(config, started_with))
         before = None
         if diff_against == RUNNING:
-            before = _running_summary(config, _pid_file(config, ctx))
+            if server is None:
+                raise UsageError(f"no running webmcp server for {config} to compare with; pass --diff OTHER.yaml")
+            before = server["summary"]
         elif diff_against is not None:
             from webmcp.executor.user_code import forget_user_modules
 
             forget_user_modules(Path(config).resolve().parent)  # its modules may share names with OTHER's
-            before = asyncio.run(summary_of(diff_against))[2]
+            before = asyncio.run(summary_of(diff_against, []))[2]
     except ConfigError as exc:
         if fmt == "json":
             click.echo(orjson.dumps({"valid": False, "problems": [p.as_dict() for p in exc.problems]},
@@ -141,15 +148,16 @@ def _pid_file(config: str, ctx: click.Context) -> str | None:
     return load(config, overrides=_overrides(ctx, {"profile": ("profile",)})).server.pid_file
 
 
-def _running_summary(config: str, pid_file: str | None) -> dict[str, Any]:
-    """What the running server of this config serves, from its run file."""
+def _running_status(config: str, pid_file: str | None) -> dict[str, Any] | None:
+    """The run file status of a running server of this config: what it serves ("summary") and the flags and
+    WEBMCP_* variables it was started with ("overrides"); None when no server of it runs."""
     from webmcp.server.runfiles import running
 
     for _, run in running(config, pid_file):
         status = run.read_status() or {}
         if isinstance(status.get("summary"), dict):
-            return status["summary"]  # type: ignore[no-any-return]
-    raise UsageError(f"no running webmcp server for {config} to compare with; pass --diff OTHER.yaml")
+            return status
+    return None
 
 
 @main.command()
@@ -175,7 +183,7 @@ def serve(ctx: click.Context, config: str, **_: Any) -> None:
     _setup_logging(ctx.params.get("log_level") or "info")
     spec = load(config, overrides=overrides)
     _setup_logging(spec.server.log_level)
-    run(spec, lambda: load(config, overrides=overrides))
+    run(spec, lambda: load(config, overrides=overrides), overrides)
 
 
 @main.command()

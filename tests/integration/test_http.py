@@ -352,3 +352,20 @@ async def test_an_admin_client_that_gives_up_does_not_abort_the_reload(workdir: 
         await asyncio.sleep(2.0)
         async with aiohttp.ClientSession() as http, http.get(url.replace("/mcp", "/readyz")) as resp:
             assert (await resp.json())["generation"] == 2
+
+
+def test_validate_diff_compares_with_the_flags_the_server_was_started_with(workdir: Path, runtime_dir: Path) -> None:
+    """`validate --diff` against a server started with --transport http --port reads the file with those flags:
+    settings the flags gave are not reported as ignored until restart; a setting the file changed still is."""
+    with http_server(workdir, "{max_sessions: 10}"):
+        config = workdir / "webmcp.yaml"
+
+        def diff() -> list[str]:
+            done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config), "--diff"],
+                                  capture_output=True, text=True, timeout=60, cwd=workdir)
+            assert done.returncode == 0, done.stderr
+            return done.stdout.splitlines()[1:]
+
+        assert diff() == [f"changes from the running server to {config}:", "  no changes"]
+        config.write_text(config.read_text().replace("max_sessions: 10", "max_sessions: 20"))
+        assert diff() == [f"changes from the running server to {config}:", "  ignored until restart: server.http"]

@@ -184,3 +184,25 @@ async def test_replicas_of_an_mcp_upstream_share_the_calls(workdir: Path) -> Non
     async with connect(config) as s:
         pids = [await pid_of(s) for _ in range(4)]
     assert len(set(pids)) == 2 and pids[0] == pids[2] and pids[1] == pids[3]
+
+
+def test_an_upstream_that_exits_leaves_each_warning_on_a_line_of_its_own(workdir: Path) -> None:
+    """An upstream command that writes to stderr without a newline and exits: `webmcp validate` shows what it
+    wrote on a line of its own, and every connection warning starts at the beginning of a line."""
+    config = write_config(workdir, f"""
+version: 1
+upstreams:
+  up:
+    kind: mcp
+    command: ["{sys.executable}", -c, "import sys; sys.stderr.write('no such thing'); sys.exit(1)"]
+    connect_timeout: 1s
+tools:
+  t: {{kind: mcp, upstream: up}}
+""")
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config)], capture_output=True,
+                          text=True, timeout=60, cwd=workdir)
+    assert done.returncode == 4, done.stdout + done.stderr
+    lines = done.stderr.splitlines()
+    assert "no such thing" in lines
+    warnings = [line for line in lines if "connection failed" in line]
+    assert warnings and all(line.startswith("upstream 'up' endpoint ") for line in warnings), done.stderr

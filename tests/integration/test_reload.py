@@ -276,6 +276,25 @@ def test_prompt_and_resource_changes_are_announced(workdir: Path, runtime_dir: P
         raw.stop()
 
 
+def test_a_tool_whose_backend_alone_changed_is_reported_but_not_relisted(workdir: Path, runtime_dir: Path) -> None:
+    """A reload that changes only a tool's backend reports the tool changed and serves the new backend, without
+    telling clients tools/list_changed (the list they would fetch is the same)."""
+    config = write_config(workdir, BASE + '  about: {kind: static, content: "one"}\n')
+    raw = RawServer(config)
+    try:
+        wait_for_run_file(runtime_dir)
+        config.write_text(config.read_text().replace('"one"', '"two"'))
+        done = cli_reload(config)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert ": tools: changed about; components: " in done.stdout
+        raw.call(4, "about")
+        seen = raw.until(lambda m: m.get("id") == 4)
+        assert seen[-1]["result"]["content"][0]["text"] == "two"
+        assert "notifications/tools/list_changed" not in [m.get("method") for m in seen]
+    finally:
+        raw.stop()
+
+
 def test_validate_diff_against_the_running_server(raw: RawServer, workdir: Path, runtime_dir: Path) -> None:
     """`webmcp validate --diff` compares the edited file with what the running server serves."""
     wait_for_run_file(runtime_dir)

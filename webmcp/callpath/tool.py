@@ -91,7 +91,7 @@ class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
     __slots__ = ("_admission", "_backend", "_cache", "_cap", "_direct", "_gate", "_is_valid", "_output", "_priority",
-                 "_validator", "_watch", "definition", "error_details", "name", "timeout")
+                 "_validator", "_watch", "definition", "error_details", "name", "spec", "timeout")
 
     def __init__(
         self,
@@ -101,6 +101,7 @@ class Tool:
         description: str | None = None,
         error_details: bool = False,
     ) -> None:
+        self.spec = spec  # what it was built from: a reload or `validate --diff` compares it
         self.name = spec.name
         self.timeout = spec.timeout
         self.error_details = error_details

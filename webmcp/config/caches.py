@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from webmcp.config.marked_yaml import Path
@@ -47,7 +47,7 @@ class CacheSpec:
     write: Literal["through", "back"]
     fallback: Literal["memory", "none"]
     cache_errors: bool
-    where: Where
+    where: Where = field(compare=False)
 
     @property
     def is_off(self) -> bool:
@@ -109,7 +109,7 @@ class CacheUseSpec:
     tags: tuple[str, ...]
     scope: Literal["shared", "session"]
     cache_errors: bool | None
-    where: Where
+    where: Where = field(compare=False)
 
     @classmethod
     def from_config(cls, tool: str, node: Any, path: Path, ctx: SpecContext) -> CacheUseSpec:

@@ -270,7 +270,7 @@ class MasterToolSpec:
     annotations: Mapping[str, Any] | None
     schema_style: Literal["flat", "one_of"]
     operations: Mapping[str, str]  # operation -> tool name (inline tools get a generated name)
-    where: Where
+    where: Where = field(compare=False)
 
 
 @dataclass(frozen=True, slots=True)

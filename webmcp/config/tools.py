@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from webmcp.config.caches import CacheUseSpec
@@ -26,7 +26,7 @@ class ToolSpec:
     annotations: Mapping[str, Any] | None
     timeout: float
     expose: bool
-    where: Where
+    where: Where = field(compare=False)  # an entry that only moved in the file is the same entry
     priority: str
     concurrency: int | None
     cache: CacheUseSpec | None

@@ -16,9 +16,10 @@ if TYPE_CHECKING:
 
 
 class MasterTool:
-    __slots__ = ("_labels", "_valid", "definition", "name", "operations")
+    __slots__ = ("_labels", "_valid", "definition", "name", "operations", "spec")
 
     def __init__(self, spec: MasterToolSpec, operations: Mapping[str, Tool]) -> None:
+        self.spec = spec
         self.name = spec.name
         self.operations = dict(operations)
         self._valid = ", ".join(self.operations)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, BinaryIO
 
+from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable
 from webmcp.graph.build import build
@@ -69,16 +71,17 @@ class Lifecycle:
         self.cache_clear()
 
 
-def run(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
-    """Serve `spec`; `load` reads the config again (same file and overrides) for reloads."""
+def run(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override] = ()) -> None:
+    """Serve `spec`; `load` reads the config again (same file and overrides) for reloads. `overrides` (the
+    flags and WEBMCP_* variables `spec` was loaded with) go to the run file, for `validate --diff`."""
     with asyncio.Runner(loop_factory=_loop_factory(spec.server.event_loop)) as runner:
         if spec.server.transport == "http":
-            runner.run(_serve_http(spec, load))
+            runner.run(_serve_http(spec, load, overrides))
             return
         from webmcp.transports import stdio
 
         protocol_out = stdio.claim_stdout()  # before any tool code is imported
-        runner.run(_serve_stdio(spec, load, protocol_out))
+        runner.run(_serve_stdio(spec, load, overrides, protocol_out))
 
 
 def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -97,7 +100,7 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
 
 @contextlib.asynccontextmanager
 async def _running(
-    spec: ConfigSpec, load: Callable[[], ConfigSpec]
+    spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override]
 ) -> AsyncIterator[tuple[GraphHolder, Lifecycle, Reloader]]:
     """Build the graph, install signals, announce the process in its run file; undo all on exit."""
     started = time.perf_counter()
@@ -107,7 +110,8 @@ async def _running(
     serve_state_of(holder)
     run_file = RunFile.for_process(spec.source, spec.server.pid_file)
     status: dict[str, Any] = {"config": spec.source, "generation": 1, "reloads": 0, "requested": 0, "last": None,
-                              "summary": summarize(holder.current), "live": snapshot(holder)}
+                              "summary": summarize(holder.current), "live": snapshot(holder),
+                              "overrides": [dataclasses.asdict(o) for o in overrides]}
 
     def write_status() -> None:
         try:
@@ -165,22 +169,24 @@ async def _running(
             await holder.current.close(timeout=0)
 
 
-async def _serve_stdio(spec: ConfigSpec, load: Callable[[], ConfigSpec], protocol_out: BinaryIO) -> None:
+async def _serve_stdio(
+    spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override], protocol_out: BinaryIO
+) -> None:
     from webmcp.transports import stdio
 
-    async with _running(spec, load) as (holder, lifecycle, _):
+    async with _running(spec, load, overrides) as (holder, lifecycle, _):
         log.info("serving over stdio")
         await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
 
 
-async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec]) -> None:
+async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override]) -> None:
     from aiohttp import web
 
     from webmcp.server.admin import ServerAdmin
     from webmcp.status import endpoints
     from webmcp.transports.http import HttpTransport
 
-    async with _running(spec, load) as (holder, lifecycle, reloader):
+    async with _running(spec, load, overrides) as (holder, lifecycle, reloader):
         transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader))
         # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
         # handler_cancellation: a client that closes its POST cancels the handler, which cancels a

@@ -8,6 +8,7 @@ process is terminated and reaped by the SDK) and connects again after a back-off
 `max_backoff`. So at most one session and one process exist per endpoint, and none outlives `close()`.
 Calls never wait for a reconnection: while disconnected they fail at once as an AttemptFailed marked
 safe (nothing was sent), so the upstream may try another endpoint.
+A stdio process's stderr reaches ours in whole lines, all of it before the connection is reported lost.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 from webmcp.call.results import error_result
@@ -78,10 +81,28 @@ class McpConnection:
             from mcp.client.streamable_http import streamable_http_client
 
             return streamable_http_client(self.address)
+        return self._stdio_transport()
+
+    @contextlib.asynccontextmanager
+    async def _stdio_transport(self) -> AsyncIterator[Any]:
+        """The SDK's stdio client, the process's stderr relayed to ours through a pipe: a process that exits
+        mid-line would otherwise leave our next log line running on from its last words."""
         from mcp import StdioServerParameters, stdio_client
 
         params = StdioServerParameters(command=self.address, args=list(self.args), env=self.env, cwd=self.cwd)
-        return stdio_client(params, errlog=sys.stderr)
+        read_end, write_end = os.pipe()
+        relay = asyncio.get_running_loop().create_task(_relay_stderr(read_end))
+        try:
+            with os.fdopen(write_end, "w") as errlog:
+                async with stdio_client(params, errlog=errlog) as streams:
+                    errlog.close()  # the process holds its own copy: the pipe ends when the process does
+                    yield streams
+        finally:
+            # The process is gone: its last words come out before whatever is logged about its end.
+            await asyncio.wait({relay}, timeout=1)
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
 
     async def _supervise(self) -> None:
         from mcp import ClientSession
@@ -172,6 +193,30 @@ class McpConnection:
                 self._task.cancel()
                 with contextlib.suppress(BaseException):
                     await self._task
+
+
+async def _relay_stderr(read_end: int) -> None:
+    """Copy a pipe to our stderr in whole lines; a last line without its newline is given one."""
+    reader = asyncio.StreamReader()
+    transport, _ = await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(read_end, "rb", buffering=0))
+    pending = b""
+    try:
+        while chunk := await reader.read(65536):
+            lines, newline, pending = (pending + chunk).rpartition(b"\n")
+            _write_stderr(lines + newline)
+            if len(pending) > 65536:  # a line that never ends: out in pieces
+                _write_stderr(pending + b"\n")
+                pending = b""
+    finally:
+        transport.close()
+        _write_stderr(pending + b"\n" if pending else b"")
+
+
+def _write_stderr(data: bytes) -> None:
+    if data:
+        sys.stderr.write(data.decode(errors="replace"))  # through sys.stderr, in turn with our log lines
+        sys.stderr.flush()
 
 
 async def _list_tools(session: Any) -> list[Any]:
