@@ -1,56 +1,103 @@
-"""The kind registry and schemas/ agree both ways, and every schema file is a valid JSON Schema."""
+"""The kind registry, schemas/ and the docs agree both ways, for every section; every schema file is a
+valid JSON Schema."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
-from webmcp.config.registry import Kind, kind, kinds_of, register
+from webmcp.config.registry import Kind, kind, kinds_of, load_all, register
 from webmcp.config.schemas import kind_schema_id
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "schemas"
-TOOL_SCHEMAS = SCHEMAS / "kinds" / "tools"
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMAS = ROOT / "schemas"
+SECTIONS = ("tools", "pools", "upstreams")  # sections whose entries have a kind: schema file each
+ENTRY = {"tools": "tool_entry", "pools": "pool_entry", "upstreams": "upstream_entry"}
 
 
-def schema_kinds() -> list[str]:
-    return sorted(p.name.removesuffix(".schema.json") for p in TOOL_SCHEMAS.glob("*.schema.json"))
+def schema_kinds(section: str) -> list[str]:
+    return sorted(p.name.removesuffix(".schema.json") for p in (SCHEMAS / "kinds" / section).glob("*.schema.json"))
 
 
-def test_every_registered_tool_kind_has_a_schema() -> None:
-    """Each registered tool kind has schemas/kinds/tools/<kind>.schema.json."""
-    missing = [k for k in kinds_of("tools") if not (TOOL_SCHEMAS / f"{k}.schema.json").is_file()]
-    assert missing == []
+def documented_kinds(section: str) -> list[str]:
+    """The "### `kind: X`" headings of the section in docs/configuration.md (tools: the section opens with
+    the heading "Tools: fields every kind accepts")."""
+    text = (ROOT / "docs" / "configuration.md").read_text()
+    opening = "## Tools:" if section == "tools" else f"## `{section}`"
+    block = text[text.index(opening):]
+    block = block[:block.index("\n## ", 1)]
+    return sorted(re.findall(r"^### `kind: (\w+)`", block, re.M))
 
 
-def test_every_tool_schema_has_a_registered_kind() -> None:
-    """Each schemas/kinds/tools/<kind>.schema.json belongs to a registered kind."""
-    assert sorted(set(schema_kinds()) - set(kinds_of("tools"))) == []
+def test_every_kind_module_registers_what_the_table_declares() -> None:
+    """Importing every declared kind module registers exactly the declared kinds."""
+    load_all()
+    for section in (*SECTIONS, "balancers"):
+        assert [kind(section, name).name for name in kinds_of(section)] == kinds_of(section)
 
 
-def test_envelope_kind_enum_lists_exactly_the_registered_kinds() -> None:
-    """The envelope's tool_entry kind enum is the registered tool kinds, no more, no fewer."""
+@pytest.mark.parametrize("section", SECTIONS)
+def test_schema_files_are_the_registered_kinds(section: str) -> None:
+    """schemas/kinds/<section>/<kind>.schema.json exists for each registered kind, and for no other."""
+    assert schema_kinds(section) == kinds_of(section)
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_envelope_kind_enum_lists_exactly_the_registered_kinds(section: str) -> None:
+    """The envelope's entry `kind` enum is the registered kinds of the section, no more, no fewer."""
     envelope = json.loads((SCHEMAS / "webmcp.schema.json").read_text())
-    assert sorted(envelope["$defs"]["tool_entry"]["properties"]["kind"]["enum"]) == kinds_of("tools")
+    assert sorted(envelope["$defs"][ENTRY[section]]["properties"]["kind"]["enum"]) == kinds_of(section)
 
 
-@pytest.mark.parametrize("name", schema_kinds())
-def test_kind_schema_identity(name: str) -> None:
+@pytest.mark.parametrize("section", SECTIONS)
+def test_the_docs_describe_exactly_the_registered_kinds(section: str) -> None:
+    """docs/configuration.md has a `kind: X` heading for each registered kind of the section, and no other."""
+    assert documented_kinds(section) == kinds_of(section)
+
+
+def test_balancers_in_the_schema_and_docs_are_the_registered_ones() -> None:
+    """The `balance` enum of schemas/upstream.schema.json, the README's example and docs/configuration.md's
+    `balance` row name exactly the registered balancers."""
+    upstream = json.loads((SCHEMAS / "upstream.schema.json").read_text())
+    enums = [node["enum"] for node in _walk(upstream)
+             if isinstance(node, dict) and "round_robin" in node.get("enum", [])]
+    assert [sorted(e) for e in enums] == [kinds_of("balancers")]
+    readme = re.search(r"balance: \w+ +# ([\w |]+)", (ROOT / "README.md").read_text())
+    assert readme is not None and sorted(readme.group(1).replace(" ", "").split("|")) == kinds_of("balancers")
+    row = next(line for line in (ROOT / "docs" / "configuration.md").read_text().splitlines()
+               if line.startswith("| `balance` |"))
+    assert sorted(set(re.findall(r"`(\w+)`: ", row))) == kinds_of("balancers")
+
+
+def _walk(node: object) -> list[object]:
+    out = [node]
+    children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else []
+    for child in children:
+        out += _walk(child)
+    return out
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_kind_schema_identity(section: str) -> None:
     """A kind's schema has the $id webmcp looks it up by, and pins `kind` to its own name."""
-    schema = json.loads((TOOL_SCHEMAS / f"{name}.schema.json").read_text())
-    assert schema["$id"] == kind_schema_id("tools", name)
-    assert schema["properties"]["kind"] == {"const": name}
+    for name in schema_kinds(section):
+        schema = json.loads((SCHEMAS / "kinds" / section / f"{name}.schema.json").read_text())
+        assert schema["$id"] == kind_schema_id(section, name)
+        assert schema["properties"]["kind"] == {"const": name}
 
 
-@pytest.mark.parametrize("name", kinds_of("tools"))
-def test_registered_kind_entry(name: str) -> None:
+@pytest.mark.parametrize("section", (*SECTIONS, "balancers"))
+def test_registered_kind_entries(section: str) -> None:
     """A registered kind knows its section and name, reads Specs with from_config and has a build function."""
-    entry = kind("tools", name)
-    assert (entry.section, entry.name) == ("tools", name)
-    assert callable(entry.spec_type.from_config)
-    assert callable(entry.build)
+    for name in kinds_of(section):
+        entry = kind(section, name)
+        assert (entry.section, entry.name) == (section, name)
+        assert callable(entry.spec_type.from_config)
+        assert callable(entry.build)
 
 
 @pytest.mark.parametrize("path", sorted(SCHEMAS.rglob("*.schema.json")), ids=lambda p: str(p.relative_to(SCHEMAS)))

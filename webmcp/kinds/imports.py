@@ -1,20 +1,25 @@
-"""Every kind module, imported explicitly so that registration happens and bundlers see them all.
+"""Every kind and the module that implements it, written out in one place.
 
-`load` is the config loader for callers that have not imported the kinds otherwise (the commands):
-config/ reads each kind's Spec through the registry that these imports fill."""
+A kind's module is imported when a config first names the kind (config/registry.py), so a start
+pays only for the kinds it uses; bundlers see every module through this table (build/webmcp.spec
+collects webmcp's submodules). `load` is the config loader for callers that have not imported this
+table otherwise (the commands): config/ reads each kind's Spec through the registry.
+"""
+
+from __future__ import annotations
 
 from webmcp.config.load import load
-from webmcp.kinds.balancers import (  # noqa: F401
-    consistent_hash,
-    least_connections,
-    response_time,
-    round_robin,
-    weighted,
-)
-from webmcp.kinds.pools import http as http_pool  # noqa: F401
-from webmcp.kinds.pools import redis as redis_pool  # noqa: F401
-from webmcp.kinds.tools import command, http, mcp, python, static  # noqa: F401
-from webmcp.kinds.upstreams import http as http_upstream  # noqa: F401
-from webmcp.kinds.upstreams import mcp as mcp_upstream  # noqa: F401
+from webmcp.config.registry import declare
 
-__all__ = ["load"]
+KINDS = {
+    "tools": ("command", "http", "mcp", "python", "static"),
+    "pools": ("http", "redis"),
+    "upstreams": ("http", "mcp"),
+    "balancers": ("consistent_hash", "least_connections", "response_time", "round_robin", "weighted"),
+}
+
+for _section, _names in KINDS.items():
+    for _name in _names:
+        declare(_section, _name, f"webmcp.kinds.{_section}.{_name}")
+
+__all__ = ["KINDS", "load"]
