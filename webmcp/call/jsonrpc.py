@@ -44,3 +44,30 @@ def encode(message: dict[str, Any], option: int = 0) -> bytes | None:
             safe = {"content": [{"type": "text", "text": text}], "isError": True}
             return orjson.dumps({"jsonrpc": "2.0", "id": message["id"], "result": safe}, option=option)
         return orjson.dumps(error(message["id"], INTERNAL_ERROR, f"reply is not JSON: {exc}"), option=option)
+
+
+def malformed(msg: Any) -> dict[str, Any] | None:
+    """The error reply to a message that is not a well-formed request, notification or response (a
+    response is recognised by its id and result or error, whatever else it carries); None if it is."""
+    if not isinstance(msg, dict):
+        if isinstance(msg, list):
+            return error(None, INVALID_REQUEST, "batch requests are not supported by this protocol revision; "
+                         "send one message per line")
+        return error(None, INVALID_REQUEST, "a JSON-RPC message must be an object")
+    method = msg.get("method")
+    if "id" not in msg:
+        return None if isinstance(method, str) else error(None, INVALID_REQUEST,
+                                                          "not a request, notification or response")
+    mid = msg["id"]
+    if method is None and ("result" in msg or "error" in msg):
+        return None
+    if msg.get("jsonrpc") != "2.0":
+        return error(mid if type(mid) in (str, int) else None, INVALID_REQUEST, 'jsonrpc must be "2.0"')
+    if type(mid) not in (str, int):
+        return error(None, INVALID_REQUEST, "id must be a string or an integer")
+    if not isinstance(method, str):
+        return error(mid, INVALID_REQUEST, "method must be a string")
+    params = msg.get("params")
+    if params is not None and not isinstance(params, dict):
+        return error(mid, INVALID_PARAMS, "params must be an object")
+    return None

@@ -71,7 +71,7 @@ def _entries(section: Any) -> list[tuple[str, dict[str, Any]]]:
 
 
 def validate_tool(entry: Any, path: Path, locate: Locate, *, inline: bool = False) -> list[Problem]:
-    from webmcp.config.registry import kinds_of  # the registry imports every kind module
+    from webmcp.config.registry import kinds_of
 
     kinds = kinds_of("tools")
     if inline:

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-import webmcp.kinds.imports  # noqa: F401  (registers every kind)
+import webmcp.kinds.imports  # noqa: F401  (declares every kind; each loads when a config first names it)
 from webmcp.callpath import header_marks
 from webmcp.callpath.tool import Tool
 from webmcp.catalog.prompts import build as build_prompts

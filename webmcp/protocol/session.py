@@ -36,6 +36,7 @@ from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
 from webmcp.protocol.capabilities import capabilities, grant_listen
 from webmcp.protocol.client_requests import ClientRequests
+from webmcp.protocol.drain import drain
 from webmcp.protocol.envelope import MODERN, REMOVED, SUBSCRIPTION_ID_KEY, Envelope
 from webmcp.protocol.input_required import Inputs, Seal
 from webmcp.protocol.versions import negotiate
@@ -107,32 +108,17 @@ class Session:
 
     # -- entry point -------------------------------------------------------------------------
     def receive(self, msg: Any) -> None:
-        if not isinstance(msg, dict):
-            if isinstance(msg, list):
-                self.emit(jsonrpc.error(None, INVALID_REQUEST, "batch requests are not supported by this protocol "
-                                        "revision; send one message per line"))
-            else:
-                self.emit(jsonrpc.error(None, INVALID_REQUEST, "a JSON-RPC message must be an object"))
+        malformed = jsonrpc.malformed(msg)
+        if malformed is not None:
+            self.emit(malformed)
             return
         method = msg.get("method")
         if "id" in msg:
             mid = msg["id"]
-            if method is None and ("result" in msg or "error" in msg):
+            if method is None:
                 self.client_requests.answer(mid, msg)
                 return
-            if msg.get("jsonrpc") != "2.0":
-                self.emit(jsonrpc.error(_safe_id(mid), INVALID_REQUEST, 'jsonrpc must be "2.0"'))
-                return
-            if type(mid) not in (str, int):
-                self.emit(jsonrpc.error(None, INVALID_REQUEST, "id must be a string or an integer"))
-                return
-            if not isinstance(method, str):
-                self.emit(jsonrpc.error(mid, INVALID_REQUEST, "method must be a string"))
-                return
             params = msg.get("params")
-            if params is not None and not isinstance(params, dict):
-                self.emit(jsonrpc.error(mid, INVALID_PARAMS, "params must be an object"))
-                return
             if method == "tools/call":
                 self._start_call(mid, params)
                 return
@@ -163,8 +149,6 @@ class Session:
                 self.emit(jsonrpc.error(mid, INTERNAL_ERROR, "Internal error"))
         elif isinstance(method, str):
             self._notification(method, msg.get("params"))
-        else:
-            self.emit(jsonrpc.error(None, INVALID_REQUEST, "not a request, notification or response"))
 
     # -- tools/call --------------------------------------------------------------------------
     def _start_call(self, mid: str | int, params: dict[str, Any] | None) -> None:
@@ -307,14 +291,9 @@ class Session:
         server = graph.spec.server
         offered = capabilities(graph, sessionless=False, streams=self.can_subscribe)
         self.declared = set(offered)
-        result: dict[str, Any] = {
-            "protocolVersion": self.protocol_version,
-            "capabilities": offered,
-            "serverInfo": {"name": server.name, "version": server.version},
-        }
-        if server.instructions:
-            result["instructions"] = server.instructions
-        return result
+        return {"protocolVersion": self.protocol_version, "capabilities": offered,
+                "serverInfo": {"name": server.name, "version": server.version},
+                **({"instructions": server.instructions} if server.instructions else {})}
 
     def _discover(self, params: dict[str, Any]) -> dict[str, Any]:
         """server/discover (2026-07-28): the revisions and capabilities this server offers."""
@@ -322,11 +301,9 @@ class Session:
             raise ProtocolError(METHOD_NOT_FOUND, "Method not found: server/discover (it belongs to protocol "
                                 f"revision {MODERN[0]}; this session speaks {self.protocol_version})")
         graph = self.holder.current
-        result: dict[str, Any] = {"supportedVersions": list(MODERN),
-                                  "capabilities": capabilities(graph, sessionless=True)}
-        if graph.spec.server.instructions:
-            result["instructions"] = graph.spec.server.instructions
-        return result
+        instructions = graph.spec.server.instructions
+        return {"supportedVersions": list(MODERN), "capabilities": capabilities(graph, sessionless=True),
+                **({"instructions": instructions} if instructions else {})}
 
     def _tools_list(self, params: dict[str, Any]) -> dict[str, Any]:
         cursor = params.get("cursor")
@@ -408,27 +385,9 @@ class Session:
     async def drain(self, timeout: float, force: asyncio.Event) -> None:
         """Let running calls finish for up to `timeout` seconds (or until `force` is set), then
         cancel what is left."""
-        tasks = list(self.in_flight.values())
-        if not tasks:
-            return
-        deadline = self._loop.time() + timeout
-        forced = asyncio.ensure_future(force.wait())
-        remaining: set[asyncio.Future[Any]] = set(tasks)
-        while remaining and not forced.done() and (left := deadline - self._loop.time()) > 0:
-            done, _ = await asyncio.wait([*remaining, forced], timeout=left, return_when=asyncio.FIRST_COMPLETED)
-            remaining -= done
-        forced.cancel()
-        pending = [t for t in tasks if not t.done()]
-        for task in pending:
-            task.cancel()
-        if pending:
-            log.warning("cancelled %d call(s) still running at shutdown", len(pending))
-            await asyncio.wait(pending, timeout=5)
+        await drain(list(self.in_flight.values()), timeout, force)
 
 
 def _ping(params: dict[str, Any]) -> dict[str, Any]:
     return {}
 
-
-def _safe_id(mid: Any) -> str | int | None:
-    return mid if type(mid) in (str, int) else None

@@ -58,7 +58,7 @@ class Lifecycle:
         self.handle_term()
 
     def handle_hup(self) -> None:
-        """SIGHUP: reload the config file (webmcp/reload.py); a bad file keeps the running config.
+        """SIGHUP: reload the config file (server/reload.py); a bad file keeps the running config.
         Ignored once the server is stopping."""
         if self.stop.is_set():
             log.info("SIGHUP ignored: the server is stopping")

@@ -1,1 +1,1 @@
-"""Telemetry: per-call observation (metrics, spans, targets), /metrics, and the status snapshot."""
+"""Telemetry: per-call observation (counters, histograms, spans, the targets window); status/ exports it."""

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 from aiohttp import web
@@ -45,6 +45,7 @@ from webmcp.transports.http_access import (
     origin_host,
     unauthorized,
 )
+from webmcp.transports.http_admin import Admin, add_admin_routes
 from webmcp.transports.http_session import END, HttpSession, Reply, Standalone, end_alone, is_reply_to
 
 log = logging.getLogger(__name__)
@@ -57,16 +58,6 @@ _ROUTING_HEADERS = ("MCP-Protocol-Version", "Mcp-Method", "Mcp-Name")
 _JSON = "application/json"
 KEEPALIVE = 15.0  # seconds of silence on an event stream before a comment line keeps it open
 _SSE = "text/event-stream"
-
-
-class Admin(Protocol):
-    """What the admin endpoints do; the serving process provides it (server/admin.py)."""
-
-    async def reload(self) -> tuple[bool, dict[str, Any]]:
-        """Reload the config as SIGHUP does: (it took, the reload report)."""
-
-    async def clear_caches(self, request: Any) -> dict[str, Any]:
-        """Invalidate as the JSON `request` says; ValueError or KeyError for a request that is wrong."""
 
 
 class HttpTransport:
@@ -96,30 +87,9 @@ class HttpTransport:
         app.router.add_get(path, self.get)
         app.router.add_delete(path, self.delete)
         if self._admin_token is not None and self.admin is not None:
-            app.router.add_post("/admin/reload", self.admin_reload)
-            app.router.add_post("/admin/cache/clear", self.admin_cache_clear)
+            add_admin_routes(app, self.admin, self._admin_token)
         add_health_routes(app, self.holder, lambda: self.closing, lambda: {"sessions": len(self.sessions)})
         return app
-
-    async def admin_reload(self, request: web.Request) -> web.StreamResponse:
-        """POST /admin/reload: the same reload as SIGHUP; answers with its report."""
-        assert self._admin_token is not None and self.admin is not None
-        if not bearer_ok(request, self._admin_token):
-            return unauthorized()
-        ok, report = await self.admin.reload()
-        return web.Response(body=orjson.dumps(report), content_type=_JSON, status=200 if ok else 422)
-
-    async def admin_cache_clear(self, request: web.Request) -> web.StreamResponse:
-        """POST /admin/cache/clear: {"tags": [...], "keys": [...], "all": true, "cache": NAME}."""
-        assert self._admin_token is not None and self.admin is not None
-        if not bearer_ok(request, self._admin_token):
-            return unauthorized()
-        try:
-            answer = await self.admin.clear_caches(orjson.loads(await request.read()))
-        except (orjson.JSONDecodeError, ValueError, KeyError) as exc:
-            message = exc.args[0] if isinstance(exc, KeyError) else str(exc)
-            return web.json_response({"error": message}, status=400)
-        return web.json_response(answer)
 
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:

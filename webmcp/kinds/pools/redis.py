@@ -1,6 +1,6 @@
 """`kind: redis` pools: one redis-py asyncio client (with its connection pool) per entry.
 
-A pool is created through `BuildContext._shared` keyed by its settings, so an unchanged pool keeps its
+A pool is created through `BuildContext.share` keyed by its settings, so an unchanged pool keeps its
 open connections across a hot reload, and a removed one is closed when its last Graph retires.
 """
 

@@ -1,1 +1,1 @@
-"""Tool kinds: python, command, http, static."""
+"""Tool kinds: python, command, http, mcp, static (one module each; kinds/imports.py lists them)."""

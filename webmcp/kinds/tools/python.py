@@ -1,6 +1,6 @@
 """python tool: calls `package.module:function`. Async functions run on the event loop; sync ones
 in the graph's worker threads so that they never block other calls, or, with `isolation: process`,
-in its worker processes (graph/processes.py) so that CPU-bound ones run in parallel."""
+in its worker processes (executor/processes.py) so that CPU-bound ones run in parallel."""
 
 from __future__ import annotations
 
