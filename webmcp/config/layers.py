@@ -14,6 +14,7 @@ from pathlib import Path as FsPath
 from typing import Any
 
 from webmcp.config.marked_yaml import Locations, Path
+from webmcp.config.package_data import package_folder
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +74,7 @@ def builtin_profiles() -> list[str]:
 
 
 def _profiles() -> FsPath:
-    """The folder of the built-in profiles (package data of webmcp.profiles, in a wheel or a binary alike;
-    found from the package rather than through importlib.resources, which costs 10 ms to import)."""
-    import importlib
-
-    package = importlib.import_module("webmcp.profiles")
-    assert package.__file__ is not None
-    return FsPath(package.__file__).parent
+    return package_folder("webmcp.profiles")
 
 
 @dataclass(slots=True)

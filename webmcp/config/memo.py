@@ -27,8 +27,12 @@ def _folder() -> Path | None:
     chosen = os.environ.get("WEBMCP_CACHE_DIR")
     if chosen == "off":
         return None
-    base = Path(chosen) if chosen else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webmcp"
-    return base / "validated"
+    if chosen:
+        return Path(chosen) / "validated"
+    try:
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webmcp" / "validated"
+    except (RuntimeError, KeyError):  # no home folder: check every time
+        return None
 
 
 @functools.cache

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from webmcp.config.package_data import package_folder
+
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from referencing import Registry
@@ -22,10 +24,6 @@ def kind_schema_id(section: str, kind: str) -> str:
 @functools.cache
 def raw_schemas() -> dict[str, bytes]:
     """Every schema file under schemas/ as bytes, keyed by its path there."""
-    import importlib
-
-    package = importlib.import_module("webmcp.schemas")  # package data, in a wheel or a binary alike
-    assert package.__file__ is not None
 
     found: dict[str, bytes] = {}
 
@@ -36,7 +34,7 @@ def raw_schemas() -> dict[str, bytes]:
             elif entry.name.endswith(".schema.json"):
                 found[prefix + entry.name] = entry.read_bytes()
 
-    visit(Path(package.__file__).parent, "")
+    visit(package_folder("webmcp.schemas"), "")
     return found
 
 
