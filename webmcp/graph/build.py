@@ -83,10 +83,6 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
                     tool.watch_with(watch)
                 tools[tool.name] = tool
                 owners[tool.name] = tspec
-            if tspec.priority not in dict(spec.executor.priorities):
-                classes = ", ".join(dict(spec.executor.priorities))
-                problems.append(tspec.where.problem("unknown priority class", f'"{tspec.priority}"',
-                                                    f"executor.priorities has: {classes}"))
         problems.extend(await split_tools(tools, owners, ctx))
         problems.extend(guard_tools(spec, tools, owners, ctx))
         masters: dict[str, MasterTool] = {}
