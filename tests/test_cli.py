@@ -126,6 +126,21 @@ def test_validate_diff_between_two_files(runner: CliRunner, tmp_path: Path) -> N
     assert as_json["diff"]["added"]["tools"] == ["c"] and as_json["diff"]["restart_only"] == ["server.transport"]
 
 
+@pytest.mark.parametrize(("extra", "connected"), [pytest.param([], False, id="default"),
+                                                   pytest.param(["--connect"], True, id="connect"),
+                                                   pytest.param(["--diff", "OTHER"], True, id="diff")])
+def test_validate_json_says_whether_it_connected(runner: CliRunner, tmp_path: Path, extra: list[str],
+                                                 connected: bool) -> None:
+    """`validate --format json` carries `connected` and `unchecked`: static by default; --connect and --diff connect."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("version: 1\ntools:\n  a: {kind: static, content: x}\n")
+    extra = [str(cfg) if arg == "OTHER" else arg for arg in extra]
+    result = runner.invoke(main, ["validate", "-c", str(cfg), "--format", "json", *extra])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["connected"] is connected and report["unchecked"] == {"tools": [], "pools": []}
+
+
 def test_validate_diff_reports_a_tool_whose_backend_changed(runner: CliRunner, tmp_path: Path) -> None:
     """--diff reports a tool whose function, argv, url or content changed though its definition did not, and a
     master tool one of whose operations changed so."""

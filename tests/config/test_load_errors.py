@@ -311,3 +311,27 @@ def test_bad_tool_name_is_reported_at_the_name(workdir: Path) -> None:
         "webmcp.yaml:4:3: tools.bad name!: must be 1-128 characters of letters, digits, _ . - "
         '(not starting with . or -) (got "bad name!")'
     )
+
+
+def test_unknown_priority_class_is_reported_at_the_priority_key(workdir: Path) -> None:
+    """An undeclared `priority:` is a load error located at the key, for a tool and for an inline operation."""
+    text = ("version: 1\nprofile: none\nexecutor: {priorities: {high: 2, low: 1}}\ntools:\n  greet:\n"
+            "    kind: static\n    content: hi\n    priority: urgent\n  plain: {kind: static, content: x}\n"
+            "master_tools:\n  m:\n    operations:\n      op: {kind: static, content: x, priority: hihg}\n")
+    assert problems_of(workdir, text) == [
+        'webmcp.yaml:8:5: tools.greet.priority: unknown priority class (got "urgent"); '
+        "executor.priorities has: high, low",
+        'webmcp.yaml:9:3: tools.plain.priority: unknown priority class (got "normal"); '
+        "executor.priorities has: high, low",
+        'webmcp.yaml:13:38: master_tools.m.operations.op.priority: unknown priority class (got "hihg"); '
+        "executor.priorities has: high, low",
+    ]
+
+
+def test_unknown_shed_class_is_reported_at_its_item(workdir: Path) -> None:
+    """A `scaling.shed` class that executor.priorities does not declare is located at its list item."""
+    text = "version: 1\nprofile: none\nscaling: {shed: [low, lowest]}\ntools:\n  a: {kind: static, content: x}\n"
+    assert problems_of(workdir, text) == [
+        'webmcp.yaml:3:23: scaling.shed[1]: unknown priority class (got "lowest"); '
+        "executor.priorities has: critical, high, normal, low",
+    ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,3 +222,34 @@ def test_a_default_json_cannot_carry_is_not_advertised(workdir: Path) -> None:
     graph = asyncio.run(build(load("webmcp.yaml", env={})))
     assert graph.tools["t"].definition["inputSchema"]["properties"] == {"x": {"type": "object"}}
     asyncio.run(graph.close())
+
+
+@pytest.mark.parametrize(("connect", "probed"), [pytest.param(True, True, id="connect"),
+                                                 pytest.param(False, False, id="static")])
+def test_a_static_build_sends_no_health_check(workdir: Path, connect: bool, probed: bool) -> None:
+    """An http upstream's health checks start with a graph built to connect, not with a static one."""
+
+    async def run() -> bool:
+        accepted = asyncio.Event()
+
+        def on_connect(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            accepted.set()
+            writer.close()
+
+        server = await asyncio.start_server(on_connect, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        (workdir / "webmcp.yaml").write_text(
+            "version: 1\nprofile: none\nupstreams:\n"
+            f"  api: {{kind: http, endpoints: ['http://127.0.0.1:{port}'], health_check: {{interval: 50ms}}}}\n"
+            "tools:\n  t: {kind: http, upstream: api, request: {path: /t}}\n")
+        graph = await build(load("webmcp.yaml", env={}), connect=connect)
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(accepted.wait(), 0.5)
+            return accepted.is_set()
+        finally:
+            await graph.close()
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(run()) is probed

@@ -195,12 +195,48 @@ tools:
   greet: {kind: python, function: "sample_tools:greet", cache: c}
 """
     config = write_config(workdir, text.replace("REQUIRED", ""))
-    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config)], capture_output=True,
-                          text=True, cwd=workdir, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config), "--connect"],
+                          capture_output=True, text=True, cwd=workdir, timeout=60)
     assert done.returncode == 4, done.stderr
     assert "pools.r: cannot reach Redis at redis://127.0.0.1:1/0 within connect_timeout (0.2s)" in done.stdout
     assert "secret" not in done.stdout + done.stderr
     config = write_config(workdir, text.replace("REQUIRED", ", required: false"))
-    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config)], capture_output=True,
-                          text=True, cwd=workdir, timeout=60)
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config), "--connect"],
+                          capture_output=True, text=True, cwd=workdir, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_validate_reaches_redis_only_with_connect(workdir: Path) -> None:
+    """Without --connect, a required Redis pool at a closed port is not reached: the config validates (its
+    cache references and keys still checked) and the pool is named as not reached; --connect fails on it."""
+    config = write_config(workdir, """
+version: 1
+pools: {r: {kind: redis, url: "redis://127.0.0.1:1/0", connect_timeout: 200ms}}
+caches: {c: {backend: redis, pool: r}}
+tools:
+  greet: {kind: python, function: "sample_tools:greet", cache: {use: c, key: [name]}, fallback: {cached: true}}
+""")
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", "webmcp.yaml"], capture_output=True,
+                          text=True, cwd=workdir, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "webmcp.yaml: ok (1 tools listed, 1 declared)",
+        "not connected: 1 required Redis pool not reached; webmcp validate --connect checks them:",
+        "  webmcp.yaml:3:9: pools.r: Redis at redis://127.0.0.1:1/0 not reached: a required pool must answer at "
+        "start",
+    ]
+    assert "cannot reach Redis" not in done.stderr  # no cache tried to connect
+    config.write_text(config.read_text().replace("key: [name]", "key: [nam]"))
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", "webmcp.yaml"], capture_output=True,
+                          text=True, cwd=workdir, timeout=60)
+    assert done.returncode == 4
+    assert done.stdout.startswith("webmcp.yaml:6:57: tools.greet.cache: cache key 'nam' is not an argument")
+    config.write_text(config.read_text().replace("key: [nam]", "key: [name]"))
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", "webmcp.yaml", "--connect"],
+                          capture_output=True, text=True, cwd=workdir, timeout=60)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "webmcp.yaml:3:9: pools.r: cannot reach Redis at redis://127.0.0.1:1/0 within connect_timeout (0.2s); "
+        "start Redis or fix the URL; with required: false the server starts without it and its caches fall back "
+        "until it answers",
+    ]

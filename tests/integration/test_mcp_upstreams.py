@@ -3,6 +3,7 @@ over stdio (spawned by the proxy) and over Streamable HTTP; it is killed and res
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -160,7 +161,7 @@ async def test_http_upstream_survives_a_restart(workdir: Path, http_upstream: di
 
 
 async def test_an_unknown_upstream_tool_is_a_build_error(workdir: Path) -> None:
-    """Naming a tool the upstream does not have fails validation with the upstream's tool list."""
+    """Naming a tool the upstream does not have fails `validate --connect` with the upstream's tool list."""
     upstream_config(workdir)
     config = write_config(workdir, f"""
 version: 1
@@ -171,7 +172,8 @@ upstreams:
 tools:
   nope: {{kind: mcp, upstream: up, tool: shuot}}
 """)
-    proc = await anyio.run_process([sys.executable, "-m", "webmcp", "validate", "-c", str(config)], check=False)
+    proc = await anyio.run_process([sys.executable, "-m", "webmcp", "validate", "-c", str(config), "--connect"],
+                                   check=False)
     assert proc.returncode == 4
     assert proc.stdout.decode().strip() == (f"{config}:9:3: tools.nope: upstream 'up' has no tool 'shuot'; "
                                             "it has: fail, secret, shout, whoami")
@@ -187,8 +189,8 @@ async def test_replicas_of_an_mcp_upstream_share_the_calls(workdir: Path) -> Non
 
 
 def test_an_upstream_that_exits_leaves_each_warning_on_a_line_of_its_own(workdir: Path) -> None:
-    """An upstream command that writes to stderr without a newline and exits: `webmcp validate` shows what it
-    wrote on a line of its own, and every connection warning starts at the beginning of a line."""
+    """An upstream command that writes to stderr without a newline and exits: `webmcp validate --connect` shows
+    what it wrote on a line of its own, and every connection warning starts at the beginning of a line."""
     config = write_config(workdir, f"""
 version: 1
 upstreams:
@@ -199,10 +201,53 @@ upstreams:
 tools:
   t: {{kind: mcp, upstream: up}}
 """)
-    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config)], capture_output=True,
-                          text=True, timeout=60, cwd=workdir)
+    done = subprocess.run([sys.executable, "-m", "webmcp", "validate", "-c", str(config), "--connect"],
+                          capture_output=True, text=True, timeout=60, cwd=workdir)
     assert done.returncode == 4, done.stdout + done.stderr
     lines = done.stderr.splitlines()
     assert "no such thing" in lines
     warnings = [line for line in lines if "connection failed" in line]
     assert warnings and all(line.startswith("upstream 'up' endpoint ") for line in warnings), done.stderr
+
+
+def test_validate_starts_no_upstream_unless_told_to_connect(workdir: Path) -> None:
+    """Without --connect, `webmcp validate` passes a config whose upstream command does not exist, saying which
+    mcp tools it did not check; with --connect it fails (exit 4) on the connection; `webmcp tools` connects."""
+    write_config(workdir, """
+version: 1
+profile: none
+upstreams:
+  up: {kind: mcp, command: [./no-such-mcp-server], connect_timeout: 500ms}
+tools:
+  search: {kind: mcp, upstream: up}
+  typed: {kind: mcp, upstream: up, tool: find, input: {type: object, properties: {q: {type: string}}}}
+  all: {kind: mcp, upstream: up, import: {prefix: u_}}
+  local: {kind: static, content: hi}
+""")
+
+    def webmcp(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "webmcp", *args, "-c", "webmcp.yaml"], capture_output=True,
+                              text=True, timeout=60, cwd=workdir)
+
+    done = webmcp("validate")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.splitlines() == [
+        "webmcp.yaml: ok (2 tools listed, 4 declared)",
+        "not connected: 3 mcp tools not checked against their upstreams; webmcp validate --connect checks them:",
+        "  webmcp.yaml:7:3: tools.search: not checked against upstream 'up' (not started): that it has the tool "
+        "'search'",
+        "  webmcp.yaml:8:3: tools.typed: not checked against upstream 'up' (not started): that it has the tool 'find'",
+        "  webmcp.yaml:9:3: tools.all: not checked against upstream 'up' (not started): the tools it imports",
+    ]
+    assert "no-such-mcp-server" not in done.stderr  # nothing tried to start it
+    report = json.loads(webmcp("validate", "--format", "json").stdout)
+    assert report["valid"] is True and report["connected"] is False and report["unchecked"]["pools"] == []
+    assert [p["path"] for p in report["unchecked"]["tools"]] == ["tools.search", "tools.typed", "tools.all"]
+    done = webmcp("validate", "--connect")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert done.stdout.splitlines()[0] == ("webmcp.yaml:5:3: upstreams.up: cannot connect to the upstream MCP server "
+                                           "within 0.5s; check its command or url; the server's stderr is in this "
+                                           "process's log")
+    assert "not connected" not in done.stdout
+    done = webmcp("tools")
+    assert done.returncode == 4 and "cannot connect to the upstream MCP server" in done.stderr

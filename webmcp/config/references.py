@@ -1,11 +1,13 @@
-"""Reading `pools:`, `breakers:` and `upstreams:`, and checking every name that refers to them."""
+"""Reading `pools:`, `breakers:` and `upstreams:`, and checking every name that refers to another entry:
+pools, breakers, upstreams, fallback and variant tools, priority classes."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from webmcp.config.spec import SpecContext
+from webmcp.config.marked_yaml import Path, dotted
+from webmcp.config.spec import MasterToolSpec, SpecContext
 from webmcp.config.tools import ToolSpec
 from webmcp.config.upstreams import BreakerSpec
 from webmcp.config.validate import show, suggest
@@ -94,3 +96,22 @@ def _check_cycle(start: str, tools: Mapping[str, ToolSpec], ctx: SpecContext, pa
             return  # a circle that does not pass through `start`; reported for its own members
         seen.append(target)
         current = tools[target]
+
+
+def check_priorities(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterToolSpec], classes: Sequence[str],
+                     shed: Sequence[str], ctx: SpecContext) -> None:
+    """Every class a tool's `priority:` (default normal) or `scaling.shed` (as written) names is one of
+    executor.priorities."""
+    hint = f"executor.priorities has: {', '.join(classes)}"
+    paths: dict[str, Path] = {name: ("tools", name) for name in tools}
+    for master in masters.values():
+        for op, name in master.operations.items():
+            inline: Path = ("master_tools", master.name, "operations", op)
+            if tools[name].where.path == dotted(inline):  # not a name from tools:
+                paths[name] = inline
+    for name, tool in tools.items():
+        if tool.priority not in classes:
+            ctx.problem((*paths[name], "priority"), "unknown priority class", show(tool.priority), hint)
+    for i, cls in enumerate(shed):
+        if cls not in classes:
+            ctx.problem(("scaling", "shed", i), "unknown priority class", show(cls), hint)

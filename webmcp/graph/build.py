@@ -26,7 +26,7 @@ from webmcp.config.tools import ToolSpec
 from webmcp.errors import BuildError, BuildFailure, Problem
 from webmcp.graph.caches import open_caches, use_caches, uses_caches
 from webmcp.graph.context import GraphContext
-from webmcp.graph.graph import Graph, close_stack
+from webmcp.graph.graph import Graph, Unchecked, close_stack
 from webmcp.graph.master import MasterTool, conflicts
 from webmcp.graph.stages import guard_tools, split_tools
 
@@ -41,10 +41,19 @@ def _not_json(definition: dict[str, Any]) -> str | None:
     return None
 
 
-async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = None) -> Graph:
-    """Build a Graph; with `previous` (a reload), components whose settings did not change are kept."""
+def _located(problem: Problem) -> tuple[str, int, int, str]:
+    return problem.source, problem.line or 0, problem.column or 0, problem.path
+
+
+async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = None, *,
+                connect: bool = True) -> Graph:
+    """Build a Graph; with `previous` (a reload), components whose settings did not change are kept.
+
+    Without `connect` (a static check: such a Graph is never served, nor the `previous` of another build), no
+    upstream MCP server is started and nothing is reached over the network: what only they can tell is left
+    unchecked, and listed in `Graph.unchecked`."""
     stack = AsyncExitStack()
-    ctx = GraphContext(spec, stack, previous.shared if previous is not None else None)
+    ctx = GraphContext(spec, stack, previous.shared if previous is not None else None, connect)
     try:
         tools: dict[str, Tool] = {}
         owners: dict[str, ToolSpec] = {}  # tool name -> the entry it was built from (one entry may import many)
@@ -83,10 +92,6 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
                     tool.watch_with(watch)
                 tools[tool.name] = tool
                 owners[tool.name] = tspec
-            if tspec.priority not in dict(spec.executor.priorities):
-                classes = ", ".join(dict(spec.executor.priorities))
-                problems.append(tspec.where.problem("unknown priority class", f'"{tspec.priority}"',
-                                                    f"executor.priorities has: {classes}"))
         problems.extend(await split_tools(tools, owners, ctx))
         problems.extend(guard_tools(spec, tools, owners, ctx))
         masters: dict[str, MasterTool] = {}
@@ -114,7 +119,9 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
             n: t for n, t in tools.items() if is_listed(owners[n], spec.master_tools)
         }
         listed.update(masters)
-        return Graph(generation, spec, listed, stack, resources, prompts, ctx.shared)
+        unchecked = Unchecked(tuple(sorted(ctx.unchecked_tools, key=_located)),
+                              tuple(sorted(ctx.unreached_pools, key=_located)))
+        return Graph(generation, spec, listed, stack, resources, prompts, ctx.shared, unchecked)
     except BaseException:
         await close_stack(stack)
         raise

@@ -33,13 +33,17 @@ async def open_caches(ctx: GraphContext) -> tuple[CacheSet, list[Problem]]:
     for name, spec in ctx.spec.caches.items():
         if not spec.is_off:
             try:
-                caches.caches[name] = await _open(spec, ctx)
+                cache = await _open(spec, ctx)
             except BuildFailure as exc:
                 problems.append(exc.problem)
+                continue
+            if cache is not None:
+                caches.caches[name] = cache
     return caches, problems
 
 
-async def _open(spec: CacheSpec, ctx: GraphContext) -> Cache:
+async def _open(spec: CacheSpec, ctx: GraphContext) -> Cache | None:
+    """The cache; None for a Redis cache when the build does not connect."""
     from webmcp.cache.cache import Cache
 
     if spec.backend == "memory":
@@ -49,6 +53,13 @@ async def _open(spec: CacheSpec, ctx: GraphContext) -> Cache:
 
     assert spec.pool is not None
     pool = ctx.spec.pools[spec.pool]
+    if not ctx.connects:
+        # Only a required pool is checked at start: one that is not may be down, and its caches fall back.
+        if pool.required:
+            note = pool.where.problem(f"Redis at {pool.address} not reached: a required pool must answer at start")
+            if note not in ctx.unreached_pools:  # one pool, several caches
+                ctx.unreached_pools.append(note)
+        return None
     redis = await ctx.redis(spec.pool)
     key = ("cache", *spec.settings, pool.settings)
     fresh = ctx.is_new(key)
@@ -105,10 +116,13 @@ async def use_caches(caches: CacheSet, tool: Tool, spec: ToolSpec, ctx: GraphCon
     tags = templates(use.tags, use.where, "cache tag")
     if use.use is not None:
         if use.use not in caches.caches:
-            return  # it could not be opened; that problem is reported already
+            return  # it could not be opened (that problem is reported already), or the build does not connect
         cache = caches.caches[use.use]
     else:
-        cache = caches.caches[tool.name] = await _open(cache_spec, ctx)
+        opened = await _open(cache_spec, ctx)
+        if opened is None:
+            return
+        cache = caches.caches[tool.name] = opened
     ttl = use.ttl if use.ttl is not None else cache_spec.ttl
     errors = use.cache_errors if use.cache_errors is not None else cache_spec.cache_errors
     tool.use_cache(ToolCache(tool.name, cache, use.key, ttl, tags, use.scope, errors))

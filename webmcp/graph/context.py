@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from webmcp.config.registry import kind
 from webmcp.config.spec import ConfigSpec, RateLimitSpec, Where
-from webmcp.errors import BuildFailure
+from webmcp.errors import BuildFailure, Problem
 from webmcp.executor.admission import Admission
 from webmcp.executor.gate import Gate
 from webmcp.executor.ratelimit import Buckets, MemoryBuckets, key
@@ -39,13 +39,17 @@ U = TypeVar("U", bound="Upstream")
 class GraphContext:
     """Handed to each kind's build(); also what the graph builder wires into every tool."""
 
-    def __init__(self, spec: ConfigSpec, stack: AsyncExitStack, previous: dict[Key, Shared] | None = None) -> None:
+    def __init__(self, spec: ConfigSpec, stack: AsyncExitStack, previous: dict[Key, Shared] | None = None,
+                 connect: bool = True) -> None:
         self.spec = spec
         self.stack = stack
         self.base_dir: Path = spec.base_dir
         self.error_details = spec.server.error_details
+        self.connects = connect
         self.previous = previous or {}  # the components of the Graph being replaced
         self.shared: dict[Key, Shared] = {}  # the components of the Graph being built
+        self.unchecked_tools: list[Problem] = []  # what a build that does not connect left unchecked
+        self.unreached_pools: list[Problem] = []
 
     # -- BuildContext ---------------------------------------------------------------------------
     def share(self, key: tuple[Hashable, ...], make: Callable[[], T], close: Callable[[T], object]) -> T:
@@ -68,6 +72,11 @@ class GraphContext:
 
     def fail(self, where: Where, message: str, got: str | None = None, hint: str | None = None) -> BuildFailure:
         return BuildFailure(where.problem(message, got, hint))
+
+    def unchecked(self, where: Where, message: str) -> None:
+        problem = where.problem(message)
+        if problem not in self.unchecked_tools:  # a split builds a tool again, for its variant
+            self.unchecked_tools.append(problem)
 
     def import_function(self, reference: str, where: Where) -> Callable[..., Any]:
         try:

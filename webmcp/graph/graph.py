@@ -10,11 +10,13 @@ import asyncio
 import base64
 import logging
 from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from webmcp.catalog.prompts import Prompts
 from webmcp.catalog.resources import Resources
 from webmcp.config.spec import ConfigSpec
+from webmcp.errors import Problem
 from webmcp.graph.shared import Key, Shared
 
 if TYPE_CHECKING:
@@ -30,9 +32,21 @@ class Invocable(Protocol):
     async def call(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Unchecked:
+    """What a build that does not connect (`webmcp validate` without --connect) left unchecked, each
+    located: tool entries not checked against their upstream MCP servers, required Redis pools not reached."""
+
+    tools: tuple[Problem, ...] = ()
+    pools: tuple[Problem, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.tools or self.pools)
+
+
 class Graph:
     __slots__ = ("__weakref__", "_idle", "_pages", "_stack", "catalog", "generation", "leases", "prompts",
-                 "resources", "shared", "spec", "tools")
+                 "resources", "shared", "spec", "tools", "unchecked")
 
     def __init__(
         self,
@@ -43,7 +57,9 @@ class Graph:
         resources: Resources,
         prompts: Prompts,
         shared: dict[Key, Shared] | None = None,
+        unchecked: Unchecked | None = None,
     ) -> None:
+        self.unchecked = unchecked or Unchecked()  # empty unless built without connecting
         self.resources = resources
         self.prompts = prompts
         self.shared = shared or {}  # components a reload may hand to the next Graph

@@ -125,8 +125,18 @@ def guard_tools(spec: ConfigSpec, tools: Mapping[str, Tool], owners: Mapping[str
             if isinstance(caching, ToolCache):
                 caching.keep_last_good()
                 guarded.cached = caching
-            else:  # its cache has strategy: none
+            elif _stores_nothing(spec, owners[guarded.name]):
                 where = owners[guarded.name].where
                 problems.append(where.problem("fallback: {cached: true} needs a cache that stores results",
                                               hint="give the tool a cache whose strategy is not none"))
     return problems
+
+
+def _stores_nothing(spec: ConfigSpec, tspec: ToolSpec) -> bool:
+    """Is the tool's cache one with strategy: none? (A cache that could not be opened, or a Redis cache of a
+    build that does not connect, also leaves the tool without one; that is no fault of the fallback.)"""
+    use = tspec.cache
+    if use is None:
+        return False  # config/references.py reports a cached fallback without a cache
+    cache = spec.caches.get(use.use) if use.use is not None else use.inline
+    return cache is not None and cache.is_off

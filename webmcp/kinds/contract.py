@@ -36,6 +36,16 @@ class BuildContext(Protocol):
     def error_details(self) -> bool:
         """`server.error_details`: tracebacks and upstream bodies in isError results."""
 
+    @property
+    def connects(self) -> bool:
+        """Does this build reach network services (upstream MCP servers, Redis)? False for a static check
+        (`webmcp validate` without --connect): a kind checks what it can without them and names the rest
+        through `unchecked()`."""
+
+    def unchecked(self, where: Where, message: str) -> None:
+        """Record that the tool entry at `where` was not checked against its upstream, which a build that
+        does not connect does not start; `message` says what is left unchecked."""
+
     def fail(self, where: Where, message: str, got: str | None = None, hint: str | None = None) -> BuildFailure:
         """The exception to raise for a problem at `where` (collected with the build's other problems)."""
 

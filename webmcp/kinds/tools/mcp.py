@@ -15,6 +15,7 @@ from webmcp.config.marked_yaml import Path
 from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext
 from webmcp.config.tools import ToolSpec
+from webmcp.errors import ToolError
 
 if TYPE_CHECKING:
     from webmcp.call.context import Context
@@ -71,6 +72,18 @@ class McpBackend:
                                            time.monotonic() + self._timeout)
 
 
+class NotConnected:
+    """The backend of a tool built without connecting (a static check, whose graph is never served)."""
+
+    __slots__ = ("_upstream",)
+
+    def __init__(self, upstream: str) -> None:
+        self._upstream = upstream
+
+    async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
+        raise ToolError(f"upstream {self._upstream!r} is not connected: this tool was built by a static check")
+
+
 def _definition(upstream_tool: Any) -> dict[str, Any]:
     dumped: dict[str, Any] = upstream_tool.model_dump(by_alias=True, exclude_none=True, mode="json")
     return dumped
@@ -89,9 +102,25 @@ def _make(spec: McpToolSpec, name: str, remote: dict[str, Any], upstream: McpUps
     return Tool(spec, backend, schema, None, ctx.error_details)
 
 
+def _unconnected(spec: McpToolSpec, ctx: BuildContext) -> Tool | dict[str, Tool]:
+    """What a build that does not connect can check: the entry's own input schema, when it has one (its
+    arguments are then known without the upstream); whether the upstream has the tool is left unchecked."""
+    if spec.imports is not None:
+        ctx.unchecked(spec.where, f"not checked against upstream {spec.upstream!r} (not started): the tools it "
+                      "imports")
+        return {}
+    ctx.unchecked(spec.where, f"not checked against upstream {spec.upstream!r} (not started): that it has the "
+                  f"tool {spec.tool or spec.name!r}")
+    if spec.input_schema is None:
+        return {}
+    return Tool(spec, NotConnected(spec.upstream), spec.input_schema, None, ctx.error_details)
+
+
 async def build(spec: McpToolSpec, ctx: BuildContext) -> Tool | dict[str, Tool]:
     from webmcp.kinds.upstreams.mcp import McpUpstream
 
+    if not ctx.connects:
+        return _unconnected(spec, ctx)
     upstream = await ctx.upstream(spec.upstream, McpUpstream)
     remote = {t["name"]: t for t in map(_definition, upstream.tools())}
     if spec.imports is None:

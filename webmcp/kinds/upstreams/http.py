@@ -72,7 +72,7 @@ class HttpUpstream(Upstream):
         super().__init__(spec.name, spec.endpoints, spec.balancing, ctx.breaker_spec(spec.balancing.breaker),
                          balancer_of(spec.balancing))
         self.session = session
-        if spec.health_check is not None:
+        if spec.health_check is not None and ctx.connects:
             check = spec.health_check
             self.start_health_checks(check, lambda ep, timeout: self._probe(ep, check.path, timeout))
 
