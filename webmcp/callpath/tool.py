@@ -90,8 +90,8 @@ def _refused(refused: Refused, probe: Probe | None) -> dict[str, Any]:
 class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
-    __slots__ = ("_admission", "_backend", "_cache", "_cap", "_direct", "_gate", "_is_valid", "_output", "_priority",
-                 "_validator", "_watch", "definition", "error_details", "name", "spec", "timeout")
+    __slots__ = ("_admission", "_backend", "_cache", "_cap", "_direct", "_gate", "_is_valid", "_output", "_output_ok",
+                 "_priority", "_validator", "_watch", "definition", "error_details", "name", "spec", "timeout")
 
     def __init__(
         self,
@@ -114,7 +114,9 @@ class Tool:
         self._watch: ToolWatch | None = None
         self._direct = True  # no gate, cache or watch: the argument check, then run()
         self._is_valid, self._validator = compile_check(input_schema)
-        self._output = LazyValidator(spec.output_schema) if spec.output_schema else None
+        self._output: LazyValidator | None = None
+        if spec.output_schema:  # the same exact fast check as for arguments; jsonschema for messages
+            self._output_ok, self._output = compile_check(spec.output_schema)
         self.definition = tool_definition(spec.name, spec.title, spec.description or description or "",
                                           input_schema, spec.output_schema, spec.annotations)
 
@@ -295,6 +297,8 @@ class Tool:
         label = label or f"Tool {self.name!r}"
         if "structuredContent" not in result:
             return error_result(f"{label} declares an output schema but returned no structured content")
+        if self._output_ok(result["structuredContent"]):
+            return result
         problem = next(iter(self._output.iter_errors(result["structuredContent"])), None)
         if problem is not None:
             where = ".".join(map(str, problem.absolute_path))
