@@ -335,3 +335,11 @@ def test_unknown_shed_class_is_reported_at_its_item(workdir: Path) -> None:
         'webmcp.yaml:3:23: scaling.shed[1]: unknown priority class (got "lowest"); '
         "executor.priorities has: critical, high, normal, low",
     ]
+
+
+def test_a_reference_of_a_tool_with_a_dot_in_its_name_is_located(workdir: Path) -> None:
+    """Tool names may hold dots: an unknown breaker of tool `a.b` is reported at its own `breaker` key."""
+    text = ("version: 1\nprofile: none\ntools:\n  a.b:\n    kind: static\n    content: hi\n    breaker: nope\n")
+    assert problems_of(workdir, text) == [
+        'webmcp.yaml:7:5: tools.a.b.breaker: no such entry in breakers: (got "nope"); breakers: has nothing',
+    ]

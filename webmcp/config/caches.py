@@ -9,7 +9,7 @@ from typing import Any, Literal
 from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration, parse_size
-from webmcp.config.validate import show, suggest
+from webmcp.config.validate import show
 
 Strategy = Literal["lru", "lfu", "ttl", "none"]
 DEFAULT_MAX_ENTRIES = 1000
@@ -138,21 +138,3 @@ class CacheUseSpec:
 
 def cache_specs(nodes: Mapping[str, Any], ctx: SpecContext) -> dict[str, CacheSpec]:
     return {name: CacheSpec.from_config(name, node, ("caches", name), ctx) for name, node in nodes.items()}
-
-
-def check_references(tools: Mapping[str, Any], caches: Mapping[str, CacheSpec], pools: Mapping[str, Any],
-                     ctx: SpecContext) -> None:
-    """Names used by tools and caches exist: every unknown one is a problem with a suggestion."""
-    for tool in tools.values():
-        use: CacheUseSpec | None = tool.cache
-        if use is not None and use.use is not None and use.use not in caches:
-            hint = suggest(use.use, caches) or f"caches: has {', '.join(sorted(caches)) or 'no entries'}"
-            ctx.problems.append(use.where.problem("no such cache in caches:", show(use.use), hint))
-    specs = list(caches.values()) + [t.cache.inline for t in tools.values() if t.cache and t.cache.inline]
-    for spec in specs:
-        if spec.backend == "redis" and spec.pool is not None and spec.pool not in pools:
-            hint = suggest(spec.pool, pools) or f"pools: has {', '.join(sorted(pools)) or 'no entries'}"
-            ctx.problems.append(spec.where.problem("no such pool in pools:", show(spec.pool), hint))
-        elif spec.backend == "redis" and spec.pool is not None and pools[spec.pool].kind != "redis":
-            ctx.problems.append(spec.where.problem(f"pools entry {spec.pool!r} is of kind {pools[spec.pool].kind}, "
-                                                   "not redis", show(spec.pool)))

@@ -112,10 +112,9 @@ def _profile(
 
 def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
     from webmcp.config.caches import cache_specs
-    from webmcp.config.caches import check_references as check_cache_references
     from webmcp.config.master import master_specs
     from webmcp.config.prompts import PromptSpec
-    from webmcp.config.references import check_priorities, check_references, upstream_sections
+    from webmcp.config.references import check_references, upstream_sections
     from webmcp.config.registry import kind
     from webmcp.config.resources import ResourceSpec
 
@@ -124,15 +123,13 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         tools[name] = kind("tools", node["kind"]).spec_type.from_config(name, node, ("tools", name), ctx)
     masters = master_specs(merged.get("master_tools") or {}, tools, ctx)
     sections = upstream_sections(merged, ctx)
-    check_references(tools, sections, ctx)
     executor = ExecutorSpec.from_config(merged.get("executor") or {})
     scaling_node = merged.get("scaling") or {}
     scaling = ScalingSpec.from_config(scaling_node)
-    # The default shed classes are not checked: a config with classes of its own need not name them.
-    check_priorities(tools, masters, [c for c, _ in executor.priorities],
-                     scaling.shed if "shed" in scaling_node else (), ctx)
     caches = cache_specs(merged.get("caches") or {}, ctx)
-    check_cache_references(tools, caches, sections["pools"], ctx)
+    # The default shed classes are not checked: a config with classes of its own need not name them.
+    check_references(tools, masters, sections, caches, [c for c, _ in executor.priorities],
+                     scaling.shed if "shed" in scaling_node else (), ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)

@@ -1,11 +1,13 @@
-"""Reading `pools:`, `breakers:` and `upstreams:`, and checking every name that refers to another entry:
-pools, breakers, upstreams, fallback and variant tools, priority classes."""
+"""Reading `pools:`, `breakers:` and `upstreams:`, and the one place that checks every name referring to
+another entry: pools, breakers, upstreams, caches, fallback and variant tools, priority classes. Each
+problem is located at the key that names the missing entry."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from webmcp.config.caches import CacheSpec
 from webmcp.config.marked_yaml import Path, dotted
 from webmcp.config.spec import MasterToolSpec, SpecContext
 from webmcp.config.tools import ToolSpec
@@ -25,7 +27,7 @@ def upstream_sections(merged: Mapping[str, Any], ctx: SpecContext) -> dict[str, 
     return {"pools": read("pools"), "breakers": breakers, "upstreams": read("upstreams")}
 
 
-def _refer(ctx: SpecContext, path: tuple[str, ...], name: str, section: str, known: Mapping[str, Any],
+def _refer(ctx: SpecContext, path: Path, name: str, section: str, known: Mapping[str, Any],
            kind: str | None = None) -> None:
     if name not in known:
         hint = suggest(name, known) or f"{section}: has {', '.join(sorted(known)) or 'nothing'}"
@@ -34,7 +36,29 @@ def _refer(ctx: SpecContext, path: tuple[str, ...], name: str, section: str, kno
         ctx.problem(path, f"{section} entry {name!r} is of kind {known[name].kind}, not {kind}", show(name))
 
 
-def check_references(tools: Mapping[str, ToolSpec], sections: Mapping[str, Any], ctx: SpecContext) -> None:
+def check_references(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterToolSpec],
+                     sections: Mapping[str, Any], caches: Mapping[str, CacheSpec], classes: Sequence[str],
+                     shed: Sequence[str], ctx: SpecContext) -> None:
+    """Every reference of the config, checked: all problems are collected in `ctx`."""
+    paths = _entry_paths(tools, masters)
+    _check_sections(tools, paths, sections, ctx)
+    _check_caches(tools, caches, sections["pools"], ctx)
+    _check_priorities(tools, paths, classes, shed, ctx)
+
+
+def _entry_paths(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterToolSpec]) -> dict[str, Path]:
+    """Where each tool entry is written: `tools.NAME`, or a master tool's inline operation."""
+    paths: dict[str, Path] = {name: ("tools", name) for name in tools}
+    for master in masters.values():
+        for op, name in master.operations.items():
+            inline: Path = ("master_tools", master.name, "operations", op)
+            if tools[name].where.path == dotted(inline):  # not a name from tools:
+                paths[name] = inline
+    return paths
+
+
+def _check_sections(tools: Mapping[str, ToolSpec], paths: Mapping[str, Path], sections: Mapping[str, Any],
+                    ctx: SpecContext) -> None:
     pools, breakers, upstreams = sections["pools"], sections["breakers"], sections["upstreams"]
     for name, up in upstreams.items():
         if getattr(up, "pool", None) is not None:
@@ -42,7 +66,7 @@ def check_references(tools: Mapping[str, ToolSpec], sections: Mapping[str, Any],
         if up.balancing.breaker is not None:
             _refer(ctx, ("upstreams", name, "breaker"), up.balancing.breaker, "breakers", breakers)
     for name, tool in tools.items():
-        path = tuple(tool.where.path.split("."))
+        path = paths[name]
         if getattr(tool, "upstream", None) is not None:
             _refer(ctx, (*path, "upstream"), tool.upstream, "upstreams", upstreams, tool.kind)  # type: ignore[attr-defined]
         if getattr(tool, "pool", None) is not None:
@@ -60,7 +84,7 @@ def check_references(tools: Mapping[str, ToolSpec], sections: Mapping[str, Any],
 
 
 def _check_split(name: str, tool: ToolSpec, tools: Mapping[str, ToolSpec], upstreams: Mapping[str, Any],
-                 ctx: SpecContext, path: tuple[str, ...]) -> None:
+                 ctx: SpecContext, path: Path) -> None:
     split = tool.split
     assert split is not None
     if split.tool is not None:
@@ -83,7 +107,7 @@ def _check_split(name: str, tool: ToolSpec, tools: Mapping[str, ToolSpec], upstr
         _refer(ctx, (*path, "upstream"), split.upstream, "upstreams", upstreams, tool.kind)
 
 
-def _check_cycle(start: str, tools: Mapping[str, ToolSpec], ctx: SpecContext, path: tuple[str, ...]) -> None:
+def _check_cycle(start: str, tools: Mapping[str, ToolSpec], ctx: SpecContext, path: Path) -> None:
     seen = [start]
     current = tools[start]
     while current.fallback is not None and current.fallback.tool is not None and current.fallback.tool in tools:
@@ -98,17 +122,29 @@ def _check_cycle(start: str, tools: Mapping[str, ToolSpec], ctx: SpecContext, pa
         current = tools[target]
 
 
-def check_priorities(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterToolSpec], classes: Sequence[str],
-                     shed: Sequence[str], ctx: SpecContext) -> None:
+def _check_caches(tools: Mapping[str, ToolSpec], caches: Mapping[str, CacheSpec], pools: Mapping[str, Any],
+                  ctx: SpecContext) -> None:
+    """Names used by tools and caches exist: every unknown one is a problem with a suggestion."""
+    for tool in tools.values():
+        use = tool.cache
+        if use is not None and use.use is not None and use.use not in caches:
+            hint = suggest(use.use, caches) or f"caches: has {', '.join(sorted(caches)) or 'no entries'}"
+            ctx.problems.append(use.where.problem("no such cache in caches:", show(use.use), hint))
+    specs = list(caches.values()) + [t.cache.inline for t in tools.values() if t.cache and t.cache.inline]
+    for spec in specs:
+        if spec.backend == "redis" and spec.pool is not None and spec.pool not in pools:
+            hint = suggest(spec.pool, pools) or f"pools: has {', '.join(sorted(pools)) or 'no entries'}"
+            ctx.problems.append(spec.where.problem("no such pool in pools:", show(spec.pool), hint))
+        elif spec.backend == "redis" and spec.pool is not None and pools[spec.pool].kind != "redis":
+            ctx.problems.append(spec.where.problem(f"pools entry {spec.pool!r} is of kind {pools[spec.pool].kind}, "
+                                                   "not redis", show(spec.pool)))
+
+
+def _check_priorities(tools: Mapping[str, ToolSpec], paths: Mapping[str, Path], classes: Sequence[str],
+                      shed: Sequence[str], ctx: SpecContext) -> None:
     """Every class a tool's `priority:` (default normal) or `scaling.shed` (as written) names is one of
     executor.priorities."""
     hint = f"executor.priorities has: {', '.join(classes)}"
-    paths: dict[str, Path] = {name: ("tools", name) for name in tools}
-    for master in masters.values():
-        for op, name in master.operations.items():
-            inline: Path = ("master_tools", master.name, "operations", op)
-            if tools[name].where.path == dotted(inline):  # not a name from tools:
-                paths[name] = inline
     for name, tool in tools.items():
         if tool.priority not in classes:
             ctx.problem((*paths[name], "priority"), "unknown priority class", show(tool.priority), hint)
