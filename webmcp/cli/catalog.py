@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 import orjson
@@ -17,9 +17,6 @@ from webmcp.cli.options import (
     given_overrides,
     reports_errors,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 import orjson
@@ -20,9 +20,6 @@ from webmcp.cli.options import (
     reports_errors,
     setup_logging,
 )
-
-if TYPE_CHECKING:
-    pass
 
 
 @click.command()
