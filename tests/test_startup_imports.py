@@ -59,3 +59,12 @@ def test_a_redis_cache_brings_redis_and_its_metrics(tmp_path: Path) -> None:
     found = _imported(config, tmp_path / "memo")
     assert {"redis", "prometheus_client"} <= set(found)
     assert "mcp" not in found and "aiohttp" not in found
+
+
+def test_importing_webmcp_loads_no_transport_config_or_schema_library() -> None:
+    """`from webmcp import Context` (what tool code does) loads the call vocabulary only."""
+    code = ("import sys; from webmcp import Context, ToolError; "
+            "print(sorted(m for m in sys.modules if m.startswith('webmcp.') or m.split('.')[0] in "
+            "('jsonschema', 'yaml', 'aiohttp', 'redis', 'prometheus_client', 'mcp', 'click')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.strip() == "['webmcp.call', 'webmcp.call.context', 'webmcp.call.jsonrpc', 'webmcp.errors']"

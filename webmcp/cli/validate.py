@@ -97,7 +97,7 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
             report["diff"] = changes.as_dict()
         click.echo(orjson.dumps(report).decode())
         return
-    click.echo(f"{config}: ok ({listed} tools listed, {declared} declared)")
+    click.echo(f"{config}: ok ({count(listed, 'tool')} listed, {declared} declared)")
     for line in _unchecked_lines(unchecked):
         click.echo(line)
     if changes is not None:
