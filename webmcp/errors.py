@@ -23,6 +23,11 @@ class Problem:
     got: str | None = None  # short rendering of the bad value
     hint: str | None = None
 
+    @property
+    def place(self) -> tuple[str, int, int, str]:
+        """For sorting problems in the order they are written."""
+        return self.source, self.line or 0, self.column or 0, self.path
+
     def render(self) -> str:
         where = self.source
         if self.line is not None:
@@ -54,7 +59,7 @@ class ConfigError(WebmcpError):
     exit_code = 3
 
     def __init__(self, problems: list[Problem]) -> None:
-        self.problems = sorted(problems, key=lambda p: (p.source, p.line or 0, p.column or 0, p.path))
+        self.problems = sorted(problems, key=lambda p: p.place)
         super().__init__("\n".join(p.render() for p in self.problems))
 
 

@@ -220,7 +220,7 @@ tools:
                           text=True, cwd=workdir, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.splitlines() == [
-        "webmcp.yaml: ok (1 tools listed, 1 declared)",
+        "webmcp.yaml: ok (1 tool listed, 1 declared)",
         "not connected: 1 required Redis pool not reached; webmcp validate --connect checks them:",
         "  webmcp.yaml:3:9: pools.r: Redis at redis://127.0.0.1:1/0 not reached: a required pool must answer at "
         "start",

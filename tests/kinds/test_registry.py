@@ -12,6 +12,7 @@ from jsonschema import Draft202012Validator
 
 from webmcp.config.registry import Kind, kind, kinds_of, load_all, register
 from webmcp.config.schemas import kind_schema_id
+from webmcp.kinds.imports import KINDS
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
@@ -31,6 +32,13 @@ def documented_kinds(section: str) -> list[str]:
     block = text[text.index(opening):]
     block = block[:block.index("\n## ", 1)]
     return sorted(re.findall(r"^### `kind: (\w+)`", block, re.M))
+
+
+@pytest.mark.parametrize("section", (*SECTIONS, "balancers"))
+def test_the_table_lists_every_kind_module(section: str) -> None:
+    """Each module of webmcp/kinds/<section>/ is in the table of kinds/imports.py, and the table names no other."""
+    modules = sorted(p.stem for p in (ROOT / "webmcp" / "kinds" / section).glob("*.py") if p.stem != "__init__")
+    assert modules == sorted(KINDS[section]) == kinds_of(section)
 
 
 def test_every_kind_module_registers_what_the_table_declares() -> None:

@@ -18,6 +18,7 @@ from webmcp.errors import ConfigError, WebmcpError
 class UsageError(WebmcpError):
     exit_code = 2
 
+
 CONFIG_OPTION = click.option(
     "-c", "--config", "config", default="webmcp.yaml", show_default=True, envvar="WEBMCP_CONFIG",
     type=click.Path(dir_okay=False), help="The config file.",
@@ -61,8 +62,6 @@ def given_overrides(ctx: click.Context, mapping: dict[str, tuple[str, ...]]) -> 
             continue
         out.append(Override(path, value, label))
     return out
-
-
 
 
 def pid_file(config: str, ctx: click.Context) -> str | None:

@@ -44,10 +44,12 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
              diff_against: str | None) -> None:
     """Check a config file: schema, references, and that every tool builds, without reaching upstream
     servers or Redis unless --connect. Prints every problem."""
+    from webmcp.config import memo
     from webmcp.graph.build import build
     from webmcp.kinds.imports import load
     from webmcp.server.diff import compare, summarize
 
+    memo.check_everything()  # the file and every tool schema are checked, whatever passed before
     # A diff compares catalogs, and an mcp tool's entry comes from its upstream: built without it, every
     # such tool would show as removed (against a running server) or its changes would go unseen.
     connect = connect or diff_against is not None
@@ -55,7 +57,7 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
     async def summary_of(path: str, started_with: list[Override]) -> tuple[int, int, dict[str, Any], Unchecked]:
         overrides = [*started_with, *given_overrides(ctx, {"profile": ("profile",)})]
         with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt our output
-            graph = await build(load(path, overrides=overrides, trust_memo=False), connect=connect)
+            graph = await build(load(path, overrides=overrides), connect=connect)
         try:
             return len(graph.catalog), len(graph.spec.tools), summarize(graph), graph.unchecked
         finally:
@@ -118,7 +120,7 @@ def _unchecked_lines(unchecked: Unchecked) -> list[str]:
         parts.append(f"{count(tools, 'mcp tool')} not checked against {against}")
     if unchecked.pools:
         parts.append(f"{count(len(unchecked.pools), 'required Redis pool')} not reached")
-    notes = sorted((*unchecked.tools, *unchecked.pools), key=lambda p: (p.source, p.line or 0, p.column or 0, p.path))
+    notes = sorted((*unchecked.tools, *unchecked.pools), key=lambda p: p.place)
     return [f"not connected: {', '.join(parts)}; webmcp validate --connect checks them:",
             *(f"  {p.render()}" for p in notes)]
 

@@ -8,8 +8,6 @@ from collections.abc import Mapping
 from pathlib import Path as FsPath
 from typing import Any
 
-import orjson
-
 from webmcp.config import interpolate, layers, marked_yaml, memo
 from webmcp.config.layers import Origins, Override
 from webmcp.config.marked_yaml import Locations
@@ -29,10 +27,9 @@ def load(
     *,
     overrides: list[Override] | None = None,
     env: Mapping[str, str] | None = None,
-    trust_memo: bool = True,
 ) -> ConfigSpec:
-    """With `trust_memo`, a document that passed the schema check before (config/memo.py) is not
-    checked again; `webmcp validate` always checks."""
+    """A document that passed the schema check before (config/memo.py) is not checked again, unless
+    the process checks everything (`webmcp validate`)."""
     env = os.environ if env is None else env
     overrides = overrides or []
     file = FsPath(path)
@@ -53,7 +50,7 @@ def load(
     profile_name, profile_doc, profile_locs = _profile(data, overrides, base_dir, env, locations, problems)
     merged = layers.apply(layers.merge(profile_doc, data), overrides)
     origins = Origins(locations, profile_locs, overrides)
-    problems += _validate(merged, origins, problems, trust_memo)
+    problems += _validate(merged, origins, problems)
     if problems:
         raise ConfigError(problems)
 
@@ -64,14 +61,10 @@ def load(
     return spec
 
 
-def _validate(merged: dict[str, Any], origins: Origins, earlier: list[Problem], trust_memo: bool) -> list[Problem]:
+def _validate(merged: dict[str, Any], origins: Origins, earlier: list[Problem]) -> list[Problem]:
     """The schema check of the merged document, or nothing when it passed before."""
-    try:
-        key = memo.digest("config", orjson.dumps(merged, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS,
-                                                 default=repr))
-    except (TypeError, ValueError):
-        key = None  # not JSON-like (YAML oddities): no memo, just the check
-    if trust_memo and key is not None and not earlier and memo.passed(key):
+    key = memo.key_of("config", merged)
+    if key is not None and not earlier and memo.passed(key):
         return []
     problems = validate_document(merged, origins.locate)
     if key is not None and not problems and not earlier:

@@ -41,6 +41,11 @@ def check_references(tools: Mapping[str, ToolSpec], masters: Mapping[str, Master
                      shed: Sequence[str], ctx: SpecContext) -> None:
     """Every reference of the config, checked: all problems are collected in `ctx`."""
     paths = _entry_paths(tools, masters)
+    for master in masters.values():
+        for op, name in master.operations.items():
+            if name not in tools:
+                hint = suggest(name, tools) or f"declared tools: {', '.join(sorted(tools)) or 'none'}"
+                ctx.problem(("master_tools", master.name, "operations", op), "no such tool in tools:", show(name), hint)
     _check_sections(tools, paths, sections, ctx)
     _check_caches(tools, caches, sections["pools"], ctx)
     _check_priorities(tools, paths, classes, shed, ctx)
@@ -52,7 +57,7 @@ def _entry_paths(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterTool
     for master in masters.values():
         for op, name in master.operations.items():
             inline: Path = ("master_tools", master.name, "operations", op)
-            if tools[name].where.path == dotted(inline):  # not a name from tools:
+            if name in tools and tools[name].where.path == dotted(inline):  # not a name from tools:
                 paths[name] = inline
     return paths
 

@@ -15,6 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from webmcp.errors import WebmcpError
+
+
+class KindUnavailable(WebmcpError):
+    """A declared kind whose module does not import here (a missing dependency, a broken install)."""
+
+
 _DECLARED: dict[tuple[str, str], str] = {}  # (section, kind) -> the module that registers it
 _KINDS: dict[tuple[str, str], Kind] = {}
 
@@ -51,7 +58,10 @@ def kind(section: str, name: str) -> Kind:
         if module is None:
             _ensure_declared(section)
             raise KeyError(f"no {section} kind {name!r}")
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:  # a dependency of the kind is missing from this installation
+            raise KindUnavailable(f"the {section} kind {name!r} cannot be loaded: {module}: {exc}") from exc
         found = _KINDS.get((section, name))
         if found is None:
             raise RuntimeError(f"{module} does not register the {section} kind {name!r}")

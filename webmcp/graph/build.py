@@ -41,10 +41,6 @@ def _not_json(definition: dict[str, Any]) -> str | None:
     return None
 
 
-def _located(problem: Problem) -> tuple[str, int, int, str]:
-    return problem.source, problem.line or 0, problem.column or 0, problem.path
-
-
 async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = None, *,
                 connect: bool = True) -> Graph:
     """Build a Graph; with `previous` (a reload), components whose settings did not change are kept.
@@ -119,8 +115,8 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
             n: t for n, t in tools.items() if is_listed(owners[n], spec.master_tools)
         }
         listed.update(masters)
-        unchecked = Unchecked(tuple(sorted(ctx.unchecked_tools, key=_located)),
-                              tuple(sorted(ctx.unreached_pools, key=_located)))
+        unchecked = Unchecked(tuple(sorted(ctx.unchecked_tools, key=lambda p: p.place)),
+                              tuple(sorted(ctx.unreached_pools, key=lambda p: p.place)))
         return Graph(generation, spec, listed, stack, resources, prompts, ctx.shared, unchecked)
     except BaseException:
         await close_stack(stack)

@@ -1,9 +1,12 @@
 """What a kind's `build(spec, ctx)` may ask of the graph being built: the contract between the kinds
 (below) and the graph builder (above, `graph/context.py` implements it).
 
-Every kind module registers `Kind(section, name, SpecType, build)` (config/registry.py) and has a
-schema at `schemas/kinds/<section>/<name>.schema.json`. `build` does the I/O the Spec describes and
-returns the runtime object; it raises `ctx.fail(...)` for a problem the config must fix.
+Every kind module registers `Kind(section, name, SpecType, build)` (config/registry.py). Tools, pools
+and upstreams have a schema at `schemas/kinds/<section>/<name>.schema.json`; their `build(spec, ctx)`
+does the I/O the Spec describes and returns the runtime object, raising `ctx.fail(...)` for a problem
+the config must fix. Balancers are the exception: they do no I/O and share one Spec (an upstream's
+`Balancing`) and one schema (the `balance` enum of `schemas/upstream.schema.json`); their `build` is
+`(endpoints, hash_on) -> Balancer`, called by the upstream kinds.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the HTTP admin endpoints do (transports/http.py authenticates and answers): reload the config,
+"""What the HTTP admin endpoints do (transports/http_admin.py authenticates and answers): reload the config,
 clear caches."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from webmcp.server.reload import Reloader
 
 
 class ServerAdmin:
-    """transports.http.Admin for the serving process."""
+    """transports.http_admin.Admin for the serving process."""
 
     def __init__(self, holder: GraphHolder, reloader: Reloader) -> None:
         self._holder = holder

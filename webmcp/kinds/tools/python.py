@@ -88,14 +88,14 @@ class ProcessBackend:
 
     def __init__(self, spec: PythonToolSpec, sig: Signature, pool: WorkerProcesses, base_dir: str,
                  schema_is_closed: bool) -> None:
+        from webmcp.executor.processes import module_stamp  # multiprocessing: only for isolation: process
+
         self._reference = spec.function
         self._timeout = spec.timeout
         self._params = sig.params
         self._filter = not (sig.takes_kwargs or schema_is_closed)
         self._pool = pool
         self._base_dir = base_dir
-        from webmcp.executor.processes import module_stamp  # multiprocessing: only for isolation: process
-
         self._stamp = module_stamp(spec.function)
 
     async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:

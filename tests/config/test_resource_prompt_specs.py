@@ -50,7 +50,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ),
     ],
 )
-def test_surface_config_errors(workdir: Path, body: str, errors: list[str]) -> None:
+def test_resource_and_prompt_config_errors(workdir: Path, body: str, errors: list[str]) -> None:
     """Each broken entry is one located line with the rule it breaks."""
     (workdir / "webmcp.yaml").write_text(f"version: 1\nprofile: none\n{body}")
     with pytest.raises(ConfigError) as info:
