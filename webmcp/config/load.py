@@ -105,6 +105,7 @@ def _profile(
 
 def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
     from webmcp.config.caches import cache_specs
+    from webmcp.config.models import model_specs
     from webmcp.config.master import master_specs
     from webmcp.config.prompts import PromptSpec
     from webmcp.config.references import check_references, upstream_sections
@@ -120,8 +121,9 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     scaling_node = merged.get("scaling") or {}
     scaling = ScalingSpec.from_config(scaling_node)
     caches = cache_specs(merged.get("caches") or {}, ctx)
+    models = model_specs(merged.get("models") or {}, ctx)
     # The default shed classes are not checked: a config with classes of its own need not name them.
-    check_references(tools, masters, sections, caches, [c for c, _ in executor.priorities],
+    check_references(tools, masters, sections, caches, models, [c for c, _ in executor.priorities],
                      scaling.shed if "shed" in scaling_node else (), ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
@@ -139,6 +141,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         prompts=prompts,
         **sections,
         caches=caches,
+        models=models,
         scaling=scaling,
         telemetry=TelemetrySpec.from_config(merged.get("telemetry") or {}, base_dir),
     )

@@ -9,6 +9,7 @@ from typing import Any
 
 from webmcp.config.caches import CacheSpec
 from webmcp.config.marked_yaml import Path, dotted
+from webmcp.config.models import ModelSpec
 from webmcp.config.spec import MasterToolSpec, SpecContext
 from webmcp.config.tools import ToolSpec
 from webmcp.config.upstreams import BreakerSpec
@@ -37,7 +38,8 @@ def _refer(ctx: SpecContext, path: Path, name: str, section: str, known: Mapping
 
 
 def check_references(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterToolSpec],
-                     sections: Mapping[str, Any], caches: Mapping[str, CacheSpec], classes: Sequence[str],
+                     sections: Mapping[str, Any], caches: Mapping[str, CacheSpec], models: Mapping[str, ModelSpec],
+                     classes: Sequence[str],
                      shed: Sequence[str], ctx: SpecContext) -> None:
     """Every reference of the config, checked: all problems are collected in `ctx`."""
     paths = _entry_paths(tools, masters)
@@ -47,6 +49,9 @@ def check_references(tools: Mapping[str, ToolSpec], masters: Mapping[str, Master
                 hint = suggest(name, tools) or f"declared tools: {', '.join(sorted(tools)) or 'none'}"
                 ctx.problem(("master_tools", master.name, "operations", op), "no such tool in tools:", show(name), hint)
     _check_sections(tools, paths, sections, ctx)
+    for name, tool in tools.items():
+        if getattr(tool, "model", None) is not None:
+            _refer(ctx, (*paths[name], "model"), tool.model, "models", models)  # type: ignore[attr-defined]
     _check_caches(tools, caches, sections["pools"], ctx)
     _check_priorities(tools, paths, classes, shed, ctx)
 

@@ -15,6 +15,7 @@ from webmcp.errors import Problem
 
 if TYPE_CHECKING:
     from webmcp.config.caches import CacheSpec
+    from webmcp.config.models import ModelSpec
     from webmcp.config.prompts import PromptSpec
     from webmcp.config.resources import ResourceSpec
     from webmcp.config.tools import ToolSpec
@@ -290,6 +291,7 @@ class ConfigSpec:
     breakers: Mapping[str, BreakerSpec] = field(default_factory=dict)
     upstreams: Mapping[str, Any] = field(default_factory=dict)  # name -> an upstream kind's Spec
     caches: Mapping[str, CacheSpec] = field(default_factory=dict)
+    models: Mapping[str, ModelSpec] = field(default_factory=dict)
     scaling: ScalingSpec = ScalingSpec()
     telemetry: TelemetrySpec = TelemetrySpec()
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from webmcp.config.tools import ToolSpec
     from webmcp.config.upstreams import BreakerSpec
+    from webmcp.models.model import Model
     from webmcp.executor.memory import MemoryGuard
     from webmcp.executor.processes import WorkerProcesses
     from webmcp.upstreams.upstream import Upstream
@@ -129,6 +130,28 @@ class GraphContext:
 
     def breaker_spec(self, name: str | None) -> BreakerSpec | None:
         return None if name is None else self.spec.breakers[name]
+
+    async def model(self, name: str) -> Model:
+        import importlib.util
+
+        from webmcp.models.model import Model, ModelUnavailable
+
+        spec = self.spec.models[name]
+        if importlib.util.find_spec("sentence_transformers") is None:
+            raise self.fail(spec.where, f"the {spec.backend} backend is not installed",
+                            hint="pip install 'webmcp[embed]' (PyTorch and sentence-transformers)")
+        folder = Path(spec.path)
+        if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
+            what = "is not a folder" if not folder.is_dir() else "has no modules.json or config.json"
+            raise self.fail(spec.where, f"path {what}: not a sentence-transformers model", f'"{spec.path}"',
+                            "a local sentence-transformers directory; nothing is downloaded")
+        model = self.share(("model", spec), lambda: Model(spec), lambda m: m.close())
+        if spec.preload:
+            try:
+                await model.load()
+            except ModelUnavailable as exc:
+                raise self.fail(spec.where, str(exc)) from None
+        return model
 
     async def upstream(self, name: str, expected: type[U]) -> U:
         spec = self.spec.upstreams[name]

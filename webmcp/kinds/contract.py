@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from webmcp.errors import BuildFailure
     from webmcp.executor.processes import WorkerProcesses
     from webmcp.executor.threads import WorkerThreads
+    from webmcp.models.model import Model
     from webmcp.upstreams.upstream import Upstream
 
 T = TypeVar("T")
@@ -76,6 +77,10 @@ class BuildContext(Protocol):
 
     def breaker_spec(self, name: str | None) -> BreakerSpec | None:
         """The `breakers:` entry `name`, None for None."""
+
+    async def model(self, name: str) -> Model:
+        """The `models:` entry `name` at run time: one per Graph, kept across reloads that leave it unchanged,
+        loaded here with `preload: true` (a failure is a build problem at the entry)."""
 
     async def upstream(self, name: str, expected: type[U]) -> U:
         """The runtime of the `upstreams:` entry `name` (one per Graph, kept across reloads)."""
