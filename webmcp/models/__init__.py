@@ -1,0 +1,1 @@
+"""Models: embedding models served to tools, behind one micro-batcher per model."""
