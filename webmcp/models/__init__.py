@@ -1,1 +1,1 @@
-"""Embedding models: a backend that encodes texts, and a micro-batcher per model."""
+"""Models: embedding models served to tools, behind one micro-batcher per model."""

@@ -18,7 +18,8 @@ from collections.abc import Sequence
 
 from webmcp.config.models import ModelSpec
 from webmcp.errors import ToolError
-from webmcp.models.batcher import Batcher, Embedded, Encoder
+from webmcp.models.batcher import Batcher, Embedded
+from webmcp.models.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
