@@ -105,8 +105,8 @@ def _profile(
 
 def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
     from webmcp.config.caches import cache_specs
-    from webmcp.config.models import model_specs
     from webmcp.config.master import master_specs
+    from webmcp.config.models import model_specs
     from webmcp.config.prompts import PromptSpec
     from webmcp.config.references import check_references, upstream_sections
     from webmcp.config.registry import kind

@@ -42,6 +42,7 @@ class ModelSpec:
     preload: bool
     batch: BatchSpec
     where: Where = field(compare=False)  # an entry that only moved in the file is the same model
+    path_where: Where = field(compare=False)  # its `path` key, where a folder that is no model is reported
 
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> ModelSpec:
@@ -56,6 +57,7 @@ class ModelSpec:
             preload=node.get("preload", False),
             batch=BatchSpec.from_config(node.get("batch") or {}),
             where=ctx.where(path),
+            path_where=ctx.where((*path, "path")),
         )
 
 

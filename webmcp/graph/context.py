@@ -28,9 +28,9 @@ if TYPE_CHECKING:
 
     from webmcp.config.tools import ToolSpec
     from webmcp.config.upstreams import BreakerSpec
-    from webmcp.models.model import Model
     from webmcp.executor.memory import MemoryGuard
     from webmcp.executor.processes import WorkerProcesses
+    from webmcp.models.model import Model
     from webmcp.upstreams.upstream import Upstream
 
 T = TypeVar("T")
@@ -143,7 +143,7 @@ class GraphContext:
         folder = Path(spec.path)
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             what = "is not a folder" if not folder.is_dir() else "has no modules.json or config.json"
-            raise self.fail(spec.where, f"path {what}: not a sentence-transformers model", f'"{spec.path}"',
+            raise self.fail(spec.path_where, f"{what}: not a sentence-transformers model", f'"{spec.path}"',
                             "a local sentence-transformers directory; nothing is downloaded")
         model = self.share(("model", spec), lambda: Model(spec), lambda m: m.close())
         if spec.preload:

@@ -30,8 +30,9 @@ class TorchEncoder:
         import transformers
         from sentence_transformers import SentenceTransformer
 
-        transformers.logging.set_verbosity_error()  # no per-call "sequence longer than" warnings: we truncate
-        transformers.logging.disable_progress_bar()
+        hf_logging: Any = transformers.logging
+        hf_logging.set_verbosity_error()  # no per-call "sequence longer than" warnings: we truncate
+        hf_logging.disable_progress_bar()
         if spec.threads is not None:
             torch.set_num_threads(spec.threads)
         device = None if spec.device == "auto" else spec.device  # auto: cuda, else mps, else cpu
@@ -40,8 +41,10 @@ class TorchEncoder:
             self._model.to(getattr(torch, spec.dtype))
         self._tokenizer: Any = self._model.tokenizer
         self.name = spec.name
-        self.max_seq_length: int = int(self._model.max_seq_length)
-        dimensions = self._model.get_sentence_embedding_dimension()
+        self.max_seq_length: int = int(self._model.max_seq_length or 512)
+        dimension_of = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
+        dimensions = dimension_of()
         self.dimensions: int = int(dimensions) if dimensions is not None else 0
         log.info("model %r on %s (%s), %d dimensions, max %d tokens", spec.name, self._model.device, spec.dtype,
                  self.dimensions, self.max_seq_length)
