@@ -1,7 +1,7 @@
 """The micro-batcher of one embedding model: the queue of inputs, how batches are formed from it, the
 worker thread that runs the model, and the delivery of vectors back to the calls.
 
-Batching follows TEI and Triton (docs/research: embeddings.md §5, §6.4): when the model is free it takes
+Batching follows TEI and Triton (the embeddings research notes, §5 and §6.4): when the model is free it takes
 what is queued, without waiting (`max_wait` opts in to waiting); a batch is bounded by inputs and by
 *padded* tokens (longest input x inputs), inputs are counted one by one (a call may carry many), a full
 queue refuses at once, and inputs of cancelled calls are dropped before the model sees them.
