@@ -105,3 +105,4 @@ def test_a_missing_model_folder_and_an_unknown_model_are_located_errors(workdir:
     assert (f'webmcp.yaml:4:17: models.gone.path: is not a folder: not a sentence-transformers model '
             f'(got "{workdir}/no/such/folder"); a local sentence-transformers directory; nothing is downloaded'
             in done.stdout + done.stderr)
+

@@ -39,7 +39,13 @@ class TorchEncoder:
         self._model: Any = SentenceTransformer(spec.path, device=device, local_files_only=True)
         if spec.dtype != "float32":
             self._model.to(getattr(torch, spec.dtype))
-        self._tokenizer: Any = self._model.tokenizer
+        # A tokenizer of its own for counting on the event loop: the model's is used by `encode` in the worker
+        # thread, and a Hugging Face tokenizer call sets truncation and padding state on it while it runs.
+        from tokenizers import Tokenizer
+
+        self._tokenizer: Any = Tokenizer.from_str(self._model.tokenizer.backend_tokenizer.to_str())
+        self._tokenizer.no_truncation()
+        self._tokenizer.no_padding()
         self.name = spec.name
         self.max_seq_length: int = int(self._model.max_seq_length or 512)
         dimension_of = getattr(self._model, "get_embedding_dimension", None) or \
@@ -50,8 +56,7 @@ class TorchEncoder:
                  self.dimensions, self.max_seq_length)
 
     def token_lengths(self, texts: Sequence[str]) -> list[int]:
-        ids = self._tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(i) for i in ids]
+        return [len(encoding.ids) for encoding in self._tokenizer.encode_batch(list(texts), add_special_tokens=True)]
 
     def encode(self, texts: Sequence[str]) -> list[list[float]]:
         vectors = self._model.encode(list(texts), batch_size=max(1, len(texts)), convert_to_numpy=True,
