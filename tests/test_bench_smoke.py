@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -69,3 +71,13 @@ def test_wire_benchmark_runs_without_errors() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     rows = [line for line in done.stdout.splitlines() if line.startswith(("2025 stateless JSON ", "2026-07-28  "))]
     assert len(rows) == 2 and all(row.split()[-1] == "0" for row in rows), done.stdout
+
+
+@pytest.mark.slow
+def test_embedding_benchmark_runs() -> None:
+    """bench/embeddings.py completes on small counts with the real model and prints its figures."""
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "embeddings.py"), "--reps", "1", "--calls", "64",
+                           "--seconds", "0.5", "--webmcp", str(Path(sys.executable).parent / "webmcp")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "batched / one by one" in done.stdout and "Poisson 150 req/s" in done.stdout
