@@ -203,6 +203,12 @@ CASES = [
         ["webmcp.yaml:1:1: version: must be 1 (the only config format version so far) (got 2)"],
         id="version-2",
     ),
+    pytest.param(
+        "version: 1\nmodels:\n  m: {path: m, backend: onnx, dtype: float16}\ntools: {}\n",
+        ['webmcp.yaml:3:31: models.m.dtype: the onnx backend runs float32 only (got "float16"); '
+         "leave dtype out, or use backend: torch for half precision"],
+        id="onnx-model-in-half-precision",
+    ),
 ]
 
 

@@ -10,7 +10,7 @@ from webmcp.config.marked_yaml import Path
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
 
-Backend = Literal["torch"]
+Backend = Literal["torch", "onnx"]
 Device = Literal["auto", "cpu", "mps", "cuda"]
 Dtype = Literal["float32", "float16", "bfloat16"]
 
@@ -34,7 +34,7 @@ class BatchSpec:
 @dataclass(frozen=True, slots=True)
 class ModelSpec:
     name: str
-    path: str  # absolute: a sentence-transformers directory
+    path: str  # absolute: a sentence-transformers directory (with onnx/model.onnx for the onnx backend)
     backend: Backend
     device: Device
     dtype: Dtype
@@ -47,12 +47,17 @@ class ModelSpec:
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> ModelSpec:
         threads = node.get("threads", "auto")
+        backend = node.get("backend", "torch")
+        dtype = node.get("dtype", "float32")
+        if backend == "onnx" and dtype != "float32":
+            ctx.problem((*path, "dtype"), "the onnx backend runs float32 only", f'"{dtype}"',
+                        "leave dtype out, or use backend: torch for half precision")
         return cls(
             name=name,
             path=str((ctx.base_dir / node["path"]).resolve()),
-            backend=node.get("backend", "torch"),
+            backend=backend,
             device=node.get("device", "auto"),
-            dtype=node.get("dtype", "float32"),
+            dtype=dtype,
             threads=None if threads == "auto" else threads,
             preload=node.get("preload", False),
             batch=BatchSpec.from_config(node.get("batch") or {}),

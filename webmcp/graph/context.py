@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from webmcp.upstreams.upstream import Upstream
 
 T = TypeVar("T")
+# What each model backend imports, and how to install it.
+_BACKENDS = {
+    "torch": (("sentence_transformers",), "pip install 'webmcp[embed]' (PyTorch and sentence-transformers)"),
+    "onnx": (("onnxruntime", "tokenizers"), "pip install 'webmcp[embed-onnx]' (ONNX Runtime, tokenizers, numpy)"),
+}
 U = TypeVar("U", bound="Upstream")
 
 
@@ -137,14 +142,22 @@ class GraphContext:
         from webmcp.models.model import Model, ModelUnavailable
 
         spec = self.spec.models[name]
-        if importlib.util.find_spec("sentence_transformers") is None:
-            raise self.fail(spec.where, f"the {spec.backend} backend is not installed",
-                            hint="pip install 'webmcp[embed]' (PyTorch and sentence-transformers)")
+        modules, extra = _BACKENDS[spec.backend]
+        if any(importlib.util.find_spec(module) is None for module in modules):
+            raise self.fail(spec.where, f"the {spec.backend} backend is not installed", hint=extra)
         folder = Path(spec.path)
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
             what = "is not a folder" if not folder.is_dir() else "has no modules.json or config.json"
             raise self.fail(spec.path_where, f"{what}: not a sentence-transformers model", f'"{spec.path}"',
                             "a local sentence-transformers directory; nothing is downloaded")
+        if spec.backend == "onnx":
+            from webmcp.models.onnx_backend import GRAPH_FILES, graph_file
+
+            missing = [] if graph_file(folder) else [" (or ".join(GRAPH_FILES) + ")"]
+            missing += [] if (folder / "tokenizer.json").is_file() else ["tokenizer.json"]
+            if missing:
+                raise self.fail(spec.path_where, f"has no {' and no '.join(missing)}: not an onnx model folder",
+                                f'"{spec.path}"', "export one with: python scripts/export_onnx.py SOURCE TARGET")
         model = self.share(("model", spec), lambda: Model(spec), lambda m: m.close())
         if spec.preload:
             try:

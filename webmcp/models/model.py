@@ -30,7 +30,11 @@ class ModelUnavailable(ToolError):
 
 def load_encoder(spec: ModelSpec) -> Encoder:
     """The backend of `spec`, loaded (blocking)."""
-    from webmcp.models.torch_backend import TorchEncoder  # the only backend so far: torch
+    if spec.backend == "onnx":
+        from webmcp.models.onnx_backend import OnnxEncoder  # ONNX Runtime: no torch imported
+
+        return OnnxEncoder(spec)
+    from webmcp.models.torch_backend import TorchEncoder
 
     return TorchEncoder(spec)
 
