@@ -29,7 +29,7 @@ test: $(TEST_STAMP) lint
 	@$(VENV)/bin/python -m pytest
 
 lint: $(TEST_STAMP)
-	@$(VENV)/bin/ruff check webmcp tests bench examples
+	@$(VENV)/bin/ruff check webmcp tests bench examples scripts
 	@$(VENV)/bin/mypy
 	@$(VENV)/bin/lint-imports --no-cache
 
