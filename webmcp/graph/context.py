@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import aiohttp
     from redis.asyncio import Redis
 
+    from webmcp.config.models import ModelSpec
     from webmcp.config.tools import ToolSpec
     from webmcp.config.upstreams import BreakerSpec
     from webmcp.executor.memory import MemoryGuard
@@ -137,11 +138,24 @@ class GraphContext:
         return None if name is None else self.spec.breakers[name]
 
     async def model(self, name: str) -> Model:
-        import importlib.util
-
         from webmcp.models.model import Model, ModelUnavailable
 
         spec = self.spec.models[name]
+        key = ("model", spec)
+        if key not in self.shared:  # the first tool of this build naming it: check the backend and folder once
+            self._check_model(spec)
+        model = self.share(key, lambda: Model(spec), lambda m: m.close())
+        if spec.preload:
+            try:
+                await model.load()
+            except ModelUnavailable as exc:
+                raise self.fail(spec.where, str(exc)) from None
+        return model
+
+    def _check_model(self, spec: ModelSpec) -> None:
+        """The backend is installed and the folder holds a model it can read; a BuildFailure otherwise."""
+        import importlib.util
+
         modules, extra = _BACKENDS[spec.backend]
         if any(importlib.util.find_spec(module) is None for module in modules):
             raise self.fail(spec.where, f"the {spec.backend} backend is not installed", hint=extra)
@@ -158,13 +172,6 @@ class GraphContext:
             if missing:
                 raise self.fail(spec.path_where, f"has no {' and no '.join(missing)}: not an onnx model folder",
                                 f'"{spec.path}"', "export one with: python scripts/export_onnx.py SOURCE TARGET")
-        model = self.share(("model", spec), lambda: Model(spec), lambda m: m.close())
-        if spec.preload:
-            try:
-                await model.load()
-            except ModelUnavailable as exc:
-                raise self.fail(spec.where, str(exc)) from None
-        return model
 
     async def upstream(self, name: str, expected: type[U]) -> U:
         spec = self.spec.upstreams[name]
