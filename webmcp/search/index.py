@@ -66,9 +66,14 @@ class Summary:
     wrote: bool  # a new generation was written
 
     def line(self) -> str:
-        return (f"{self.files} files, {self.chunks} chunks; embedded {self.embedded_chunks} chunks of "
-                f"{self.embedded_files} files, reused {self.reused_chunks} chunks of {self.reused_files} files; "
+        return (f"{_count(self.files, 'file')}, {_count(self.chunks, 'chunk')}; embedded now "
+                f"{_count(self.embedded_chunks, 'chunk')} of {_count(self.embedded_files, 'file')}, reused "
+                f"{_count(self.reused_chunks, 'chunk')} of {_count(self.reused_files, 'file')}; "
                 f"{len(self.skipped)} skipped; {self.seconds:.2f} s")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)

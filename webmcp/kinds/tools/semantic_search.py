@@ -27,13 +27,13 @@ from webmcp.config.memo import cache_dir
 from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext
 from webmcp.config.tools import ToolSpec
-from webmcp.errors import ToolError
+from webmcp.errors import BuildFailure, ToolError
 
 if TYPE_CHECKING:
     from webmcp.call.context import Context
     from webmcp.kinds.contract import BuildContext
     from webmcp.models.model import Model
-    from webmcp.search.index import SearchIndex, Settings
+    from webmcp.search.index import Progress, SearchIndex, Settings, Summary
 
 log = logging.getLogger(__name__)
 
@@ -153,22 +153,32 @@ class SemanticSearchBackend:
                 "structuredContent": {"results": results}, "isError": False}
 
 
-async def build(spec: SemanticSearchToolSpec, ctx: BuildContext) -> Tool:
+def check_numpy(spec: SemanticSearchToolSpec) -> None:
     if importlib.util.find_spec("numpy") is None:
-        raise ctx.fail(spec.where, "kind semantic_search needs numpy, which is not installed", hint=EXTRA)
+        raise BuildFailure(spec.where.problem("kind semantic_search needs numpy, which is not installed", hint=EXTRA))
+
+
+async def refresh_index(spec: SemanticSearchToolSpec, model: Model,
+                        progress: Progress | None = None) -> tuple[SearchIndex, Summary]:
+    """The tool's index brought up to date with its corpus; a BuildFailure at the tool when it cannot be."""
+    from webmcp.search.index import refresh
+
+    where = settings(spec)
+    try:
+        return await refresh(where, model, progress)
+    except OSError as exc:
+        raise BuildFailure(spec.where.problem(f"cannot build its index in {where.folder}: {exc.strerror or exc}",
+                                              hint="set index_dir: to a folder it may write")) from None
+    except ToolError as exc:  # the model failed to load or to embed
+        raise BuildFailure(spec.where.problem(f"cannot build its index: {exc}")) from None
+
+
+async def build(spec: SemanticSearchToolSpec, ctx: BuildContext) -> Tool:
+    check_numpy(spec)
     model = await ctx.model(spec.model)
     index = None
     if ctx.connects:
-        from webmcp.search.index import refresh
-
-        where = settings(spec)
-        try:
-            index, summary = await refresh(where, model)
-        except OSError as exc:
-            raise ctx.fail(spec.where, f"cannot build its index in {where.folder}: {exc.strerror or exc}",
-                           hint="set index_dir: to a folder it may write") from None
-        except ToolError as exc:  # the model failed to load or to embed
-            raise ctx.fail(spec.where, f"cannot build its index: {exc}") from None
+        index, summary = await refresh_index(spec, model)
         log.info("semantic_search %r: %s", spec.name, summary.line())
     description = (f"Searches {', '.join(spec.files)} by meaning with the model {spec.model!r}: the passages "
                    f"closest to the query, best first, each with its file and line.")
