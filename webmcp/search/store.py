@@ -144,8 +144,9 @@ def write(folder: Path, key: Mapping[str, Any], files: dict[str, FileRows], vect
             _sync(f.fileno())
         os.replace(staged, folder / MANIFEST)
         _sync_folder(folder)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
+    except BaseException:  # the manifest still names the previous generation: drop what was written
+        for folder_written in (temporary, generation):
+            shutil.rmtree(folder_written, ignore_errors=True)
         raise
     for entry in os.scandir(folder):  # older generations and leftovers of interrupted writes
         if entry.name != generation.name and entry.name.startswith(("g-", "tmp-", f"{MANIFEST}.")):
