@@ -71,7 +71,7 @@ def test_a_long_paragraph_is_cut_at_whitespace_into_overlapping_windows() -> Non
     within `overlap` characters before the previous one ended, at a word."""
     words = " ".join(f"w{i:03d}" for i in range(100))  # 499 characters, one line
     chunks = chunk("title\n\n" + words, 100, 20)
-    assert chunks[0] == Chunk(1, "title")
+    assert chunks[0] == Chunk(1, "title", 0)
     windows = chunks[1:]
     assert all(c.line == 3 and len(c.text) <= 100 for c in windows)
     assert all(c.text.startswith("w") and c.text[-1] != " " for c in windows)
@@ -114,10 +114,10 @@ def test_chunks_cover_the_text_within_the_limit_at_their_lines(text: str, max_ch
     previous = -1
     for c in chunks:
         assert 0 < len(c.text) <= max_chars and c.text == c.text.strip()
-        assert 1 <= c.line <= len(lines)
-        start = text.find(c.text, max(offsets[c.line - 1], previous + 1))  # each chunk starts after the last
-        assert start != -1 and start < offsets[c.line]  # begins on its line
-        previous = start
-        for i in range(start, start + len(c.text)):
+        assert text[c.offset:c.offset + len(c.text)] == c.text
+        assert offsets[c.line - 1] <= c.offset < offsets[c.line]  # begins on its line
+        assert c.offset > previous  # each chunk starts after the one before
+        previous = c.offset
+        for i in range(c.offset, c.offset + len(c.text)):
             covered[i] = True
     assert all(covered[i] or ch.isspace() for i, ch in enumerate(text))

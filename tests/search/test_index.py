@@ -153,7 +153,7 @@ async def test_a_write_interrupted_before_the_manifest_leaves_the_old_index(corp
     monkeypatch.undo()
     old = store.open_stored(corpus / "index")
     assert old is not None and len(old.chunks) == 4 and "Cats sleep all day." in [t for _, t in old.chunks]
-    _, summary, model = await build(corpus)
+    _, _, model = await build(corpus)
     assert model.embedded == ["Cats changed."]
     assert sorted(p.name.split("-")[0] for p in (corpus / "index").iterdir()) == ["g", "lock", "manifest.json"]
 

@@ -33,6 +33,7 @@ _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 class Chunk:
     line: int  # 1-based line of the chunk's first character
     text: str
+    offset: int  # of its first character in the text
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +52,7 @@ def chunk(text: str, max_chars: int, overlap: int, markdown: bool = True) -> lis
     for section in _sections(text, starts, markdown):
         pieces = [p for start, end in section for p in _windows(text, start, end, max_chars, overlap)]
         for start, end in _pack(pieces, max_chars, overlap):
-            chunks.append(Chunk(bisect.bisect_right(starts, start), text[start:end]))
+            chunks.append(Chunk(bisect.bisect_right(starts, start), text[start:end], start))
     return chunks
 
 
