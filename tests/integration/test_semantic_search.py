@@ -169,6 +169,6 @@ def test_index_command_reports_config_errors_with_their_place(workdir: Path) -> 
     assert done.returncode == 3
     assert ('webmcp.yaml:7:57: tools.notes.files[0]: must be a glob relative to the config file\'s folder (got '
             '"/etc/*.md"); write it relative to the folder of the config file') in done.stderr
-    assert ("webmcp.yaml:7:95: tools.notes.chunk.overlap: must be less than half of chunk.max_chars (got 50); at most 49 for "
-            "max_chars 100") in done.stderr
+    assert ("webmcp.yaml:7:95: tools.notes.chunk.overlap: must be less than half of chunk.max_chars (got 50); "
+            "at most 49 for max_chars 100") in done.stderr
     assert "2 problems found" in done.stderr
