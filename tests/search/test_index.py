@@ -35,7 +35,9 @@ class FakeModel:
 
     def __init__(self, folder: Path) -> None:
         where = Where("webmcp.yaml", 1, 1, "models.fake")
-        self.spec = ModelSpec("fake", str(folder), "torch", "cpu", "float32", None, False, BatchSpec(), where, where)
+        self.spec = ModelSpec(name="fake", path=str(folder), backend="torch", device="cpu", dtype="float32", threads=1,
+                              preload=False, batch=BatchSpec(), pad_to_multiple_of=1, half_precision_check=None, env=(),
+                              where=where, path_where=where)
         self.dimensions = DIMENSIONS
         self.embedded: list[str] = []
 
