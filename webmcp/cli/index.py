@@ -34,23 +34,24 @@ def index(ctx: click.Context, config: str, profile: str | None) -> None:
     changed are embedded again, the others reused. Prints a summary per tool; loads a model only when
     something must be embedded."""
     from webmcp.kinds.imports import load
+    from webmcp.kinds.tools.semantic_search import SemanticSearchToolSpec
 
     setup_logging("warning")  # skipped files, globs matching nothing, a corrupt index rebuilt
     spec = load(config, overrides=given_overrides(ctx, {"profile": ("profile",)}))
-    tools = [t for t in spec.tools.values() if t.kind == "semantic_search"]
+    tools = [t for t in spec.tools.values() if isinstance(t, SemanticSearchToolSpec)]
     if not tools:
         click.echo(f"{config}: no semantic_search tool, nothing to index")
         return
     started = time.perf_counter()
-    summaries, loaded = asyncio.run(_index_all(spec, tools))  # type: ignore[arg-type]
+    summaries, loaded = asyncio.run(_index_all(spec, tools))
     for name, summary in summaries:
         click.echo(f"{name}: {summary.line()}")
     embedded = sum(s.embedded_chunks for _, s in summaries)
     reused = sum(s.reused_chunks for _, s in summaries)
     models = f"model loaded: {', '.join(loaded)}" if loaded else "no model loaded"
-    click.echo(f"{count(len(summaries), 'index')} up to date: embedded now {count(embedded, 'chunk')}, reused "
-               f"{count(reused, 'chunk')}; {models}; {time.perf_counter() - started:.2f} s".replace("indexs",
-                                                                                              "indexes"))
+    indexes = "1 index" if len(summaries) == 1 else f"{len(summaries)} indexes"
+    click.echo(f"{indexes} up to date: embedded now {count(embedded, 'chunk')}, reused {count(reused, 'chunk')}; "
+               f"{models}; {time.perf_counter() - started:.2f} s")
 
 
 async def _index_all(spec: ConfigSpec, tools: list[SemanticSearchToolSpec]) -> tuple[list[tuple[str, Summary]],
