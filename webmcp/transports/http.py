@@ -94,12 +94,13 @@ class HttpTransport:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         origin = request.headers.get("Origin")
+        host = host_name(request.host or "")  # "" when the Host value is malformed
         if self._allowed_hosts is not None:
-            if host_name(request.host or "") not in self._allowed_hosts:
+            if host not in self._allowed_hosts:
                 return _error_response(421, None, INVALID_REQUEST, f"Host {request.host!r} is not allowed")
             if origin is not None and origin_host(origin) not in self._allowed_hosts:
                 return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed")
-        elif origin is not None and origin_host(origin) != host_name(request.host or ""):
+        elif origin is not None and (not host or origin_host(origin) != host):
             # A public bind without an allow-list still refuses cross-origin browser requests.
             return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed "
                                    "(set server.http.allowed_hosts to allow other origins)")

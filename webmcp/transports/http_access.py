@@ -8,6 +8,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 
 from aiohttp import web
 
@@ -44,17 +45,21 @@ def allowed_hosts(server: ServerSpec) -> frozenset[str] | None:
     with no allow-list configured)."""
     configured = server.http.allowed_hosts
     if configured:
-        return frozenset(h.lower() for h in configured)
+        return frozenset(h.lower() for h in configured if h)
     if server.http.host in LOOPBACK:
         return LOOPBACK
     return None
 
 
+# A Host value: a bracketed IPv6 literal or a name without colons, then an optional port. Nothing else
+# may follow (`[::1]evil.example` is not `[::1]`).
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\[\]:/@\s]+)(?::[0-9]*)?")
+
+
 def host_name(host: str) -> str:
-    """`name` of a `name:port` (or `[v6]:port`) Host value, lower-cased."""
-    if host.startswith("["):
-        return host.split("]", 1)[0].lower() + "]"
-    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+    """`name` of a `name:port` (or `[v6]:port`) Host value, lower-cased; "" when it is not one."""
+    match = _HOST.fullmatch(host)
+    return match.group(1).lower() if match else ""
 
 
 def origin_host(origin: str) -> str:

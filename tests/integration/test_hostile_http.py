@@ -1,0 +1,71 @@
+"""The HTTP listener against a hostile client: malformed headers, spoofed hosts, trickling connections, and
+the endpoints a token guards. Each test is a defect found by trying the server that way (issue #17)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.integration.conftest import write_config
+from tests.integration.test_http import CONFIG, INIT, free_port, post, wait_for_port
+
+pytestmark = pytest.mark.anyio
+
+
+@contextlib.contextmanager
+def serve(workdir: Path, extra: str = "{}", env: dict[str, str] | None = None) -> Iterator[tuple[int, Path]]:
+    """`webmcp serve --transport http` with `extra` as server.http; yields (port, the file its stderr goes to)."""
+    config = write_config(workdir, CONFIG.replace("EXTRA", extra))
+    port = free_port()
+    errors = workdir / "stderr.log"
+    with errors.open("wb") as stderr:
+        proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http",
+                                 "--port", str(port)], cwd=workdir, env={**os.environ, **(env or {})},
+                                stdout=subprocess.DEVNULL, stderr=stderr)
+        try:
+            wait_for_port(proc, port)
+            yield port, errors
+        finally:
+            proc.terminate()
+            proc.wait(15)
+
+
+async def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, bytes]:
+    """Send `head` (request line and headers, as bytes) and `body`; the status and body of the reply."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(head + b"Content-Length: %d\r\nConnection: close\r\n\r\n" % len(body) + body)
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.read(), 10)
+    finally:
+        writer.close()
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+async def test_the_host_check_parses_bracketed_addresses(workdir: Path) -> None:
+    """`[::1]` followed by anything is not the loopback name `[::1]`: Host and Origin are refused."""
+    with serve(workdir) as (port, _):
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with aiohttp.ClientSession() as http:
+            assert (await post(http, url, INIT, {"Host": "[::1]evil.example"}))[0] == 421
+            assert (await post(http, url, INIT, {"Host": "[::1]:80evil.example"}))[0] == 421
+            assert (await post(http, url, INIT, {"Origin": "http://[::1]evil.example"}))[0] == 403
+            assert (await post(http, url, INIT, {"Host": f"[::1]:{port}", "Origin": f"http://[::1]:{port}"}))[0] == 200
+
+
+async def test_a_public_bind_refuses_origins_that_do_not_parse(workdir: Path) -> None:
+    """Without an allow-list, an Origin matching a malformed Host (both unparseable) is still refused."""
+    with serve(workdir, "{host: 0.0.0.0}") as (port, _):
+        url = f"http://127.0.0.1:{port}/mcp"
+        async with aiohttp.ClientSession() as http:
+            bad = {"Host": "[::1]evil.example", "Origin": "http://[::1]evil.example"}
+            assert (await post(http, url, INIT, bad))[0] == 403
