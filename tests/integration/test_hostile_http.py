@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import orjson
 import pytest
 
 from tests.integration.conftest import write_config
@@ -49,6 +50,20 @@ async def raw_request(port: int, head: bytes, body: bytes = b"") -> tuple[int, b
         writer.close()
     status_line, _, rest = answer.partition(b"\r\n")
     return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
+
+
+async def test_a_non_utf8_protocol_version_header_is_a_400_not_a_500(workdir: Path) -> None:
+    """An MCP-Protocol-Version header that is not UTF-8 gets 400 with a JSON-RPC error naming it, and no
+    traceback is logged; the server goes on serving."""
+    with serve(workdir) as (port, errors):
+        head = (b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                b"Accept: application/json\r\nMCP-Protocol-Version: 2025-\xff\xfe-18\r\n")
+        status, body = await raw_request(port, head, orjson.dumps(INIT))
+        assert status == 400
+        assert b'"code":-32600' in body and b"MCP-Protocol-Version header is not valid UTF-8" in body
+        async with aiohttp.ClientSession() as http:
+            assert (await post(http, f"http://127.0.0.1:{port}/mcp", INIT))[0] == 200
+    assert "Traceback" not in errors.read_text()
 
 
 async def test_the_host_check_parses_bracketed_addresses(workdir: Path) -> None:

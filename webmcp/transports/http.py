@@ -104,6 +104,10 @@ class HttpTransport:
             # A public bind without an allow-list still refuses cross-origin browser requests.
             return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed "
                                    "(set server.http.allowed_hosts to allow other origins)")
+        bad = next((name for name, value in request.headers.items()
+                    if name.lower().startswith("mcp-") and not _is_utf8(value)), None)
+        if bad is not None:  # echoed into an error, it could not even be serialised
+            return _error_response(400, None, INVALID_REQUEST, f"the {bad} header is not valid UTF-8")
         if self._token is not None and request.path == self.server.http.path and not bearer_ok(request, self._token):
             return unauthorized()
         try:
@@ -389,3 +393,12 @@ def _error_response(
 ) -> web.Response:
     body = orjson.dumps(jsonrpc.error(mid if type(mid) in (str, int) else None, code, message))
     return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+
+def _is_utf8(value: str) -> bool:
+    """False for a header value aiohttp decoded with surrogate escapes (bytes that are not UTF-8)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
