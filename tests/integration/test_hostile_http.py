@@ -84,3 +84,20 @@ async def test_a_public_bind_refuses_origins_that_do_not_parse(workdir: Path) ->
         async with aiohttp.ClientSession() as http:
             bad = {"Host": "[::1]evil.example", "Origin": "http://[::1]evil.example"}
             assert (await post(http, url, INIT, bad))[0] == 403
+
+
+async def test_metrics_need_the_token_when_one_is_configured(workdir: Path) -> None:
+    """With auth_token_env set, /metrics answers 401 without the token and 200 with it (as Prometheus scrapes
+    with a bearer token); /healthz and /readyz stay open for probes."""
+    with serve(workdir, "{auth_token_env: TEST_WEBMCP_TOKEN}", env={"TEST_WEBMCP_TOKEN": "s3cret"}) as (port, _):
+        base = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(base + "/metrics") as resp:
+                assert resp.status == 401 and "webmcp_" not in await resp.text()
+            async with http.get(base + "/metrics", headers={"Authorization": "Bearer wrong"}) as resp:
+                assert resp.status == 401
+            async with http.get(base + "/metrics", headers={"Authorization": "Bearer s3cret"}) as resp:
+                assert resp.status == 200
+            for probe in ("/healthz", "/readyz"):
+                async with http.get(base + probe) as resp:
+                    assert resp.status == 200

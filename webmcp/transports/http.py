@@ -76,6 +76,8 @@ class HttpTransport:
         self._clients = Clients(http.trusted_proxies)
         self._token = env_token(http.auth_token_env, "auth_token_env")
         self._admin_token = env_token(http.admin_token_env, "admin_token_env")
+        # What the token guards: the endpoint, and /metrics (tool names and call counts); the probes stay open.
+        self._guarded = frozenset({http.path, "/metrics"})
         state = server.request_state
         self._seal = Seal(env_token(state.secret_env, "request_state.secret_env", "server") or None, state.ttl)
 
@@ -108,7 +110,7 @@ class HttpTransport:
                     if name.lower().startswith("mcp-") and not _is_utf8(value)), None)
         if bad is not None:  # echoed into an error, it could not even be serialised
             return _error_response(400, None, INVALID_REQUEST, f"the {bad} header is not valid UTF-8")
-        if self._token is not None and request.path == self.server.http.path and not bearer_ok(request, self._token):
+        if self._token is not None and request.path in self._guarded and not bearer_ok(request, self._token):
             return unauthorized()
         try:
             return await handler(request)  # type: ignore[no-any-return]
