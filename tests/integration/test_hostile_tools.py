@@ -1,0 +1,40 @@
+"""Tools against hostile arguments and hostile backends: each test is a defect found by trying the server as a
+hostile client would (issue #17), driven through the official client against a real `webmcp serve`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import connect, write_config
+
+pytestmark = pytest.mark.anyio
+
+COMMANDS = """
+version: 1
+server: {event_loop: LOOP}
+tools:
+  report:
+    kind: command
+    argv: [python3, -c, "import os, sys; print(sys.argv[1:], os.environ['MODE'])", "--file={name}.txt"]
+    env: {MODE: "{mode}"}
+    input: {type: object, properties: {name: {type: string}, mode: {type: string}}, required: [name, mode]}
+"""
+
+
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+async def test_a_nul_byte_in_a_command_argument_is_refused_on_every_loop(workdir: Path, loop: str) -> None:
+    """A NUL in an argument bound for argv or env is an isError result naming the argument, and nothing runs
+    (uvloop used to cut `--file=report\\0-evil.txt` to `--file=report`)."""
+    config = write_config(workdir, COMMANDS.replace("LOOP", loop))
+    async with connect(config) as s:
+        r = await s.call_tool("report", {"name": "report\0-evil", "mode": "fast"})
+        assert r.is_error
+        assert r.content[0].text == ("Tool 'report': argument 'name' contains a NUL byte, which a command's argv[3] "
+                                     "cannot carry; nothing was run")
+        r = await s.call_tool("report", {"name": "report", "mode": "fa\0st"})
+        text = r.content[0].text
+        assert r.is_error and "argument 'mode' contains a NUL byte" in text and "env MODE" in text
+        r = await s.call_tool("report", {"name": "report", "mode": "fast"})
+        assert not r.is_error and r.content[0].text.strip() == "['--file=report.txt'] fast"
