@@ -61,7 +61,15 @@ def _app(seen: list[dict[str, Any]]) -> web.Application:
         peername = request.transport.get_extra_info("peername") if request.transport else None
         return web.json_response({"port": peername[1] if peername else None})
 
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"/loop?{request.query_string}")
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
     app = web.Application()
+    app.router.add_get("/loop", loop)
+    app.router.add_get("/redirect", redirect)
     app.router.add_get("/peer", peer)
     app.router.add_get("/chunked", chunked)
     app.router.add_get("/api/users/{id}/profile", profile)

@@ -3,10 +3,12 @@ hostile client would (issue #17), driven through the official client against a r
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from tests.integration.backend import run_backend
 from tests.integration.conftest import connect, write_config
 
 pytestmark = pytest.mark.anyio
@@ -38,3 +40,22 @@ async def test_a_nul_byte_in_a_command_argument_is_refused_on_every_loop(workdir
         assert r.is_error and "argument 'mode' contains a NUL byte" in text and "env MODE" in text
         r = await s.call_tool("report", {"name": "report", "mode": "fast"})
         assert not r.is_error and r.content[0].text.strip() == "['--file=report.txt'] fast"
+
+
+HTTP_TOOLS = """
+version: 1
+tools:
+  looping:
+    kind: http
+    request: {url: "BASE/loop", query: {api_key: "${TEST_API_KEY}"}}
+"""
+
+
+async def test_a_redirect_loop_error_does_not_show_the_query_secret(workdir: Path) -> None:
+    """The error result of a failed request names the URL without its query, even when the exception quotes it."""
+    with run_backend() as (base, _):
+        config = write_config(workdir, HTTP_TOOLS.replace("BASE", base))
+        async with connect(config, env={**os.environ, "TEST_API_KEY": "k-SECRET-123"}) as s:
+            r = await s.call_tool("looping", {})
+    assert r.is_error and f"{base}/loop" in r.content[0].text
+    assert "k-SECRET-123" not in r.content[0].text and "api_key" not in r.content[0].text

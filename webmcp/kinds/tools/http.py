@@ -6,6 +6,7 @@ aiohttp is imported only when a config has http tools (it costs ~200 ms and ~20 
 from __future__ import annotations
 
 import base64
+import re
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -167,7 +168,7 @@ class HttpBackend:
                 raw = b"".join(chunks)
                 status, reason, ctype = resp.status, resp.reason, resp.content_type
         except self._client_error as exc:
-            text = f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {exc}"
+            text = f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {_scrub(str(exc))}"
             if balanced:
                 raise AttemptFailed(text, safe=isinstance(exc, self._connect_error)) from None
             if self._guarded:
@@ -189,6 +190,20 @@ def _origin(url: str) -> str:
     """scheme://host/path, without credentials or the query (they may carry secrets)."""
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _scrub(text: str) -> str:
+    """`text` (an exception's, which may quote the URL it failed on) with every URL cut to its origin and path."""
+    def cut(match: re.Match[str]) -> str:
+        try:
+            return _origin(match.group())
+        except ValueError:  # not a URL urlsplit can read (a bad IPv6 literal): none of it is shown
+            return "<url>"
+
+    return _URL.sub(cut, text)
 
 
 def _result(raw: bytes, ctype: str) -> dict[str, Any]:
