@@ -59,3 +59,32 @@ async def test_a_redirect_loop_error_does_not_show_the_query_secret(workdir: Pat
             r = await s.call_tool("looping", {})
     assert r.is_error and f"{base}/loop" in r.content[0].text
     assert "k-SECRET-123" not in r.content[0].text and "api_key" not in r.content[0].text
+
+
+REDIRECTS = """
+version: 1
+tools:
+  hop:
+    kind: http
+    request:
+      url: "BASE/redirect"
+      query: {to: "{to}"}
+      headers: {X-Api-Key: "${TEST_API_KEY}", Authorization: "Bearer ${TEST_API_KEY}", X-Trace: "t-1"}
+"""
+
+
+async def test_a_redirect_to_another_origin_drops_every_configured_header(workdir: Path) -> None:
+    """A redirect within the origin keeps the configured headers; one to another origin (another port) is
+    followed without any of them, so a custom X-Api-Key never reaches it."""
+    with run_backend() as (base, seen), run_backend() as (other, elsewhere):
+        config = write_config(workdir, REDIRECTS.replace("BASE", base))
+        async with connect(config, env={**os.environ, "TEST_API_KEY": "k-SECRET-123"}) as s:
+            same = await s.call_tool("hop", {"to": "/search?q=same"})
+            away = await s.call_tool("hop", {"to": f"{other}/search?q=away"})
+    assert not same.is_error and not away.is_error
+    assert away.structured_content == {"query": "away", "limit": None, "hits": 3}
+    (here,) = [r["headers"] for r in seen if r["path"] == "/search"]
+    assert here["X-Api-Key"] == "k-SECRET-123" and here["X-Trace"] == "t-1"
+    (there,) = [r["headers"] for r in elsewhere if r["path"] == "/search"]
+    assert not {"X-Api-Key", "Authorization", "X-Trace"} & set(there)
+    assert "k-SECRET-123" not in str(there)

@@ -78,6 +78,10 @@ class HttpToolSpec(ToolSpec):
         )
 
 
+MAX_REDIRECTS = 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+
+
 def _compile_body(template: Any) -> Any:
     """The body template with every string parsed once (at build time, not per call)."""
     if isinstance(template, str):
@@ -149,25 +153,44 @@ class HttpBackend:
 
     async def _send(self, url: str, query: dict[str, str], headers: dict[str, str], body: bytes | None,
                     balanced: bool) -> dict[str, Any]:
-        """One request. `balanced`: through an upstream, where a failure of the endpoint raises
-        AttemptFailed (counted against the endpoint, maybe tried again) instead of being the result."""
+        """One request, following redirects. `balanced`: through an upstream, where a failure of the endpoint
+        raises AttemptFailed (counted against the endpoint, maybe tried again) instead of being the result."""
         spec = self.spec
         target = self._make_url(url, encoded=True)
+        method, data = spec.method, body
+        params: dict[str, str] | None = query
         try:
-            async with self._session.request(spec.method, target, params=query, headers=headers, data=body) as resp:
-                too_big = f"HTTP response too large (over {spec.max_response} bytes)"
-                if spec.method != "HEAD" and (resp.content_length or 0) > spec.max_response:
-                    return error_result(too_big)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_chunked(65536):
-                    size += len(chunk)
-                    if size > spec.max_response:
-                        return error_result(too_big)
-                    chunks.append(chunk)
-                raw = b"".join(chunks)
-                status, reason, ctype = resp.status, resp.reason, resp.content_type
-        except self._client_error as exc:
+            for _ in range(MAX_REDIRECTS + 1):
+                async with self._session.request(method, target, params=params, headers=headers, data=data,
+                                                 allow_redirects=False) as resp:
+                    location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
+                    if location is None:
+                        too_big = f"HTTP response too large (over {spec.max_response} bytes)"
+                        if method != "HEAD" and (resp.content_length or 0) > spec.max_response:
+                            return error_result(too_big)
+                        chunks: list[bytes] = []
+                        size = 0
+                        async for chunk in resp.content.iter_chunked(65536):
+                            size += len(chunk)
+                            if size > spec.max_response:
+                                return error_result(too_big)
+                            chunks.append(chunk)
+                        raw = b"".join(chunks)
+                        status, reason, ctype = resp.status, resp.reason, resp.content_type
+                        break
+                    current = target
+                    target, params = current.join(self._make_url(location)), None
+                    if target.scheme not in ("http", "https"):
+                        return error_result(f"HTTP {spec.method} {_origin(url)} redirected to a non-HTTP URL")
+                    if target.origin() != current.origin():
+                        # The configured headers (tokens, API keys) were meant for the first origin only.
+                        headers = {k: v for k, v in headers.items() if k.lower() == "content-type" and data}
+                    if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
+                        method, data = ("HEAD" if method == "HEAD" else "GET"), None
+                        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            else:
+                return error_result(f"HTTP {spec.method} {_origin(url)} failed: more than {MAX_REDIRECTS} redirects")
+        except (self._client_error, ValueError) as exc:
             text = f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {_scrub(str(exc))}"
             if balanced:
                 raise AttemptFailed(text, safe=isinstance(exc, self._connect_error)) from None
