@@ -300,6 +300,8 @@ class ConfigSpec:
     machine: Machine | None = field(default=None, compare=False)  # as the profile and `auto` settings read it
     origins: Origins | None = field(default=None, compare=False)  # which layer wrote each value
     document: Mapping[str, Any] = field(default_factory=dict, compare=False)  # all layers merged, as validated
+    # values expanded from the environment → `${NAME}`: never shown (config/interpolate.conceal)
+    secrets: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def observes_calls(self) -> bool:
