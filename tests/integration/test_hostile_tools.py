@@ -3,13 +3,17 @@ hostile client would (issue #17), driven through the official client against a r
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from tests.integration.backend import run_backend
 from tests.integration.conftest import connect, write_config
+from tests.integration.test_http import free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -88,3 +92,32 @@ async def test_a_redirect_to_another_origin_drops_every_configured_header(workdi
     (there,) = [r["headers"] for r in elsewhere if r["path"] == "/search"]
     assert not {"X-Api-Key", "Authorization", "X-Trace"} & set(there)
     assert "k-SECRET-123" not in str(there)
+
+
+HUNG = """
+version: 1
+executor: {threads: 2}
+telemetry: {listen: "127.0.0.1:PORT"}
+tools:
+  hang: {kind: python, function: "sample_tools:blocking_sleep", timeout: 300ms}
+  greet: {kind: python, function: "sample_tools:greet"}
+"""
+
+
+async def test_hung_sync_calls_do_not_starve_the_other_sync_tools(workdir: Path) -> None:
+    """With threads: 2, two sync calls past their timeout keep running in their threads; each thread is
+    replaced, so an unrelated sync tool still answers at once; /metrics and the log report it."""
+    port = free_port()
+    config = write_config(workdir, HUNG.replace("PORT", str(port)))
+    log = workdir / "stderr.log"
+    with log.open("w") as errlog:
+        async with connect(config, stderr=errlog) as s:
+            hung = await asyncio.gather(*(s.call_tool("hang", {"seconds": 4}) for _ in range(2)))
+            assert all(r.is_error and "timed out" in r.content[0].text for r in hung)
+            started = time.monotonic()
+            r = await s.call_tool("greet", {"name": "still served"})
+            assert not r.is_error and time.monotonic() - started < 1.0
+            async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as resp:
+                metrics = await resp.text()
+    assert "webmcp_worker_threads_lost 2.0" in metrics and "webmcp_worker_threads_replaced_total 2.0" in metrics
+    assert "still holds its worker thread: replaced" in log.read_text()
