@@ -101,3 +101,67 @@ async def test_metrics_need_the_token_when_one_is_configured(workdir: Path) -> N
             for probe in ("/healthz", "/readyz"):
                 async with http.get(base + probe) as resp:
                     assert resp.status == 200
+
+
+async def trickle(port: int, head: bytes, drip: bytes, every: float = 0.3, limit: float = 15.0) -> tuple[float, bytes]:
+    """Send `head`, then `drip` every `every` seconds until the server closes the connection; how long that
+    took, and what the server answered."""
+    started = asyncio.get_running_loop().time()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    answer = b""
+    try:
+        writer.write(head)
+        while asyncio.get_running_loop().time() - started < limit:
+            try:
+                chunk = await asyncio.wait_for(reader.read(65536), every)
+            except TimeoutError:
+                writer.write(drip)
+                continue
+            if not chunk:
+                break
+            answer += chunk
+    except ConnectionError:
+        pass
+    finally:
+        writer.close()
+    return asyncio.get_running_loop().time() - started, answer
+
+
+async def test_trickling_clients_are_cut_off_while_a_normal_client_is_served(workdir: Path) -> None:
+    """Ten connections trickling header lines and ten trickling a chunked body that never ends are closed within
+    header_timeout / body_timeout (the body ones with 408); meanwhile a normal client is served at once."""
+    with serve(workdir, "{header_timeout: 1s, body_timeout: 1s}") as (port, _):
+        start = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        chunked = start + (b"Content-Type: application/json\r\nAccept: application/json\r\n"
+                           b"Transfer-Encoding: chunked\r\n\r\n")
+        slow = [trickle(port, start, b"X-Slow: 1\r\n") for _ in range(10)]
+        slow += [trickle(port, chunked, b"1\r\n \r\n") for _ in range(10)]
+        pending = asyncio.gather(*slow)
+        await asyncio.sleep(0.3)
+        async with aiohttp.ClientSession() as http:
+            started = asyncio.get_running_loop().time()
+            assert (await post(http, f"http://127.0.0.1:{port}/mcp", INIT))[0] == 200
+            assert asyncio.get_running_loop().time() - started < 1.0
+        results = await pending
+    headers, bodies = results[:10], results[10:]
+    assert all(took < 3.0 for took, _ in headers), headers
+    assert all(took < 4.0 and answer.startswith(b"HTTP/1.1 408") for took, answer in bodies), bodies
+
+
+async def test_connections_over_the_caps_get_503_at_once(workdir: Path) -> None:
+    """max_connections_per_client: 3 idle connections from 127.0.0.1 are kept, a fourth gets 503; with
+    max_connections: 5 a connection from another address beyond the total gets 503 too; once the idle
+    connections close, requests are served again."""
+    with serve(workdir, "{max_connections: 5, max_connections_per_client: 3, header_timeout: 30s}") as (port, _):
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+        refused = await raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        assert refused[0] == 503 and b"max_connections_per_client" in refused[1]
+        idle += [await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0)) for _ in range(2)]
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.3", 0))
+        answer = await asyncio.wait_for(reader.read(), 5)
+        writer.close()
+        assert answer.startswith(b"HTTP/1.1 503") and b"server.http.max_connections)" in answer
+        for _, w in idle:
+            w.close()
+        await asyncio.sleep(0.2)
+        assert (await raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"))[0] == 200

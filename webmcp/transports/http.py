@@ -14,7 +14,9 @@ Contract:
   without a session) is sessionless in every mode: each POST is one request served on its own, with
   the HTTP status its error code maps to (400, 404), and JSON or SSE as for the 2025 revisions.
 - Every request to the endpoint passes the Host/Origin check (DNS-rebinding protection), the bearer
-  token check when one is configured, and the body size limit (413).
+  token check when one is configured, and the body size limit (413); its body is read in full within
+  `body_timeout` (else 408). Connections are capped and must send their headers within `header_timeout`
+  (http_limits.py).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from webmcp.transports.http_access import (
     unauthorized,
 )
 from webmcp.transports.http_admin import Admin, add_admin_routes
+from webmcp.transports.http_limits import ConnectionCap
 from webmcp.transports.http_session import END, HttpSession, Reply, Standalone, end_alone, is_reply_to
 
 log = logging.getLogger(__name__)
@@ -113,10 +116,26 @@ class HttpTransport:
         if self._token is not None and request.path in self._guarded and not bearer_ok(request, self._token):
             return unauthorized()
         try:
+            if request.body_exists:  # read here, in full, within body_timeout; handlers get it from memory
+                deadline = self.server.http.body_timeout
+                try:
+                    async with asyncio.timeout(deadline):
+                        await request.read()
+                except TimeoutError:
+                    response = _error_response(408, None, INVALID_REQUEST, f"the request body did not arrive "
+                                               f"within {deadline:g}s (server.http.body_timeout)")
+                    response.force_close()
+                    return response
             return await handler(request)  # type: ignore[no-any-return]
         except web.HTTPRequestEntityTooLarge:
             limit = self.server.max_message_size
             return _error_response(413, None, INVALID_REQUEST, f"message too large: over {limit} bytes")
+
+    def limit_connections(self, listener: web.Server) -> ConnectionCap:
+        """Cap the open connections of `listener` (server.http.max_connections[_per_client])."""
+        cap = ConnectionCap(self.server.http, self._clients)
+        cap.install(listener)
+        return cap
 
     # -- POST --------------------------------------------------------------------------------
     async def post(self, request: web.Request) -> web.StreamResponse:

@@ -75,7 +75,7 @@ class Clients:
     def __init__(self, trusted: tuple[str, ...]) -> None:
         self._trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
 
-    def _is_proxy(self, address: str) -> bool:
+    def is_proxy(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -86,16 +86,17 @@ class Clients:
         if sid is not None:
             return "session:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
         address = request.remote or "unknown"
-        if self._trusted and self._is_proxy(address):
+        if self._trusted and self.is_proxy(address):
             hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-            while hops and self._is_proxy(hops[-1]):
+            while hops and self.is_proxy(hops[-1]):
                 hops.pop()
             if hops:
                 address = hops[-1]
-        return "address:" + _bucket(address)
+        return "address:" + address_bucket(address)
 
 
-def _bucket(address: str) -> str:
+def address_bucket(address: str) -> str:
+    """An address as one client: an IPv6 address stands for its /64."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:
