@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from webmcp.call.results import HIDDEN, hide
 from webmcp.config.layers import Override
 from webmcp.errors import ConfigError, WebmcpError
 
@@ -88,7 +89,10 @@ _CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"<>]+@")
 
 class HidingCredentials(logging.Formatter):
     """Every log line with a URL's credentials cut to `***@`, tracebacks included: library loggers (httpx,
-    httpcore, aiohttp) put whole URLs in their messages, at levels a server may run at."""
+    httpcore, aiohttp) put whole URLs in their messages, at levels a server may run at. Values the config
+    took from the environment are shown as their `${VAR}` (6 characters or more: shorter ones are more
+    likely a number or a word of the line)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return _CREDENTIALS.sub(r"\1***@", super().format(record))
+        line = _CREDENTIALS.sub(r"\1***@", super().format(record))
+        return hide(line) if HIDDEN else line

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 import orjson
 import yaml
 
+from webmcp.call.results import SHORTEST_HIDDEN, hide
 from webmcp.errors import Problem
 
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -118,9 +119,6 @@ def expand(text: str, env: Mapping[str, str], source: str) -> tuple[str, ColumnM
     return "".join(out), cmap, problems
 
 
-# Values this short are masked only where they are the whole shown value: inside a sentence they are
-# more likely a number or a word of the message than the variable.
-_SHORT = 6
 # The values of the load or build under way (set by config/load.py and graph/build.py), for `show`.
 SECRETS: ContextVar[Mapping[str, str] | None] = ContextVar("SECRETS", default=None)
 
@@ -128,12 +126,11 @@ SECRETS: ContextVar[Mapping[str, str] | None] = ContextVar("SECRETS", default=No
 def conceal_text(text: str, secrets: Mapping[str, str], *, whole: bool = False) -> str:
     """`text` with every value that came from the environment shown as the reference that brought it
     (`htp://bob:${PASS}@host`), as written and as JSON escapes it. `whole`: `text` is one shown value,
-    where a short one is masked too."""
-    for value, ref in sorted(secrets.items(), key=lambda item: -len(item[0])):
-        if len(value) >= _SHORT:
-            text = text.replace(value, ref).replace(orjson.dumps(value).decode()[1:-1], ref)
-        elif whole and text.strip('"') in (value, orjson.dumps(value).decode()[1:-1]):
-            text = text.replace(text.strip('"'), ref)
+    where a value shorter than SHORTEST_HIDDEN is masked too."""
+    text = hide(text, secrets)
+    for value, ref in secrets.items() if whole else ():
+        if len(value) < SHORTEST_HIDDEN and text.strip('"') in (value, orjson.dumps(value).decode()[1:-1]):
+            return text.replace(text.strip('"'), ref)
     return text
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any
 
+from webmcp.call import results
 from webmcp.config import interpolate, layers, marked_yaml, memo
 from webmcp.config.layers import Origins, Override
 from webmcp.config.machine import Machine, choose_profile, current
@@ -51,7 +52,9 @@ def load(
     secrets: dict[str, str] = {}
     token = interpolate.SECRETS.set(secrets)
     try:
-        return replace(_load(path, overrides, env, machine), secrets=secrets)
+        spec = replace(_load(path, overrides, env, machine), secrets=secrets)
+        results.HIDDEN.update(secrets)
+        return spec
     except ConfigError as exc:
         raise ConfigError([interpolate.conceal(p, secrets) for p in exc.problems]) from None
     finally:
