@@ -119,7 +119,7 @@ def expand(text: str, env: Mapping[str, str], source: str) -> tuple[str, ColumnM
     return "".join(out), cmap, problems
 
 
-# The values of the load or build under way (set by config/load.py and graph/build.py), for `show`.
+# The values the load under way took from the environment (set by config/load.py), for `show`.
 SECRETS: ContextVar[Mapping[str, str] | None] = ContextVar("SECRETS", default=None)
 
 
