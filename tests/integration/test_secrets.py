@@ -109,5 +109,7 @@ async def _run(workdir: Path) -> None:
         upstream.wait(10)
     assert "HTTP Request: POST" in shown["log"] and "webmcp_tool_calls_total" in shown["/metrics"]
     assert "the backend refused key ${T_KEY}" in shown["result of leaky"] and "${T_KEY}" in shown["log"]
+    assert '"generation"' in shown["status --json"] and '"looping"' in shown["tools --json"]
+    assert "${T_KEY}" in shown["profile --format json"] and "leaky" in shown["spans"]
     leaks = [(where, name) for where, text in shown.items() for name, value in SECRETS.items() if value in text]
     assert leaks == [], leaks
