@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from webmcp import __version__
+from webmcp.cli.bench import bench
 from webmcp.cli.catalog import schema, tools
 from webmcp.cli.profile import profile
 from webmcp.cli.serving import cache, reload, serve, status
@@ -22,5 +23,5 @@ def main() -> None:
     """webmcp: a declarative MCP server. One YAML file declares the tools; webmcp serves them."""
 
 
-for command in (validate, serve, tools, reload, cache, status, schema, profile):
+for command in (validate, serve, tools, reload, cache, status, schema, profile, bench):
     main.add_command(command)

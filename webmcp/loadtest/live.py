@@ -1,0 +1,77 @@
+"""Progress while a run goes: a rich live panel on a terminal, plain lines on stderr otherwise (a CI log,
+a pipe). Both show the stage, time left, calls/s, p95, errors and the server's and driver's readings."""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+from typing import Any, TextIO
+
+from webmcp.loadtest.record import percentiles_ms
+from webmcp.loadtest.workload import Tick
+
+
+def describe(tick: Tick) -> list[str]:
+    """The figures of one second, as short phrases."""
+    row, recorder = tick.row, tick.recorder
+    total = recorder.total
+    stage = recorder.stages[tick.stage]
+    parts = [
+        f"{tick.elapsed:5.0f}s/{tick.duration:g}s",
+        f"stage {tick.stage + 1}/{tick.stages} (target {tick.target:g})",
+        f"{row['calls']:,} calls/s",
+        f"p95 {percentiles_ms(stage.histogram)['p95']:g} ms (stage)",
+        f"errors {total.errors:,} ({total.errors / total.calls if total.calls else 0:.2%})",
+        f"in flight {row['in_flight']}",
+    ]
+    if "rss_mb" in row:
+        parts.append(f"server {row['rss_mb']:g} MB, CPU {row['server_cpu']:g}%")
+    parts.append(f"driver CPU {row['driver_cpu']:g}%")
+    return parts
+
+
+class LiveView:
+    """A context manager fed one Tick a second."""
+
+    def __init__(self, stream: TextIO | None = None, every: float = 1.0) -> None:
+        self.stream = stream or sys.stderr
+        self.every = every
+        self.live: Any = None
+        self.last = -1e9
+
+    def __enter__(self) -> LiveView:
+        if self.stream.isatty():
+            try:
+                from rich.console import Console
+                from rich.live import Live
+            except ImportError:
+                return self  # plain lines; rich is in the bench extra
+            self.live = Live(console=Console(file=self.stream), refresh_per_second=4, transient=True)
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self.live is not None:
+            self.live.__exit__(kind, exc, tb)
+            self.live = None
+
+    def update(self, tick: Tick) -> None:
+        parts = describe(tick)
+        if self.live is not None:
+            from rich.table import Table
+
+            table = Table.grid(padding=(0, 2))
+            table.add_row(*parts[:3])
+            table.add_row(*parts[3:6])
+            table.add_row(*parts[6:])
+            self.live.update(table)
+            return
+        if tick.elapsed - self.last >= self.every - 0.05:
+            self.last = tick.elapsed
+            print("bench: " + " · ".join(parts), file=self.stream, flush=True)
+
+    def say(self, text: str) -> None:
+        if self.live is not None:
+            self.live.console.print(text)
+        else:
+            print(text, file=self.stream, flush=True)
