@@ -97,6 +97,10 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
         click.echo(verdicts)
     if report["interrupted"]:
         raise Interrupted("interrupted: the report covers what was measured until Ctrl-C")
+    if report["stopped_early"]:
+        from webmcp.loadtest.errors import ServerUnavailable
+
+        raise ServerUnavailable(f"the run stopped early: {report['stopped_early']}")
     failed = [row["threshold"] for row in report["thresholds"] if not row["ok"]]
     failed += [f"baseline {row['metric']} ({row['change']})" for row in report["baseline"] or [] if row["regressed"]]
     if failed:

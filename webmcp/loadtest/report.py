@@ -21,11 +21,12 @@ CPU_WARNING = 90.0  # % of one core: the driver is one event loop
 
 
 def build(*, scenario: Scenario, target: dict[str, Any], recorder: Recorder, probe: Probe, elapsed: float,
-          interrupted: bool, loop_lag_ms: float, session_failures: int, started: datetime.datetime) -> dict[str, Any]:
+          interrupted: bool, loop_lag_ms: float, session_failures: int, started: datetime.datetime,
+          server_gone: str | None = None) -> dict[str, Any]:
     """Every figure of one run."""
     report: dict[str, Any] = {"schema": SCHEMA, "target": target, "scenario": scenario.description,
                               "started": started.isoformat(timespec="seconds"), "elapsed_s": round(elapsed, 3),
-                              "interrupted": interrupted}
+                              "interrupted": interrupted, "stopped_early": server_gone}
     report.update(recorder.total.figures(elapsed))
     report["tools"] = {name: tally.figures(elapsed) for name, tally in recorder.tools.items()}
     report["stages"] = [
@@ -41,6 +42,8 @@ def build(*, scenario: Scenario, target: dict[str, Any], recorder: Recorder, pro
         lag = percentiles_ms(recorder.lag)
         driver["lag_ms"] = {key: lag[key] for key in ("p50", "p99", "max")}
     driver["warnings"] = _warnings(scenario, report, driver)
+    if server_gone is not None:
+        driver["warnings"].insert(0, f"the run stopped early: {server_gone}")
     report["driver"] = driver
     report["error_samples"] = dict(recorder.samples)
     report["timeline"] = recorder.timeline
@@ -72,7 +75,8 @@ def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
         return runs[0]
     elapsed = sum(run["elapsed_s"] for run in runs)
     merged = {key: runs[-1][key] for key in ("schema", "target", "scenario", "started")}
-    merged.update({"elapsed_s": round(elapsed, 3), "interrupted": any(run["interrupted"] for run in runs)})
+    merged.update({"elapsed_s": round(elapsed, 3), "interrupted": any(run["interrupted"] for run in runs),
+                   "stopped_early": next((run["stopped_early"] for run in runs if run["stopped_early"]), None)})
     merged.update(_merge_figures(runs, elapsed))
     merged["tools"] = {name: _merge_figures([run["tools"][name] for run in runs], elapsed) for name in runs[0]["tools"]}
     merged["stages"] = [

@@ -117,7 +117,8 @@ async def run_once(scenario: Scenario, endpoint: Endpoint, stopper: Stopper,
         info = {**endpoint.describe(), "server": session.server_info.get("serverInfo")}
         return reports.build(scenario=scenario, target=info, recorder=recorder, probe=probe, elapsed=elapsed,
                              interrupted=stopper.interrupted, loop_lag_ms=workload.loop_lag_ms,
-                             session_failures=workload.session_failures, started=started)
+                             session_failures=workload.session_failures, started=started,
+                             server_gone=workload.server_gone)
     finally:
         await target.close()
 
@@ -134,7 +135,7 @@ async def bench(scenario: Scenario, endpoint: Endpoint, repeat: int, on_tick: Ca
             if repeat > 1:
                 say(f"bench: run {index + 1} of {repeat}")
             runs.append(await run_once(scenario, endpoint, stopper, on_tick))
-            if stopper.interrupted:
+            if stopper.interrupted or runs[-1]["stopped_early"]:
                 break
         return reports.merge(runs)
     finally:

@@ -47,6 +47,7 @@ class Session(Protocol):
 class Target(Protocol):
     pid: int | None
     transport: str
+    ended: str | None  # why the server is gone for good (a stdio child that exited), else None
 
     async def session(self) -> Session: ...
 
@@ -198,6 +199,7 @@ class HttpTarget:
     """A Streamable HTTP endpoint; each session is its own MCP session (or, on 2026-07-28, headers)."""
 
     transport = "http"
+    ended: str | None = None
 
     def __init__(self, url: str, protocol: str, pid: int | None) -> None:
         import aiohttp

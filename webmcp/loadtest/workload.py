@@ -91,6 +91,7 @@ class Workload:
         self.pick = scenario.picker()
         self.generators = {plan.name: plan.arguments() for plan in scenario.tools}
         self.session_failures = 0
+        self.server_gone: str | None = None
         self.loop_lag_ms = 0.0
 
     def stage_at(self, t: float) -> int:
@@ -138,6 +139,10 @@ class Workload:
             outcome, detail = "timeout", f"no reply within {self.scenario.timeout:g}s"
         except TransportFailure as exc:
             outcome, detail = "transport_error", str(exc)
+            await asyncio.sleep(0)  # a dead connection fails without waiting: let the loop run anyway
+            if self.target.ended is not None and not self.stopper.soft.is_set():
+                self.server_gone = self.target.ended
+                self.stopper.soft.set()  # no server left to measure: stop rather than count failures
         else:
             if "error" in reply:
                 outcome, detail = "jsonrpc_error", str(reply["error"])
@@ -179,7 +184,7 @@ class Workload:
             await asyncio.sleep(1)
             return
         try:
-            while not stopping[0]:
+            while not stopping[0] and not self.stopper.soft.is_set():
                 await self._call(session, self.pick(rng), rng, self.clock())
         finally:
             await session.close()
