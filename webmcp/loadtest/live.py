@@ -17,7 +17,7 @@ def describe(tick: Tick) -> list[str]:
     total = recorder.total
     stage = recorder.stages[tick.stage]
     parts = [
-        f"{tick.elapsed:5.0f}s/{tick.duration:g}s",
+        f"{tick.elapsed:5.0f}s of {tick.duration:g}s, {max(0.0, tick.duration - tick.elapsed):.0f}s left",
         f"stage {tick.stage + 1}/{tick.stages} (target {tick.target:g})",
         f"{row['calls']:,} calls/s",
         f"p95 {percentiles_ms(stage.histogram)['p95']:g} ms (stage)",
@@ -46,7 +46,7 @@ class LiveView:
                 from rich.live import Live
             except ImportError:
                 return self  # plain lines; rich is in the bench extra
-            self.live = Live(console=Console(file=self.stream), refresh_per_second=4, transient=True)
+            self.live = Live(console=Console(file=self.stream), refresh_per_second=2, transient=True)
             self.live.__enter__()
         return self
 

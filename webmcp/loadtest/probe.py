@@ -5,6 +5,7 @@ refreshed every few seconds only, and the driver reads from a thread."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ import psutil
 from webmcp.loadtest.errors import BenchUsageError
 
 CHILDREN_EVERY = 5.0  # seconds between scans for the server's child processes
+MIN_INTERVAL = 0.25  # seconds: a shorter span makes CPU percentages meaningless
 
 
 class Probe:
@@ -30,6 +32,9 @@ class Probe:
         self.server_cpu: list[float] = []
         self.driver_cpu: list[float] = []
         self._last = (time.monotonic(), self._server_seconds(), self._driver_seconds())
+        self._origin = self._last
+        self._readings: dict[str, Any] = {}
+        self._lock = threading.Lock()  # the driver reads from a thread, and once more at the end
 
     def _tree(self) -> list[psutil.Process]:
         if self.server is None:
@@ -68,6 +73,14 @@ class Probe:
         return total / 1e6
 
     def read(self) -> dict[str, Any]:
+        """This reading; one taken too soon after the last (the run's final one) repeats the last."""
+        with self._lock:
+            if time.monotonic() - self._last[0] < MIN_INTERVAL and self._readings:
+                return dict(self._readings)
+            self._readings = self._read()
+            return dict(self._readings)
+
+    def _read(self) -> dict[str, Any]:
         now, server, driver = time.monotonic(), self._server_seconds(), self._driver_seconds()
         last_now, last_server, last_driver = self._last
         self._last = (now, server, driver)
@@ -81,6 +94,10 @@ class Probe:
             self.rss.append(readings["rss_mb"])
             self.server_cpu.append(readings["server_cpu"])
         return readings
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """(server, driver) CPU seconds from the probe's start to its last reading."""
+        return self._last[1] - self._origin[1], self._last[2] - self._origin[2]
 
     def summary(self) -> dict[str, Any] | None:
         """The server's figures over the run (None when its pid is unknown)."""

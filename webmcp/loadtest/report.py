@@ -35,8 +35,13 @@ def build(*, scenario: Scenario, target: dict[str, Any], recorder: Recorder, pro
         for i, (stage, tally) in enumerate(zip(scenario.stages, recorder.stages, strict=True))
     ]
     report["server"] = probe.summary()
+    server_cpu, driver_cpu = probe.cpu_seconds()
+    per_call = 1e6 / report["calls"] if report["calls"] else 0.0
+    if report["server"] is not None:
+        report["server"]["cpu_us_per_call"] = round(server_cpu * per_call, 1)
     cpu = probe.driver_cpu or [0.0]
     driver: dict[str, Any] = {"cpu_percent": {"mean": round(sum(cpu) / len(cpu), 1), "max": max(cpu)},
+                              "cpu_us_per_call": round(driver_cpu * per_call, 1),
                               "loop_lag_ms_max": round(loop_lag_ms, 2), "session_failures": session_failures}
     if scenario.model == "open":
         lag = percentiles_ms(recorder.lag)
@@ -130,10 +135,11 @@ def summary(report: dict[str, Any]) -> str:
         server = report["server"]
         lines.append(f"server pid {server['pid']}: RSS max {server['rss_mb']['max']:g} MB (first "
                      f"{server['rss_mb']['first']:g}, last {server['rss_mb']['last']:g}), CPU mean "
-                     f"{server['cpu_percent']['mean']:g}% of a core")
+                     f"{server['cpu_percent']['mean']:g}% of a core, {server['cpu_us_per_call']:g} µs per call")
     driver = report["driver"]
     if "cpu_percent" in driver:
-        text = f"driver: CPU mean {driver['cpu_percent']['mean']:g}% of a core"
+        text = (f"driver: CPU mean {driver['cpu_percent']['mean']:g}% of a core, "
+                f"{driver['cpu_us_per_call']:g} µs per call")
         if "lag_ms" in driver:
             text += f", schedule lag p99 {driver['lag_ms']['p99']:g} ms"
         lines.append(text)
