@@ -222,3 +222,19 @@ def test_ctrl_c_stops_the_run_and_writes_the_report(http_url: str, folder: Path)
     out = report(path)
     assert out["interrupted"] is True and out["calls"] > 0 and out["elapsed_s"] < 10
     assert "INTERRUPTED" in stdout
+
+
+def test_stress_finds_the_concurrency_where_the_server_starts_failing(tmp_path: Path) -> None:
+    """Two slots and a queue of two: 4 clients are served, 8 get "server overloaded" results; --stress says so."""
+    config = write_config(tmp_path, CONFIG.replace("{max_concurrency: 2}", "{max_concurrency: 2, queue_limit: 2}"))
+    done = bench("--stress", "--stress-max", "16", "--stress-hold", "1s", "--tool", "nap", "--args",
+                 '{"seconds": 0.05}', "--json", str(tmp_path / "stress.json"), *serve_stdio(config), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = report(tmp_path / "stress.json")
+    stress = out["stress"]
+    assert [step["load"] for step in stress["steps"]] == [1, 2, 4, 8]
+    assert stress["last_good"]["load"] == 4 and stress["last_good"]["held"]
+    assert stress["breaking_point"]["load"] == 8 and stress["breaking_point"]["signal"].startswith("errors ")
+    assert stress["breaking_point"] == stress["steps"][-1]
+    assert set(out) >= PINNED and out["calls"] == sum(step["calls"] for step in stress["steps"])
+    assert "last good: 4 clients; breaking point: 8 clients (errors " in done.stdout

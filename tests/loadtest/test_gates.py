@@ -8,6 +8,7 @@ import pytest
 
 from webmcp.loadtest.errors import BenchUsageError
 from webmcp.loadtest.gates import check_thresholds, compare, parse_threshold
+from webmcp.loadtest.stress import judge
 
 
 def report(p95: float = 100.0, throughput: float = 200.0, error_rate: float = 0.0, rss: float | None = 50.0,
@@ -83,3 +84,18 @@ def test_baseline_regression_must_show_in_every_repeat() -> None:
 def test_memory_is_compared_only_when_both_reports_have_it() -> None:
     """A report without the server's pid has no memory figure: the comparison leaves memory out."""
     assert "rss_mb" not in {r["metric"] for r in compare(report(rss=None), report())}
+
+
+@pytest.mark.parametrize(("step", "model", "level", "signal"), [
+    ({"error_rate": 0.05, "p95": 4999, "throughput": 95}, "open", 100, None),
+    ({"error_rate": 0.06, "p95": 10, "throughput": 100}, "closed", 8, "errors 6.0% > 5%"),
+    ({"error_rate": 0.0, "p95": 5001, "throughput": 100}, "closed", 8, "p95 5001 ms > 5000 ms"),
+    ({"error_rate": 0.0, "p95": 10, "throughput": 94}, "open", 100, "achieved 94 calls/s < 95% of 100"),
+    ({"error_rate": 0.0, "p95": 10, "throughput": 3}, "closed", 100, None),  # no target rate in the closed model
+])
+def test_a_stress_step_holds_or_names_what_broke_it(step: dict[str, float], model: str, level: float,
+                                                     signal: str | None) -> None:
+    """errors <= 5%, p95 <= 5 s and, open model, achieved >= 95% of the rate; else the signal that tripped."""
+    figures = {"stopped_early": None, "error_rate": step["error_rate"], "latency_ms": {"p95": step["p95"]},
+               "throughput": step["throughput"]}
+    assert judge(figures, model, level) == signal

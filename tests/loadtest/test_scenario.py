@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import re
 from pathlib import Path
 
 import pytest
 
 from webmcp.loadtest.errors import BenchUsageError
 from webmcp.loadtest.scenario import Stage, compose, parse_stages
+from webmcp.loadtest.stress import StressPlan
 from webmcp.loadtest.workload import arrivals
 
 
@@ -132,3 +134,24 @@ def test_arrivals_keep_the_rate_and_ramp_linearly() -> None:
     assert sum(1 for t in ramp if t < 1) == 25  # a quarter of the area under the ramp is in its first half
     both = list(arrivals((Stage(1, 10, 10), Stage(1, 20, 20))))
     assert len(both) == 30 and all(1 <= t < 2 for t in both[10:])
+
+
+@pytest.mark.parametrize(("plan", "levels"), [
+    (StressPlan(), [2.0**i for i in range(11)]),
+    (StressPlan(start=50, step="50", max=200), [50, 100, 150, 200]),
+    (StressPlan(start=10, step="x3", max=100), [10, 30, 90]),
+])
+def test_stress_levels(plan: StressPlan, levels: list[float]) -> None:
+    """Defaults 1, x2, up to 1024; a number adds; xN multiplies; never past max."""
+    assert list(plan.levels()) == levels
+
+
+@pytest.mark.parametrize(("plan", "message"), [
+    (StressPlan(step="fast"), "--stress-step 'fast': a number to add"),
+    (StressPlan(step="x1"), "--stress-step 'x1': the load must grow at each step"),
+    (StressPlan(start=8, max=4), "--stress-start 8 and --stress-max 4: need 0 < start <= max"),
+])
+def test_bad_stress_plans(plan: StressPlan, message: str) -> None:
+    """A step that does not grow the load, or a start above max, is a usage error."""
+    with pytest.raises(BenchUsageError, match=re.escape(message)):
+        next(plan.levels())

@@ -50,13 +50,23 @@ def _env(name: str) -> str:
               help="Override a baseline tolerance: latency=10%, throughput=5%, memory=20%, errors=1% (points).")
 @click.option("--repeat", envvar=_env("REPEAT"), type=click.IntRange(1), default=1,
               help="Runs of the scenario; a baseline regression must show in every one.")
+@click.option("--stress", is_flag=True, envvar=_env("STRESS"),
+              help="Step the load up to the breaking point: clients, or calls/s with --rate.")
+@click.option("--stress-start", envvar=_env("STRESS_START"), type=click.FloatRange(0, min_open=True), default=1.0,
+              help="The first step's load.")
+@click.option("--stress-step", envvar=_env("STRESS_STEP"), default="x2",
+              help="Added at each step (50), or xN to multiply (x2).")
+@click.option("--stress-max", envvar=_env("STRESS_MAX"), type=click.FloatRange(0, min_open=True), default=1024.0,
+              help="The highest load tried.")
+@click.option("--stress-hold", envvar=_env("STRESS_HOLD"), default="10s", help="How long each step lasts.")
 @click.option("--json", "json_path", envvar=_env("JSON"), type=click.Path(dir_okay=False),
               help="Write the report here (every figure, with the encoded histograms).")
 @reports_errors
 def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | None, scenario: str | None,
           tool: str | None, args: str | None, concurrency: int | None, rate: float | None, duration: str | None,
           stages: str | None, sessions: int | None, timeout: str | None, thresholds: tuple[str, ...],
-          baseline: str | None, tolerances: tuple[str, ...], repeat: int, json_path: str | None) -> None:
+          baseline: str | None, tolerances: tuple[str, ...], repeat: int, stress: bool, stress_start: float,
+          stress_step: str, stress_max: float, stress_hold: str, json_path: str | None) -> None:
     """Load an MCP server and report latency, throughput, errors, memory and CPU.
 
     \b
@@ -78,6 +88,18 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
         raise BenchUsageError("give the server: --url URL (Streamable HTTP), or -- COMMAND... to start it over stdio")
     if pid is not None and command:
         raise BenchUsageError("--pid is for --url; over stdio the pid is the child's")
+    stress_plan = None
+    if stress:
+        given = [flag for flag, value in (("--concurrency", concurrency), ("--duration", duration),
+                                          ("--stages", stages)) if value is not None]
+        if given or repeat > 1:
+            raise BenchUsageError(f"--stress sets the load and the time itself (--stress-start, --stress-step, "
+                                  f"--stress-max, --stress-hold): drop {', '.join(given) or '--repeat'}")
+        from webmcp.loadtest.stress import StressPlan
+
+        stress_plan = StressPlan(stress_start, stress_step, stress_max, _duration(stress_hold, "--stress-hold"))
+        next(stress_plan.levels())  # a bad step is a usage error now
+        duration = stress_hold
     plan = compose(file=scenario, tool=tool, args=args, concurrency=concurrency, rate=rate, duration=duration,
                    stages=stages, thresholds=thresholds, timeout=timeout, sessions=sessions)
     checks = [gates.parse_threshold(text) for text in plan.thresholds]
@@ -86,12 +108,16 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
     endpoint = Endpoint(url, tuple(command), protocol, pid)
 
     with LiveView() as view:
-        report = _run(run_bench(plan, endpoint, repeat, view.update, view.say))
+        report = _run(run_bench(plan, endpoint, repeat, view.update, view.say, stress_plan))
     report["thresholds"] = gates.check_thresholds(report, checks)
     report["baseline"] = gates.compare(report, old, limits) if old is not None else None
     if json_path:
         Path(json_path).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
     click.echo(summary(report))
+    if "stress" in report:
+        from webmcp.loadtest.stress import render
+
+        click.echo(render(report["stress"]))
     verdicts = gates.render(report["thresholds"], report["baseline"] or [])
     if verdicts:
         click.echo(verdicts)
@@ -119,6 +145,16 @@ def _run(coroutine: Any) -> dict[str, Any]:
         return report
     report = uvloop.run(coroutine)
     return report
+
+
+def _duration(text: str, flag: str) -> float:
+    from webmcp.config.units import parse_duration
+    from webmcp.loadtest.errors import BenchUsageError
+
+    try:
+        return parse_duration(text)
+    except ValueError:
+        raise BenchUsageError(f"{flag}: must be a duration like 10s or 1m (got {text!r})") from None
 
 
 def _read_baseline(path: str) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from webmcp.loadtest.errors import BenchUsageError, ServerUnavailable
 from webmcp.loadtest.probe import Probe
 from webmcp.loadtest.record import Recorder
 from webmcp.loadtest.scenario import Scenario
+from webmcp.loadtest.stress import StressPlan, stress
 from webmcp.loadtest.wire import HttpTarget, Session, StdioTarget, Target, TransportFailure
 from webmcp.loadtest.workload import Stopper, Tick, Workload
 
@@ -102,39 +103,57 @@ def check_calls(scenario: Scenario, tools: dict[str, dict[str, Any]]) -> None:
         raise BenchUsageError("\n".join(problems))
 
 
-async def run_once(scenario: Scenario, endpoint: Endpoint, stopper: Stopper,
-                   on_tick: Callable[[Tick], None]) -> dict[str, Any]:
+async def prepare(scenario: Scenario, endpoint: Endpoint) -> tuple[Target, dict[str, Any]]:
+    """The target, opened and checked against the scenario, and what it says of itself."""
     target = await endpoint.open()
     try:
         session = await target.session()
         check_calls(scenario, await list_tools(session))
         await session.close()
-        probe = Probe(target.pid)
-        recorder = Recorder([plan.name for plan in scenario.tools], len(scenario.stages))
-        workload = Workload(scenario, target, recorder, probe, stopper, on_tick)
-        started = datetime.datetime.now(datetime.UTC)
-        elapsed = await workload.run()
-        info = {**endpoint.describe(), "server": session.server_info.get("serverInfo")}
-        return reports.build(scenario=scenario, target=info, recorder=recorder, probe=probe, elapsed=elapsed,
-                             interrupted=stopper.interrupted, loop_lag_ms=workload.loop_lag_ms,
-                             session_failures=workload.session_failures, started=started,
-                             server_gone=workload.server_gone)
-    finally:
+    except BaseException:
         await target.close()
+        raise
+    return target, {**endpoint.describe(), "server": session.server_info.get("serverInfo")}
+
+
+async def measure(scenario: Scenario, target: Target, info: dict[str, Any], stopper: Stopper,
+                  on_tick: Callable[[Tick], None]) -> dict[str, Any]:
+    """One run of the scenario on an open target: its report."""
+    probe = Probe(target.pid)
+    recorder = Recorder([plan.name for plan in scenario.tools], len(scenario.stages))
+    workload = Workload(scenario, target, recorder, probe, stopper, on_tick)
+    started = datetime.datetime.now(datetime.UTC)
+    elapsed = await workload.run()
+    return reports.build(scenario=scenario, target=info, recorder=recorder, probe=probe, elapsed=elapsed,
+                         interrupted=stopper.interrupted, loop_lag_ms=workload.loop_lag_ms,
+                         session_failures=workload.session_failures, started=started,
+                         server_gone=workload.server_gone)
 
 
 async def bench(scenario: Scenario, endpoint: Endpoint, repeat: int, on_tick: Callable[[Tick], None],
-                say: Callable[[str], None]) -> dict[str, Any]:
-    """`repeat` runs of the scenario, merged into one report (each run's figures under `runs`)."""
+                say: Callable[[str], None], stress_plan: StressPlan | None = None) -> dict[str, Any]:
+    """`repeat` runs of the scenario (a fresh target each), merged into one report (each run's figures
+    under `runs`); or, with a stress plan, its steps on one target."""
     stopper = Stopper()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGINT, stopper.interrupt)
     try:
+        if stress_plan is not None:
+            target, info = await prepare(scenario, endpoint)
+            try:
+                return await stress(scenario, stress_plan, lambda step: measure(step, target, info, stopper, on_tick),
+                                    stopper, say)
+            finally:
+                await target.close()
         runs = []
         for index in range(repeat):
             if repeat > 1:
                 say(f"bench: run {index + 1} of {repeat}")
-            runs.append(await run_once(scenario, endpoint, stopper, on_tick))
+            target, info = await prepare(scenario, endpoint)
+            try:
+                runs.append(await measure(scenario, target, info, stopper, on_tick))
+            finally:
+                await target.close()
             if stopper.interrupted or runs[-1]["stopped_early"]:
                 break
         return reports.merge(runs)
