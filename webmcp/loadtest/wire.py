@@ -169,13 +169,16 @@ class StdioTarget:
 
     async def close(self) -> None:
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():
-            self.proc.stdin.close()
-        try:
-            await asyncio.wait_for(self.proc.wait(), 5)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.kill()
-            await self.proc.wait()
+            self.proc.stdin.close()  # end of input: an MCP stdio server's cue to finish and exit
+        for stop in (None, self.proc.terminate, self.proc.kill):
+            if stop is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    stop()
+            try:
+                await asyncio.wait_for(self.proc.wait(), 5)
+                break
+            except TimeoutError:
+                continue
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -210,6 +213,8 @@ class HttpTarget:
         self.ids = itertools.count(1)
 
     async def session(self) -> HttpSession:
+        import aiohttp
+
         session = HttpSession(self)
         if self.protocol == SESSIONLESS:
             reply = await session.request("server/discover", {}, 30.0, where="server/discover")
@@ -221,7 +226,10 @@ class HttpTarget:
         reply = await session.request("initialize", initialize_params(self.protocol), 30.0, where="initialize")
         session.server_info = check_initialized(reply, self.url)
         session.version = str(session.server_info.get("protocolVersion", self.protocol))
-        await session.notify("notifications/initialized")
+        try:
+            await session.notify("notifications/initialized")
+        except (aiohttp.ClientError, OSError) as exc:
+            raise ServerUnavailable(f"cannot reach {self.url} (notifications/initialized): {exc}") from None
         return session
 
     async def close(self) -> None:
