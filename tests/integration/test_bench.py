@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.integration.conftest import write_config
-from tests.integration.test_http import http_server
+from tests.integration.test_http import free_port, http_server, wait_for_port
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +33,7 @@ tools:
   fails: {kind: python, function: "sample_tools:fails"}
 """
 PINNED = {"calls", "errors", "error_rate", "throughput", "latency_ms"}
+SDK_SERVER = Path(__file__).with_name("sdk_echo_server.py")
 
 # A stdio server that answers tools/call in turn: a JSON-RPC error, an isError result, no answer at
 # all, a good result; it exits after its 40th call.
@@ -238,3 +239,30 @@ def test_stress_finds_the_concurrency_where_the_server_starts_failing(tmp_path: 
     assert stress["breaking_point"] == stress["steps"][-1]
     assert set(out) >= PINNED and out["calls"] == sum(step["calls"] for step in stress["steps"])
     assert "last good: 4 clients; breaking point: 8 clients (errors " in done.stdout
+
+
+@pytest.mark.parametrize("how", ["stdio", "http 2025-11-25", "http 2026-07-28"])
+def test_drives_a_server_built_on_the_official_sdk(how: str, tmp_path: Path) -> None:
+    """Not only webmcp: the SDK's MCPServer over stdio, and over HTTP with sessions or sessionless."""
+    load = ["--tool", "echo", "--args", '{"text": {"words": 2}}', "--rate", "20", "--duration", "1s",
+            "--json", str(tmp_path / "sdk.json")]
+    if how == "stdio":
+        done = bench(*load, "--", sys.executable, str(SDK_SERVER), cwd=tmp_path)
+    else:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, str(SDK_SERVER), str(port)], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        try:
+            wait_for_port(proc, port)
+            done = bench(*load, "--url", f"http://127.0.0.1:{port}/mcp", "--pid", str(proc.pid),
+                         "--protocol", how.split()[1], cwd=tmp_path)
+        finally:
+            proc.terminate()
+            proc.wait(15)
+            assert proc.stderr is not None
+            proc.stderr.close()
+    assert done.returncode == 0, done.stderr
+    out = report(tmp_path / "sdk.json")
+    assert (out["calls"], out["errors"]) == (20, 0)
+    assert out["target"]["server"]["name"] == "sdk-echo"
+    assert out["server"]["rss_mb"]["max"] > 10

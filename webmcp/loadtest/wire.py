@@ -221,7 +221,10 @@ class HttpTarget:
             if "result" not in reply:
                 raise ServerUnavailable(f"{self.url}: server/discover failed: "
                                         f"{orjson.dumps(reply.get('error')).decode()}; does it serve {SESSIONLESS}?")
-            session.server_info = dict(reply["result"])
+            result = dict(reply["result"])
+            meta: dict[str, Any] = result["_meta"] if isinstance(result.get("_meta"), dict) else {}
+            result.setdefault("serverInfo", meta.get("io.modelcontextprotocol/serverInfo"))  # where 2026 puts it
+            session.server_info = result
             return session
         reply = await session.request("initialize", initialize_params(self.protocol), 30.0, where="initialize")
         session.server_info = check_initialized(reply, self.url)
