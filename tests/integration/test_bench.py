@@ -120,7 +120,8 @@ def test_report_shape_over_http_on_both_revisions(http_url: str, folder: Path) -
     port = int(http_url.split(":")[2].split("/")[0])
     pid = next(c.pid for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port and c.pid)
     done = bench("--url", http_url, "--pid", str(pid), "--tool", "greet", "--args", '{"name": {"words": 2}}',
-                 "--stages", "1s:4,1s:4", "--json", str(folder / "shape.json"), cwd=folder)
+                 "--stages", "1s:4,1s:4", "--json", str(folder / "shape.json"), "--html", str(folder / "shape.html"),
+                 cwd=folder)
     assert done.returncode == 0, done.stderr
     out = report(folder / "shape.json")
     assert set(out) >= PINNED and set(out["latency_ms"]) >= {"p50", "p95", "p99", "max"}
@@ -133,6 +134,9 @@ def test_report_shape_over_http_on_both_revisions(http_url: str, folder: Path) -
     assert out["target"] == {"transport": "http", "endpoint": http_url, "protocol": "2025-11-25",
                              "server": {"name": "webmcp", "version": out["target"]["server"]["version"]}}
     assert out["timeline"] and {"t", "calls", "p95", "rss_mb", "driver_cpu"} <= set(out["timeline"][0])
+    page = (folder / "shape.html").read_text()
+    assert page.count("<svg") == 4 and "Server memory (RSS, MB)" in page and "p95" in page
+    assert "<script" not in page and "src=" not in page and "href=" not in page  # readable offline
 
     modern = bench("--url", http_url, "--protocol", "2026-07-28", "--tool", "greet", "--args", '{"name": "x"}',
                    "--rate", "40", "--duration", "1s", "--json", str(folder / "modern.json"), cwd=folder)

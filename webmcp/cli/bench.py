@@ -61,12 +61,14 @@ def _env(name: str) -> str:
 @click.option("--stress-hold", envvar=_env("STRESS_HOLD"), default="10s", help="How long each step lasts.")
 @click.option("--json", "json_path", envvar=_env("JSON"), type=click.Path(dir_okay=False),
               help="Write the report here (every figure, with the encoded histograms).")
+@click.option("--html", "html_path", envvar=_env("HTML"), type=click.Path(dir_okay=False),
+              help="Write a self-contained page with charts over time (latency, throughput, errors, memory).")
 @reports_errors
 def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | None, scenario: str | None,
           tool: str | None, args: str | None, concurrency: int | None, rate: float | None, duration: str | None,
           stages: str | None, sessions: int | None, timeout: str | None, thresholds: tuple[str, ...],
           baseline: str | None, tolerances: tuple[str, ...], repeat: int, stress: bool, stress_start: float,
-          stress_step: str, stress_max: float, stress_hold: str, json_path: str | None) -> None:
+          stress_step: str, stress_max: float, stress_hold: str, json_path: str | None, html_path: str | None) -> None:
     """Load an MCP server and report latency, throughput, errors, memory and CPU.
 
     \b
@@ -111,14 +113,18 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
         report = _run(run_bench(plan, endpoint, repeat, view.update, view.say, stress_plan))
     report["thresholds"] = gates.check_thresholds(report, checks)
     report["baseline"] = gates.compare(report, old, limits) if old is not None else None
-    if json_path:
-        Path(json_path).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
-    click.echo(summary(report))
+    verdicts = gates.render(report["thresholds"], report["baseline"] or [])
     if "stress" in report:
         from webmcp.loadtest.stress import render
 
-        click.echo(render(report["stress"]))
-    verdicts = gates.render(report["thresholds"], report["baseline"] or [])
+        verdicts = "\n".join(filter(None, [render(report["stress"]), verdicts]))
+    if json_path:
+        Path(json_path).write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    if html_path:
+        from webmcp.loadtest import html
+
+        Path(html_path).write_text(html.render(report, verdicts))
+    click.echo(summary(report))
     if verdicts:
         click.echo(verdicts)
     if report["interrupted"]:
