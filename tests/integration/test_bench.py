@@ -105,12 +105,12 @@ def test_open_model_shows_the_queueing_the_closed_model_hides(transport: str, fo
     assert closed.returncode == 0, closed.stderr
     assert opened.returncode == 0, opened.stderr
     closed_report, open_report = report(folder / f"closed-{transport}.json"), report(folder / f"open-{transport}.json")
-    assert closed_report["latency_ms"]["p95"] < 150
+    assert closed_report["latency_ms"]["p95"] < 250
     assert 25 < closed_report["throughput"] <= 42  # the server's pace, not ours
     assert open_report["calls"] == 120 and open_report["errors"] == 0
     assert open_report["latency_ms"]["p95"] > 500  # 20 calls/s too many pile up for 2 s
-    assert open_report["latency_ms"]["p95"] > 5 * closed_report["latency_ms"]["p95"]
-    assert open_report["driver"]["lag_ms"]["p99"] < 50  # the queue is the server's, not the driver's
+    assert open_report["latency_ms"]["p95"] > 3 * closed_report["latency_ms"]["p95"]
+    assert open_report["driver"]["lag_ms"]["p99"] < 100  # the queue is the server's, not the driver's
 
 
 def test_report_shape_over_http_on_both_revisions(http_url: str, folder: Path) -> None:

@@ -23,7 +23,7 @@ def _env(name: str) -> str:
 
 
 @click.command(context_settings={"show_default": True})
-@click.argument("command", nargs=-1, type=click.UNPROCESSED)
+@click.argument("command", nargs=-1, type=click.UNPROCESSED, metavar="[-- COMMAND...]")
 @click.option("--url", envvar=_env("URL"), help="A Streamable HTTP endpoint, e.g. http://127.0.0.1:8765/mcp.")
 @click.option("--protocol", envvar=_env("PROTOCOL"), type=click.Choice(PROTOCOLS), default=PROTOCOLS[0],
               help="HTTP: the revision to speak (2026-07-28: sessionless).")
