@@ -20,6 +20,11 @@ from webmcp.cli import main
     (["--stress", "--stress-step", "x1", "--tool", "t", "--", "srv"], "--stress-step 'x1': the load must grow"),
     (["--threshold", "p95 under 1s", "--tool", "t", "--", "srv"], "--threshold 'p95 under 1s': write METRIC OP VALUE"),
     (["--tolerance", "speed=5%", "--tool", "t", "--", "srv"], "--tolerance 'speed=5%': write KIND=PERCENT"),
+    (["--soak", "1h", "--url", "http://127.0.0.1:9/mcp", "--tool", "t"],
+     "--soak needs the server's memory: start it with -- COMMAND..., or give --pid"),
+    (["--soak", "1h", "--duration", "5m", "--tool", "t", "--", "srv"], "--soak sets the duration: drop --duration"),
+    (["--soak", "1h", "--soak-max-growth", "lots", "--tool", "t", "--", "srv"],
+     "--soak-max-growth 'lots': write MB per hour, e.g. 10MB/h"),
 ])
 def test_usage_errors_exit_2_before_any_server_starts(args: list[str], message: str) -> None:
     """Each bad combination of flags is one line on stderr and exit 2; no server is started."""

@@ -270,3 +270,17 @@ def test_drives_a_server_built_on_the_official_sdk(how: str, tmp_path: Path) -> 
     assert (out["calls"], out["errors"]) == (20, 0)
     assert out["target"]["server"]["name"] == "sdk-echo"
     assert out["server"]["rss_mb"]["max"] > 10
+
+
+def test_soak_gates_on_memory_growth_after_the_warm_up(tmp_path: Path) -> None:
+    """A tool that keeps 64 KiB per call grows the server by gigabytes an hour: the soak fails, naming it."""
+    (tmp_path / "leak.py").write_text('KEPT = []\n\n\ndef hoard(kb: int) -> str:\n    """Keep kb KiB for good."""\n'
+                                      '    KEPT.append(bytearray(kb * 1024))\n    return "kept"\n')
+    config = write_config(tmp_path, 'version: 1\ntools:\n  hoard: {kind: python, function: "leak:hoard"}\n')
+    done = bench("--soak", "4s", "--soak-warmup", "1s", "--tool", "hoard", "--args", '{"kb": 64}', "--rate", "100",
+                 "--json", str(tmp_path / "soak.json"), *serve_stdio(config), cwd=tmp_path)
+    assert done.returncode == 5, done.stderr
+    assert done.stderr.splitlines()[-1].startswith("failed: soak: memory grows ")
+    soak = report(tmp_path / "soak.json")["soak"]
+    assert soak["slope_mb_per_hour"] > 1000 and soak["warmup_s"] == 1 and soak["samples"] >= 2
+    assert not soak["ok"] and soak["rss_mb"]["last"] > soak["rss_mb"]["after_warmup"] + 10

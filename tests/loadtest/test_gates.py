@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from webmcp.loadtest import soak
 from webmcp.loadtest.errors import BenchUsageError
 from webmcp.loadtest.gates import check_thresholds, compare, parse_threshold
 from webmcp.loadtest.stress import judge
@@ -99,3 +100,13 @@ def test_a_stress_step_holds_or_names_what_broke_it(step: dict[str, float], mode
     figures = {"stopped_early": None, "error_rate": step["error_rate"], "latency_ms": {"p95": step["p95"]},
                "throughput": step["throughput"]}
     assert judge(figures, model, level) == signal
+
+
+def test_soak_trend_leaves_out_the_warm_up() -> None:
+    """The least-squares slope after the warm-up, in MB/h: a fast start does not count, a steady rise does."""
+    flat = [{"t": t, "rss_mb": 100.0 if t >= 10 else 50.0 + 5 * t} for t in range(60)]
+    verdict = soak.judge({"timeline": flat}, warmup=10, max_growth=10)
+    assert verdict["ok"] and verdict["slope_mb_per_hour"] == 0 and verdict["samples"] == 50
+    rising = [{"t": t, "rss_mb": 100.0 + t / 360} for t in range(60)]  # 10 MB/h
+    assert soak.judge({"timeline": rising}, warmup=0, max_growth=9.9)["reason"] == "memory grows 10.0 MB/h > 9.9 MB/h"
+    assert not soak.judge({"timeline": rising[:2]}, warmup=0, max_growth=10)["ok"]

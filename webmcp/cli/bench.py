@@ -59,6 +59,12 @@ def _env(name: str) -> str:
 @click.option("--stress-max", envvar=_env("STRESS_MAX"), type=click.FloatRange(0, min_open=True), default=1024.0,
               help="The highest load tried.")
 @click.option("--stress-hold", envvar=_env("STRESS_HOLD"), default="10s", help="How long each step lasts.")
+@click.option("--soak", envvar=_env("SOAK"),
+              help="Run this long (e.g. 2h) and gate on the server's memory growth after the warm-up.")
+@click.option("--soak-warmup", envvar=_env("SOAK_WARMUP"),
+              help="Left out of the memory trend. [default: a fifth of the soak, at most 15m]")
+@click.option("--soak-max-growth", envvar=_env("SOAK_MAX_GROWTH"), default="10MB/h",
+              help="The memory trend allowed after the warm-up.")
 @click.option("--json", "json_path", envvar=_env("JSON"), type=click.Path(dir_okay=False),
               help="Write the report here (every figure, with the encoded histograms).")
 @click.option("--html", "html_path", envvar=_env("HTML"), type=click.Path(dir_okay=False),
@@ -68,7 +74,8 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
           tool: str | None, args: str | None, concurrency: int | None, rate: float | None, duration: str | None,
           stages: str | None, sessions: int | None, timeout: str | None, thresholds: tuple[str, ...],
           baseline: str | None, tolerances: tuple[str, ...], repeat: int, stress: bool, stress_start: float,
-          stress_step: str, stress_max: float, stress_hold: str, json_path: str | None, html_path: str | None) -> None:
+          stress_step: str, stress_max: float, stress_hold: str, soak: str | None, soak_warmup: str | None,
+          soak_max_growth: str, json_path: str | None, html_path: str | None) -> None:
     """Load an MCP server and report latency, throughput, errors, memory and CPU.
 
     \b
@@ -102,6 +109,19 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
         stress_plan = StressPlan(stress_start, stress_step, stress_max, _duration(stress_hold, "--stress-hold"))
         next(stress_plan.levels())  # a bad step is a usage error now
         duration = stress_hold
+    soak_rule = None
+    if soak is not None:
+        from webmcp.loadtest.soak import parse_growth
+
+        given = [flag for flag, value in (("--duration", duration), ("--stages", stages)) if value is not None]
+        if given or stress:
+            raise BenchUsageError(f"--soak sets the duration: drop {', '.join(given) or '--stress'}")
+        if pid is None and not command:
+            raise BenchUsageError("--soak needs the server's memory: start it with -- COMMAND..., or give --pid")
+        length = _duration(soak, "--soak")
+        warmup = _duration(soak_warmup, "--soak-warmup") if soak_warmup else min(900.0, length / 5)
+        soak_rule = (warmup, parse_growth(soak_max_growth))
+        duration = soak
     plan = compose(file=scenario, tool=tool, args=args, concurrency=concurrency, rate=rate, duration=duration,
                    stages=stages, thresholds=thresholds, timeout=timeout, sessions=sessions)
     checks = [gates.parse_threshold(text) for text in plan.thresholds]
@@ -113,7 +133,13 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
         report = _run(run_bench(plan, endpoint, repeat, view.update, view.say, stress_plan))
     report["thresholds"] = gates.check_thresholds(report, checks)
     report["baseline"] = gates.compare(report, old, limits) if old is not None else None
+    if soak_rule is not None:
+        from webmcp.loadtest import soak as soaking
+
+        report["soak"] = soaking.judge(report, *soak_rule)
     verdicts = gates.render(report["thresholds"], report["baseline"] or [])
+    if "soak" in report:
+        verdicts = "\n".join(filter(None, [verdicts, soaking.render(report["soak"])]))
     if "stress" in report:
         from webmcp.loadtest.stress import render
 
@@ -135,6 +161,8 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
         raise ServerUnavailable(f"the run stopped early: {report['stopped_early']}")
     failed = [row["threshold"] for row in report["thresholds"] if not row["ok"]]
     failed += [f"baseline {row['metric']} ({row['change']})" for row in report["baseline"] or [] if row["regressed"]]
+    if "soak" in report and not report["soak"]["ok"]:
+        failed.append(f"soak: {report['soak']['reason']}")
     if failed:
         from webmcp.loadtest.errors import GateFailed
 
