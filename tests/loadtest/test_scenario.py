@@ -155,3 +155,16 @@ def test_bad_stress_plans(plan: StressPlan, message: str) -> None:
     """A step that does not grow the load, or a start above max, is a usage error."""
     with pytest.raises(BenchUsageError, match=re.escape(message)):
         next(plan.levels())
+
+
+def test_a_file_ramps_from_the_flag_level_and_refuses_a_bare_threshold(tmp_path: Path) -> None:
+    """--rate with a file's stages: the ramp starts at the rate; `thresholds:` must be a list."""
+    path = tmp_path / "s.yaml"
+    path.write_text("tools: {a: {}}\nstages: [{duration: 2s, target: 40}]\n")
+    assert compose(file=str(path), rate=10).stages == (Stage(2, 10, 40),)
+    assert compose(file=str(path)).stages == (Stage(2, 0, 40),)
+    path.write_text("tools: {a: {}}\nthresholds: p95<1s\n")
+    with pytest.raises(BenchUsageError, match="thresholds: must be a list"):
+        compose(file=str(path))
+    with pytest.raises(BenchUsageError, match=r"--rate: must be positive \(got 0\)"):
+        compose(tool="a", rate=0)

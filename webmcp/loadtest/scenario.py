@@ -145,27 +145,32 @@ def compose(
         if rate is not None and concurrency is not None:
             raise BenchUsageError(f"{file}: rate (open model) and concurrency (closed model): give one")
     model: Model = "open" if rate is not None else "closed"
+    explicit = rate is not None or concurrency is not None  # then stages ramp from it, else from 0
     level = float(rate if rate is not None else concurrency if concurrency is not None else 1)
-    if level < 0 or (model == "closed" and stages is None and level < 1):
+    ramps = stages is not None or ("stages" in doc and duration is None)
+    if level < 0 or (not ramps and level <= 0):
         raise BenchUsageError(f"--{'rate' if model == 'open' else 'concurrency'}: must be positive (got {level:g})")
 
     if stages is not None and duration is not None:
         raise BenchUsageError("--stages and --duration: give one (the stages say how long the run is)")
     plan_stages: tuple[Stage, ...]
     if stages is not None:
-        plan_stages = parse_stages(stages, level if (rate is not None or concurrency is not None) else 0.0)
+        plan_stages = parse_stages(stages, level if explicit else 0.0)
     elif duration is not None:
         plan_stages = (Stage(_duration(duration, "--duration"), level, level),)
     elif "stages" in doc:
-        plan_stages = _file_stages(doc["stages"], level if "rate" in doc or "concurrency" in doc else 0.0, where)
+        plan_stages = _file_stages(doc["stages"], level if explicit else 0.0, where)
     else:
         plan_stages = (Stage(_duration(str(doc.get("duration", "10s")), f"{where}: duration"), level, level),)
 
+    listed = doc.get("thresholds", [])
+    if not isinstance(listed, list) or not all(isinstance(t, str) for t in listed):
+        raise BenchUsageError(f"{where}: thresholds: must be a list of expressions like \"p95<500ms\"")
     return Scenario(
         tools=plans,
         model=model,
         stages=plan_stages,
-        thresholds=tuple(doc.get("thresholds", ())) + thresholds,
+        thresholds=tuple(listed) + thresholds,
         timeout=_duration(timeout or str(doc.get("timeout", "30s")), "--timeout"),
         sessions=int(sessions or doc.get("sessions", 4)),
         seed=int(doc.get("seed", 1)),
