@@ -97,13 +97,13 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
         raise BenchUsageError("give the server: --url URL (Streamable HTTP), or -- COMMAND... to start it over stdio")
     if pid is not None and command:
         raise BenchUsageError("--pid is for --url; over stdio the pid is the child's")
+    if stress and soak is not None:
+        raise BenchUsageError("--stress and --soak: give one")
     stress_plan = None
     if stress:
-        given = [flag for flag, value in (("--concurrency", concurrency), ("--duration", duration),
-                                          ("--stages", stages)) if value is not None]
-        if given or repeat > 1:
-            raise BenchUsageError(f"--stress sets the load and the time itself (--stress-start, --stress-step, "
-                                  f"--stress-max, --stress-hold): drop {', '.join(given) or '--repeat'}")
+        _refuse("--stress sets the load and the time itself (--stress-start, --stress-step, --stress-max, "
+                "--stress-hold)", concurrency=concurrency, duration=duration, stages=stages,
+                repeat=repeat if repeat > 1 else None)
         from webmcp.loadtest.stress import StressPlan
 
         stress_plan = StressPlan(stress_start, stress_step, stress_max, _duration(stress_hold, "--stress-hold"))
@@ -113,9 +113,7 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
     if soak is not None:
         from webmcp.loadtest.soak import parse_growth
 
-        given = [flag for flag, value in (("--duration", duration), ("--stages", stages)) if value is not None]
-        if given or stress:
-            raise BenchUsageError(f"--soak sets the duration: drop {', '.join(given) or '--stress'}")
+        _refuse("--soak sets the duration", duration=duration, stages=stages)
         if pid is None and not command:
             raise BenchUsageError("--soak needs the server's memory: start it with -- COMMAND..., or give --pid")
         length = _duration(soak, "--soak")
@@ -179,6 +177,15 @@ def _run(coroutine: Any) -> dict[str, Any]:
         return report
     report = uvloop.run(coroutine)
     return report
+
+
+def _refuse(why: str, **given: object) -> None:
+    """A usage error naming the flags given that `why` rules out."""
+    from webmcp.loadtest.errors import BenchUsageError
+
+    flags = [f"--{name}" for name, value in given.items() if value is not None]
+    if flags:
+        raise BenchUsageError(f"{why}: drop {', '.join(flags)}")
 
 
 def _duration(text: str, flag: str) -> float:
