@@ -45,7 +45,7 @@ class LiveView:
                 from rich.console import Console
                 from rich.live import Live
             except ImportError:
-                return self  # plain lines; rich is in the bench extra
+                return self  # plain lines: a trimmed install without rich still runs
             self.live = Live(console=Console(file=self.stream), refresh_per_second=2, transient=True)
             self.live.__enter__()
         return self
