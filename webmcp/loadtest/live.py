@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, TextIO
 
 from webmcp.loadtest.record import percentiles_ms
+from webmcp.loadtest.report import LAG_WARNING_MS
 from webmcp.loadtest.workload import Tick
 
 
@@ -26,7 +27,10 @@ def describe(tick: Tick) -> list[str]:
     ]
     if "rss_mb" in row:
         parts.append(f"server {row['rss_mb']:g} MB, CPU {row['server_cpu']:g}%")
-    parts.append(f"driver CPU {row['driver_cpu']:g}%")
+    driver = f"driver CPU {row['driver_cpu']:g}%"
+    if recorder.lag.get_total_count():
+        driver += f", lag p99 {percentiles_ms(recorder.lag)['p99']:g} ms"
+    parts.append(driver)
     return parts
 
 
@@ -38,6 +42,7 @@ class LiveView:
         self.every = every
         self.live: Any = None
         self.last = -1e9
+        self.warned = False
 
     def __enter__(self) -> LiveView:
         if self.stream.isatty():
@@ -56,6 +61,12 @@ class LiveView:
             self.live = None
 
     def update(self, tick: Tick) -> None:
+        lag = tick.recorder.lag
+        late = percentiles_ms(lag)["p99"] if not self.warned and lag.get_total_count() else 0.0
+        if late > LAG_WARNING_MS:
+            self.warned = True
+            self.say(f"bench: WARNING: the driver is falling behind its schedule (p99 {late:g} ms late); latency "
+                     "still counts from the schedule, but the server sees a lower rate")
         parts = describe(tick)
         if self.live is not None:
             from rich.table import Table
