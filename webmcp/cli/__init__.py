@@ -10,6 +10,7 @@ from __future__ import annotations
 import click
 
 from webmcp import __version__
+from webmcp.cli.bench import bench
 from webmcp.cli.catalog import schema, tools
 from webmcp.cli.index import index
 from webmcp.cli.profile import profile
@@ -23,5 +24,5 @@ def main() -> None:
     """webmcp: a declarative MCP server. One YAML file declares the tools; webmcp serves them."""
 
 
-for command in (validate, serve, tools, index, reload, cache, status, schema, profile):
+for command in (validate, serve, tools, index, reload, cache, status, schema, profile, bench):
     main.add_command(command)
