@@ -4,6 +4,7 @@ in a Graph, carried over from the previous Graph when its key (name and settings
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Hashable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -39,6 +40,11 @@ T = TypeVar("T")
 _BACKENDS = {
     "torch": (("sentence_transformers",), "pip install 'webmcp[embed]' (PyTorch and sentence-transformers)"),
     "onnx": (("onnxruntime", "tokenizers"), "pip install 'webmcp[embed-onnx]' (ONNX Runtime, tokenizers, numpy)"),
+}
+# The same, from a one-file binary (build/webmcp.spec), where pip cannot add a package.
+_BINARY_BACKENDS = {
+    "torch": "no binary carries torch: install the package, pip install 'webmcp[embed]'",
+    "onnx": "use the webmcp-embed binary (make binary EMBED=onnx), which carries it",
 }
 U = TypeVar("U", bound="Upstream")
 
@@ -158,6 +164,9 @@ class GraphContext:
 
         modules, extra = _BACKENDS[spec.backend]
         if any(importlib.util.find_spec(module) is None for module in modules):
+            if getattr(sys, "frozen", False):  # set in a PyInstaller binary
+                raise self.fail(spec.where, f"the {spec.backend} backend is not in this binary",
+                                hint=_BINARY_BACKENDS[spec.backend])
             raise self.fail(spec.where, f"the {spec.backend} backend is not installed", hint=extra)
         folder = Path(spec.path)
         if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
