@@ -191,7 +191,7 @@ tools:
         out[backend] = {"burst_ms": makespan, "burst_per_s": 64_000 / makespan,
                         "single_ms": 1000 * statistics.median(singles[backend]),
                         "single_p95_ms": 1000 * p95(singles[backend])}
-    for backend, rates in raw_backends(model, str(onnx), a.threads).items():
+    for backend, rates in raw_backends(model, str(onnx), a.threads, trials=a.reps).items():
         out[backend].update(rates)
     return out
 
