@@ -30,6 +30,19 @@ def cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
+async def check_golden_values(session: ClientSession, model: str) -> None:
+    """The `embed` tool of the real all-MiniLM-L6-v2 (any backend): 384 dimensions, unit vectors,
+    cos("A man is eating food.", "A man is eating a piece of bread.") = 0.7553 ± 0.001."""
+    r = await session.call_tool("embed", {"texts": ["A man is eating food.", "A man is eating a piece of bread."]})
+    assert not r.is_error, r.content
+    out = r.structured_content
+    assert out is not None and out["model"] == model and out["dimensions"] == 384
+    rows = out["embeddings"]
+    assert len(rows) == 2 and all(len(v) == 384 for v in rows)
+    assert all(abs(math.fsum(x * x for x in v) - 1) < 1e-5 for v in rows)
+    assert abs(cosine(rows[0], rows[1]) - 0.7553) < 0.001
+
+
 def server_params(config: Path, *extra: str, env: dict[str, str] | None = None,
                   binary: Path | None = None) -> StdioServerParameters:
     """`python -m webmcp serve -c config`, or the same from a one-file `binary`."""

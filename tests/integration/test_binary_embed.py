@@ -6,13 +6,12 @@ binary (build/build.sh onnx, about a minute) and runs them. WEBMCP_BINARY_EMBED 
 
 from __future__ import annotations
 
-import math
 import os
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import connect, cosine, write_config
+from tests.integration.conftest import check_golden_values, connect, write_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow, pytest.mark.binary]
 
@@ -52,14 +51,7 @@ async def test_the_embed_binary_gives_the_golden_values_without_torch(workdir: P
           modules: {{kind: python, function: "probe:modules"}}
         """)
     async with connect(config, binary=binary) as s:
-        r = await s.call_tool("embed", {"texts": ["A man is eating food.", "A man is eating a piece of bread."]})
-        assert not r.is_error, r.content
-        out = r.structured_content
-        assert out is not None and out["model"] == "minilm" and out["dimensions"] == 384
-        rows = out["embeddings"]
-        assert len(rows) == 2 and all(len(v) == 384 for v in rows)
-        assert all(abs(math.fsum(x * x for x in v) - 1) < 1e-5 for v in rows)
-        assert abs(cosine(rows[0], rows[1]) - 0.7553) < 0.001
+        await check_golden_values(s, "minilm")
         r = await s.call_tool("modules", {"names": ["onnxruntime", "tokenizers", "numpy", "torch",
                                                     "sentence_transformers", "transformers"]})
         assert not r.is_error, r.content
