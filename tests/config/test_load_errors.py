@@ -34,8 +34,8 @@ CASES = [
         "version: 1\ntool:\n  a: {kind: static, content: hi}\n",
         [
             "webmcp.yaml:2:1: tool: unknown key; did you mean 'tools'?; "
-            "allowed: breakers, caches, executor, master_tools, models, pools, profile, prompts, resources, "
-            "scaling, server, "
+            "allowed: breakers, caches, executor, master_tools, model_defaults, models, pools, profile, prompts, "
+            "resources, scaling, server, "
             "telemetry, tools, upstreams, version"
         ],
         id="unknown-top-level-key",
@@ -244,8 +244,8 @@ def test_several_envelope_problems_are_reported_at_once(workdir: Path) -> None:
     errors = problems_of(workdir, text)
     assert len(errors) == 4
     assert errors == [
-        "webmcp.yaml:2:1: bogus: unknown key; allowed: breakers, caches, executor, master_tools, models, "
-        "pools, profile, "
+        "webmcp.yaml:2:1: bogus: unknown key; allowed: breakers, caches, executor, master_tools, model_defaults, "
+        "models, pools, profile, "
         "prompts, resources, scaling, server, telemetry, tools, upstreams, version",
         "webmcp.yaml:3:10: server.page_size: must be at least 1 (got 0)",
         'webmcp.yaml:3:24: server.log_level: must be one of: debug, info, warning, error (got "loud")',
@@ -257,8 +257,8 @@ def test_envelope_problem_does_not_hide_tool_problems(workdir: Path) -> None:
     """An unknown top-level key and a bad tool field in the same file are both reported."""
     text = "version: 1\nbogus: 1\ntools:\n  a: {kind: static, content: x, timeout: fast}\n"
     assert problems_of(workdir, text) == [
-        "webmcp.yaml:2:1: bogus: unknown key; allowed: breakers, caches, executor, master_tools, models, "
-        "pools, profile, "
+        "webmcp.yaml:2:1: bogus: unknown key; allowed: breakers, caches, executor, master_tools, model_defaults, "
+        "models, pools, profile, "
         "prompts, resources, scaling, server, telemetry, tools, upstreams, version",
         f'webmcp.yaml:4:33: tools.a.timeout: {DURATION} (got "fast")',
     ]

@@ -145,6 +145,17 @@ async def test_short_inputs_do_not_wait_behind_a_long_one(make: Make) -> None:
     assert encoder.batches == [["x"], ["s1", "s2", "s3", "s4", "s5", "s6"], [long]]
 
 
+async def test_the_token_budget_counts_padding_to_a_multiple(make: Make) -> None:
+    """With pad_to_multiple_of 8, a 3-token input costs 8 padded tokens: a budget of 24 takes three, not eight."""
+    batcher, encoder = make(gated=True, max_batch_tokens=24, pad_to_multiple_of=8)
+    first = asyncio.create_task(batcher.embed(["x"]))
+    await started(encoder, 1)
+    tasks = await queue(batcher, [f"s{i}" for i in range(6)])
+    encoder.step(3)
+    await asyncio.gather(first, *tasks)
+    assert [len(b) for b in encoder.batches] == [1, 3, 3]
+
+
 async def test_a_long_oldest_input_does_not_pull_short_ones_in(make: Make) -> None:
     """The oldest input leads the next batch; short ones join it only while long x count fits the budget."""
     batcher, encoder = make(gated=True, max_batch_tokens=30)

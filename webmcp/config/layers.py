@@ -8,7 +8,6 @@ click reads WEBMCP_* variables, and the label says which source won ("--port" or
 from __future__ import annotations
 
 import copy
-import platform
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
@@ -47,15 +46,6 @@ def apply(doc: dict[str, Any], overrides: list[Override]) -> dict[str, Any]:
     return out
 
 
-def detect_profile() -> str:
-    """What `profile: auto` means on this machine."""
-    if platform.system() == "Darwin" and platform.machine() == "arm64":
-        return "apple-silicon"
-    if platform.system() == "Linux":
-        return "linux-cpu"
-    return "none"
-
-
 def profile_source(name: str, base_dir: FsPath) -> tuple[str, str] | None:
     """(label, YAML text) of a profile by name or path; None for `none`. Raises FileNotFoundError."""
     if name == "none":
@@ -92,6 +82,20 @@ class Origins:
         if self.file.has(path):
             return self.file.texts.get(path)
         return self.profile.texts.get(path) if self.profile is not None else None
+
+    def layer(self, path: Path) -> tuple[str, str]:
+        """(layer, label) of the value at `path`: ("flag", "--port"), ("environment", "env WEBMCP_PORT"),
+        ("file", "webmcp.yaml:12"), ("profile", "profile linux-cpu:7") or ("default", "default")."""
+        label, line, _ = self.locate(path)
+        for ov in reversed(self.overrides):
+            if path[: len(ov.path)] == ov.path:
+                return ("environment" if ov.label.startswith("env ") else "flag"), ov.label
+        where = f"{label}:{line}" if line is not None else label
+        if self.file.has(path):
+            return "file", where
+        if self.profile is not None and self.profile.has(path):
+            return "profile", where
+        return "default", "default"
 
     def locate(self, path: Path) -> tuple[str, int | None, int | None]:
         for ov in reversed(self.overrides):

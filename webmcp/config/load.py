@@ -3,17 +3,28 @@ ConfigError listing every problem at once. Same code path for `validate`, `serve
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any
 
 from webmcp.config import interpolate, layers, marked_yaml, memo
 from webmcp.config.layers import Origins, Override
+from webmcp.config.machine import Machine, choose_profile, current
 from webmcp.config.marked_yaml import Locations
 from webmcp.config.spec import ConfigSpec, ExecutorSpec, ScalingSpec, ServerSpec, SpecContext, TelemetrySpec
 from webmcp.config.validate import show, validate_document
 from webmcp.errors import ConfigError, Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str  # apple-silicon, linux-cpu, cuda, none, or a path
+    reason: str  # why: what `auto` found on the machine, or who named it
 
 
 def read_layer(text: str, source: str, env: Mapping[str, str]) -> tuple[Any, Locations, list[Problem]]:
@@ -27,9 +38,11 @@ def load(
     *,
     overrides: list[Override] | None = None,
     env: Mapping[str, str] | None = None,
+    machine: Machine | None = None,
 ) -> ConfigSpec:
     """A document that passed the schema check before (config/memo.py) is not checked again, unless
-    the process checks everything (`webmcp validate`)."""
+    the process checks everything (`webmcp validate`). `machine`: readings to use instead of this
+    machine's (config/machine.py), for `profile: auto` and the `auto` model settings."""
     env = os.environ if env is None else env
     overrides = overrides or []
     file = FsPath(path)
@@ -46,8 +59,9 @@ def load(
         raise ConfigError([Problem(source, 1, 1, "", "the config must be a mapping of sections", show(data),
                                    "start with `version: 1` and a `tools:` section")])
     base_dir = file.resolve().parent
+    machine = machine or current(env)
 
-    profile_name, profile_doc, profile_locs = _profile(data, overrides, base_dir, env, locations, problems)
+    profile, profile_doc, profile_locs = _profile(data, overrides, base_dir, env, locations, problems, machine)
     merged = layers.apply(layers.merge(profile_doc, data), overrides)
     origins = Origins(locations, profile_locs, overrides)
     problems += _validate(merged, origins, problems)
@@ -55,7 +69,7 @@ def load(
         raise ConfigError(problems)
 
     ctx = SpecContext(origins.locate, base_dir, origins.text)
-    spec = _build_spec(merged, ctx, source, base_dir, profile_name)
+    spec = _build_spec(merged, ctx, source, base_dir, profile, machine, origins)
     if ctx.problems:
         raise ConfigError(ctx.problems)
     return spec
@@ -79,12 +93,20 @@ def _profile(
     env: Mapping[str, str],
     locations: Locations,
     problems: list[Problem],
-) -> tuple[str, dict[str, Any], Locations | None]:
+    machine: Machine,
+) -> tuple[Profile, dict[str, Any], Locations | None]:
     chosen = next((ov for ov in reversed(overrides) if ov.path == ("profile",)), None)
     name = chosen.value if chosen else data.get("profile", "auto")
     if not isinstance(name, str):
-        return "none", {}, None  # the schema check reports the bad type
-    resolved = layers.detect_profile() if name == "auto" else name
+        return Profile("none", "the profile key is not a name"), {}, None  # the schema check reports it
+    if name == "auto":
+        resolved, reason = choose_profile(machine)
+        if machine.rosetta:
+            log.warning("%s", reason)
+    else:
+        how = chosen.label if chosen else f"profile: {name} in {locations.source}"
+        resolved, reason = name, f"named by {how}"
+    profile = Profile(resolved, reason)
     try:
         found = layers.profile_source(resolved, base_dir)
     except OSError:
@@ -94,16 +116,17 @@ def _profile(
         known = ", ".join(["auto", "none", *layers.builtin_profiles()])
         problems.append(Problem(label, line, col, "profile", "no such profile", show(name),
                                 f"use one of {known}, or a path to a .yaml file"))
-        return resolved, {}, None
+        return profile, {}, None
     if found is None:
-        return resolved, {}, None
+        return profile, {}, None
     label, text = found
     doc, locs, profile_problems = read_layer(text, label, env)
     problems += profile_problems
-    return resolved, (doc if isinstance(doc, dict) else {}), locs
+    return profile, (doc if isinstance(doc, dict) else {}), locs
 
 
-def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: str) -> ConfigSpec:
+def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir: FsPath, profile: Profile,
+                machine: Machine, origins: Origins) -> ConfigSpec:
     from webmcp.config.caches import cache_specs
     from webmcp.config.master import master_specs
     from webmcp.config.models import model_specs
@@ -121,7 +144,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     scaling_node = merged.get("scaling") or {}
     scaling = ScalingSpec.from_config(scaling_node)
     caches = cache_specs(merged.get("caches") or {}, ctx)
-    models = model_specs(merged.get("models") or {}, ctx)
+    models = model_specs(merged.get("models") or {}, merged.get("model_defaults") or {}, machine, ctx)
     # The default shed classes are not checked: a config with classes of its own need not name them.
     check_references(tools, masters, sections, caches, models, [c for c, _ in executor.priorities],
                      scaling.shed if "shed" in scaling_node else (), ctx)
@@ -132,7 +155,11 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     return ConfigSpec(
         source=source,
         base_dir=base_dir,
-        profile=profile,
+        profile=profile.name,
+        profile_reason=profile.reason,
+        machine=machine,
+        origins=origins,
+        document=merged,
         server=ServerSpec.from_config(merged.get("server") or {}, base_dir),
         executor=executor,
         tools=tools,

@@ -15,6 +15,8 @@ from webmcp.errors import Problem
 
 if TYPE_CHECKING:
     from webmcp.config.caches import CacheSpec
+    from webmcp.config.layers import Origins
+    from webmcp.config.machine import Machine
     from webmcp.config.models import ModelSpec
     from webmcp.config.prompts import PromptSpec
     from webmcp.config.resources import ResourceSpec
@@ -294,6 +296,10 @@ class ConfigSpec:
     models: Mapping[str, ModelSpec] = field(default_factory=dict)
     scaling: ScalingSpec = ScalingSpec()
     telemetry: TelemetrySpec = TelemetrySpec()
+    profile_reason: str = ""
+    machine: Machine | None = field(default=None, compare=False)  # as the profile and `auto` settings read it
+    origins: Origins | None = field(default=None, compare=False)  # which layer wrote each value
+    document: Mapping[str, Any] = field(default_factory=dict, compare=False)  # all layers merged, as validated
 
     @property
     def observes_calls(self) -> bool:

@@ -75,7 +75,7 @@ class _Input:
     index: int  # position in the call's texts
     text: str
     length: int  # tokens, not truncated
-    cost: int  # tokens the model pads it to: length capped at max_seq_length
+    cost: int  # tokens the model pads it to: length capped at max_seq_length, rounded up to pad_to_multiple_of
     seq: int  # arrival order
     arrived: float = field(repr=False)  # loop time
 
@@ -87,9 +87,10 @@ class Batcher:
     """Micro-batches the `embed` calls of one model onto one worker thread."""
 
     def __init__(self, name: str, encoder: Encoder, *, max_batch_size: int = 32, max_batch_tokens: int = 2048,
-                 max_wait: float = 0.0, max_queue: int = 1024) -> None:
-        if max_batch_size < 1 or max_batch_tokens < 1 or max_queue < 1 or max_wait < 0:
-            raise ValueError("max_batch_size, max_batch_tokens and max_queue must be >= 1, max_wait >= 0")
+                 max_wait: float = 0.0, max_queue: int = 1024, pad_to_multiple_of: int = 1) -> None:
+        if min(max_batch_size, max_batch_tokens, max_queue, pad_to_multiple_of) < 1 or max_wait < 0:
+            raise ValueError("max_batch_size, max_batch_tokens, max_queue and pad_to_multiple_of must be >= 1, "
+                             "max_wait >= 0")
         from webmcp.models import metrics  # prometheus-client: imported only by configs with models
 
         self.name = name
@@ -99,6 +100,7 @@ class Batcher:
         self._max_batch_tokens = max_batch_tokens
         self._max_wait = max_wait
         self._max_queue = max_queue
+        self._pad_to = pad_to_multiple_of
         self._queue: list[_Input] = []  # arrival order
         self._running: list[_Input] = []  # the batch the model has now
         self._arrived = asyncio.Event()
@@ -133,7 +135,8 @@ class Batcher:
         call = _Call(loop.create_future(), [[]] * len(texts), len(texts),
                      tuple(i for i, n in enumerate(lengths) if n > cap))
         now = loop.time()
-        self._queue.extend(_Input(call, i, text, n, min(n, cap), next(self._seq), now)
+        pad = self._pad_to
+        self._queue.extend(_Input(call, i, text, n, -(-min(n, cap) // pad) * pad, next(self._seq), now)
                            for i, (text, n) in enumerate(zip(texts, lengths, strict=True)))
         self._m_queue.set(len(self._queue))
         self._arrived.set()

@@ -20,6 +20,7 @@ from webmcp.config.models import ModelSpec
 from webmcp.errors import ToolError
 from webmcp.models.batcher import Batcher, Embedded
 from webmcp.models.encoder import Encoder
+from webmcp.models.environment import set_environment
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ class ModelUnavailable(ToolError):
 
 def load_encoder(spec: ModelSpec) -> Encoder:
     """The backend of `spec`, loaded (blocking)."""
+    set_environment(spec)  # before the backend's libraries are imported: they read it once
     if spec.backend == "onnx":
         from webmcp.models.onnx_backend import OnnxEncoder  # ONNX Runtime: no torch imported
 
@@ -86,7 +88,7 @@ class Model:
         self._dimensions = int(getattr(encoder, "dimensions", 0))
         self._batcher = Batcher(spec.name, encoder, max_batch_size=batch.max_batch_size,
                                 max_batch_tokens=batch.max_batch_tokens, max_wait=batch.max_wait,
-                                max_queue=batch.max_queue)
+                                max_queue=batch.max_queue, pad_to_multiple_of=spec.pad_to_multiple_of)
         return self._batcher
 
     async def embed(self, texts: Sequence[str]) -> Embedded:

@@ -101,7 +101,7 @@ class OnnxEncoder:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        if spec.dtype != "float32":  # config/models.py refuses it first; a Spec built in code may not have been
+        if spec.dtype not in ("float32", "auto"):  # config/models.py refuses it first; a Spec built in code may not
             raise OnnxModelError(f"dtype {spec.dtype}: the onnx backend runs float32 only")
         folder = Path(spec.path)
         graph = graph_file(folder)
@@ -119,15 +119,15 @@ class OnnxEncoder:
         padding = self._encoding.padding or {}
         self._encoding.enable_truncation(max_length=self.max_seq_length)
         self._encoding.enable_padding(pad_id=padding.get("pad_id", 0), pad_type_id=padding.get("pad_type_id", 0),
-                                      pad_token=padding.get("pad_token", "[PAD]"))  # to the batch's longest
+                                      pad_token=padding.get("pad_token", "[PAD]"),
+                                      pad_to_multiple_of=spec.pad_to_multiple_of)  # the batch's longest, rounded up
         self._counting: Any = Tokenizer.from_str(text)
         self._counting.no_truncation()
         self._counting.no_padding()
 
         options = onnxruntime.SessionOptions()
         options.log_severity_level = 3  # errors only: no per-node placement notes on stderr
-        if spec.threads is not None:
-            options.intra_op_num_threads = spec.threads
+        options.intra_op_num_threads = spec.threads
         self._session: Any = onnxruntime.InferenceSession(str(graph), options, providers=_providers(spec.device))
         self._inputs: list[str] = [i.name for i in self._session.get_inputs()]
         missing = {"input_ids", "attention_mask"} - set(self._inputs)
