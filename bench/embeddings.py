@@ -186,27 +186,23 @@ tools:
                     singles[backend] += await sequential(server, f"embed_{backend}", a.sequential)
         finally:
             await server.close()
+        raw = raw_backends(config, trials=a.reps)
     for backend in bursts:
         makespan = statistics.median(bursts[backend])
         out[backend] = {"burst_ms": makespan, "burst_per_s": 64_000 / makespan,
                         "single_ms": 1000 * statistics.median(singles[backend]),
-                        "single_p95_ms": 1000 * p95(singles[backend])}
-    for backend, rates in raw_backends(model, str(onnx), a.threads, trials=a.reps).items():
-        out[backend].update(rates)
+                        "single_p95_ms": 1000 * p95(singles[backend]), **raw[backend]}
     return out
 
 
-def raw_backends(torch_path: str, onnx_path: str, threads: int, trials: int = 5) -> dict[str, dict[str, float]]:
-    """webmcp's two encoders alone in this process, trials interleaved: best embeddings/s at batch 32 (4
-    encodes a trial) and at batch 1 (32 encodes a trial)."""
-    from webmcp.config.models import BatchSpec, ModelSpec
-    from webmcp.config.spec import Where
+def raw_backends(config: Path, trials: int = 5) -> dict[str, dict[str, float]]:
+    """webmcp's encoders of the config's models (loaded as the server loads them) alone in this process,
+    trials interleaved: best embeddings/s at batch 32 (4 encodes a trial) and at batch 1 (32 encodes a trial)."""
+    import webmcp.kinds.imports  # noqa: F401  (the registry of kinds, which loading a config checks against)
+    from webmcp.config.load import load
     from webmcp.models.model import load_encoder
 
-    where = Where("webmcp.yaml", 1, 1, "models")
-    encoders = {backend: load_encoder(ModelSpec(backend, path, backend, "cpu", "float32", threads, False,
-                                                BatchSpec(), where, where))
-                for backend, path in (("torch", torch_path), ("onnx", onnx_path))}
+    encoders = {name: load_encoder(spec) for name, spec in load(config).models.items()}
     best = {backend: {"raw32_per_s": 0.0, "raw1_per_s": 0.0} for backend in encoders}
     batch, single = texts(32, seed=5), texts(32, seed=6)
     for encoder in encoders.values():
