@@ -10,7 +10,9 @@ budget of 2048, no waiting) and `single` (max_batch_size: 1, every call alone). 
 - Poisson arrivals at 50 and 150 requests/s for a few seconds each: mean and p95 latency;
 - torch against onnx: a second server with one entry of each backend on the same weights (the onnx one an
   export made by bench/onnx_model.py, reused between runs), the 64-call burst and sequential single calls
-  on each, interleaved, and both raw backends (webmcp's encoders in this process) at batch 32 and batch 1.
+  on each, interleaved, and both raw backends (webmcp's encoders in this process) at batch 32 and batch 1
+  (`--no-backends` skips it);
+- with `--search also|only`, semantic_search latency (bench/search_latency.py).
 Requests are pipelined JSON-RPC lines on the server's stdin (no client library in the way).
 """
 
@@ -280,5 +282,16 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--sequential", type=int, default=40, help="single calls per rep and backend (torch vs onnx)")
     parser.add_argument("--no-backends", dest="backends", action="store_false", help="skip torch against onnx")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--search", choices=["no", "also", "only"], default="no",
+                        help="semantic_search latency (bench/search_latency.py): also, or only it")
+    parser.add_argument("--search-rows", default="10000,100000", help="matrix sizes of the in-process search")
+    parser.add_argument("--search-docs", default="docs/*.md,README.md", help="the corpus searched through MCP")
+    args = parser.parse_args()
+    if args.search != "only":
+        asyncio.run(main(args))
+    if args.search != "no":
+        from search_latency import report  # bench/ is the script's folder, first on sys.path
+
+        asyncio.run(report(Server.start, args.webmcp, args.threads, [int(n) for n in args.search_rows.split(",")],
+                           args.search_docs.split(",")))
     sys.exit(0)
