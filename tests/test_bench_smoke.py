@@ -74,13 +74,17 @@ def test_wire_benchmark_runs_without_errors() -> None:
 
 
 @pytest.mark.slow
-def test_embedding_benchmark_runs() -> None:
-    """bench/embeddings.py completes on small counts with the real model and prints its figures."""
-    done = subprocess.run([sys.executable, str(REPO / "bench" / "embeddings.py"), "--reps", "1", "--calls", "64",
-                           "--seconds", "0.5", "--webmcp", str(Path(sys.executable).parent / "webmcp")],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+def test_embedding_benchmark_runs(onnx_model: Path) -> None:
+    """bench/embeddings.py completes on small counts with the real model and prints its figures, torch
+    against onnx included (on the session's ONNX export)."""
+    args = ["--reps", "1", "--calls", "64", "--seconds", "0.5", "--sequential", "4"]
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "embeddings.py"), *args,
+                           "--webmcp", str(Path(sys.executable).parent / "webmcp")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO,
+                          env={**os.environ, "WEBMCP_BENCH_ONNX": str(onnx_model)})
     assert done.returncode == 0, done.stderr
     assert "batched / one by one" in done.stdout and "Poisson 150 req/s" in done.stdout
+    assert "torch against onnx" in done.stdout and "raw backend, batch 1" in done.stdout
 
 
 @pytest.mark.slow

