@@ -61,7 +61,10 @@ _SSE = "text/event-stream"
 
 
 class HttpTransport:
-    def __init__(self, holder: GraphHolder, server: ServerSpec, admin: Admin | None = None) -> None:
+    def __init__(self, holder: GraphHolder, server: ServerSpec, admin: Admin | None = None,
+                 state_key: bytes | None = None) -> None:
+        """`state_key` signs requestState when `server.request_state.secret_env` names none (the workers of
+        one supervisor share one; a lone server makes its own)."""
         self.holder = holder
         self.admin = admin
         self.server = server
@@ -77,7 +80,7 @@ class HttpTransport:
         self._token = env_token(http.auth_token_env, "auth_token_env")
         self._admin_token = env_token(http.admin_token_env, "admin_token_env")
         state = server.request_state
-        self._seal = Seal(env_token(state.secret_env, "request_state.secret_env", "server") or None, state.ttl)
+        self._seal = Seal(env_token(state.secret_env, "request_state.secret_env", "server") or state_key, state.ttl)
 
     # -- the app -----------------------------------------------------------------------------
     def app(self) -> web.Application:

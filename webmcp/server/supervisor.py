@@ -1,0 +1,429 @@
+"""The supervisor of `webmcp serve --workers N` (`scaling.workers`): worker processes on one socket.
+
+The supervisor binds the listening socket; each worker inherits it (`pass_fds`) and serves HTTP on it
+(server/worker.py), so the kernel queues every connection once and hands it to one worker, and a
+worker that stops leaves no queued connection behind (unlike one SO_REUSEPORT socket per worker).
+Workers are spawned fresh (`python -m webmcp serve ... --worker I:LISTEN_FD:CHANNEL_FD`, or the frozen
+binary), never forked from this process, and each has a control channel (server/worker_channel.py).
+
+Contract:
+- Signals only record what was asked; the event loop acts (`handle_<sig>`).
+- Every worker must start the first time: one that exits before it is ready stops the supervisor with
+  its exit code (a build error is not retried forever). Later, a worker that exits, or does not answer
+  a health ping within HEALTH_TIMEOUT (then it is killed), is replaced, with exponential back-off
+  while replacements keep failing.
+- Reloads are single-flight and two-phase: every worker builds the next generation (`prepare`); only
+  when all succeeded do they swap (`commit`), else all discard it (`abort`). A bad file leaves every
+  worker on the old generation. The report gives each worker's outcome.
+- Stopping: SIGTERM to every worker (each drains within server.graceful_timeout); what is left after
+  graceful_timeout + STRAGGLER_GRACE is killed. A second SIGTERM/SIGINT is passed on (the workers
+  cancel their calls at once).
+- The supervisor alone has a run file; its status lists the workers (`webmcp reload`, `webmcp status`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from webmcp.config.layers import Override
+from webmcp.config.spec import ConfigSpec
+from webmcp.errors import TransportUnavailable, WebmcpError
+from webmcp.server.cache_requests import serve_requests_with
+from webmcp.server.runfiles import RunFile
+from webmcp.server.worker_channel import Channel
+from webmcp.status.snapshot import INTERVAL as STATUS_INTERVAL
+
+log = logging.getLogger(__name__)
+
+HEALTH_INTERVAL = 1.0  # a ping to each ready worker this often (its answer carries the worker's status)
+HEALTH_TIMEOUT = 10.0  # no answer for this long: the worker is stuck; it is killed and replaced
+PREPARE_TIMEOUT = 120.0  # a worker's build of the next generation (models may load)
+STRAGGLER_GRACE = 5.0  # past graceful_timeout, for the workers' own cancel-and-unwind, before SIGKILL
+STABLE_AFTER = 10.0  # a worker up this long resets the back-off of its slot
+MAX_BACKOFF = 30.0
+
+
+class WorkerStartFailed(WebmcpError):
+    exit_code = 1
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code if exit_code in (2, 3, 4) else 1
+
+
+@dataclass(slots=True)
+class Worker:
+    index: int
+    proc: subprocess.Popen[bytes]
+    channel: Channel
+    started: float = field(default_factory=time.monotonic)
+    ready: bool = False
+    generation: int = 0
+    live: dict[str, Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return f"worker {self.index} (pid {self.proc.pid})"
+
+
+def self_command() -> list[str]:
+    """How to start webmcp again: the binary itself when frozen (PyInstaller), else this Python."""
+    return [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "webmcp"]
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """The listening socket every worker inherits."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0][0]
+        return socket.create_server((host, port), family=family, backlog=1024)
+    except OSError as exc:
+        raise TransportUnavailable(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+class Supervisor:
+    def __init__(self, spec: ConfigSpec, load: Callable[[], ConfigSpec], argv: Sequence[str],
+                 overrides: Sequence[Override] = ()) -> None:
+        """`argv`: how to start a worker (`webmcp serve -c FILE` and the flags given), without `--worker`."""
+        assert spec.scaling.workers is not None
+        self.spec = spec
+        self._load = load
+        self._argv = list(argv)
+        self.count = spec.scaling.workers.max
+        self.workers: dict[int, Worker] = {}
+        self.generation = 1
+        self._state_key = secrets.token_hex(32)
+        self._stop = asyncio.Event()
+        self._failures = dict.fromkeys(range(1, self.count + 1), 0)  # failed starts in a row, per slot
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reload_task: asyncio.Task[None] | None = None
+        self._again = False
+        self._reported = asyncio.Event()
+        self.requested = 0
+        self.last: dict[str, Any] | None = None
+        self._started = time.time()
+        self._run_file = RunFile.for_process(spec.source, spec.server.pid_file)
+        self._listener: socket.socket | None = None
+        self.status: dict[str, Any] = {
+            "config": spec.source, "generation": 1, "reloads": 0, "requested": 0, "last": None, "summary": None,
+            "overrides": [dataclasses.asdict(o) for o in overrides], "live": None}
+
+    # -- signals -----------------------------------------------------------------------------
+    def dispatch(self, sig: signal.Signals) -> None:
+        getattr(self, f"handle_{sig.name[3:].lower()}")()
+
+    def handle_term(self) -> None:
+        """SIGTERM: stop every worker gracefully (each drains within graceful_timeout). A second one is
+        passed on: the workers cancel their running calls at once."""
+        if self._stop.is_set():
+            log.warning("second stop signal: the workers cancel their running calls")
+            self._signal_all(signal.SIGTERM)
+        self._stop.set()
+
+    def handle_int(self) -> None:
+        """SIGINT: same as SIGTERM."""
+        self.handle_term()
+
+    def handle_hup(self) -> None:
+        """SIGHUP: reload every worker (two-phase); a bad file keeps all of them on the running config."""
+        if self._stop.is_set():
+            log.info("SIGHUP ignored: stopping")
+            return
+        log.info("SIGHUP: reloading every worker")
+        self.request_reload()
+
+    def handle_usr1(self) -> None:
+        """SIGUSR1: apply `webmcp cache clear` requests left next to the run file, in every worker."""
+        self._spawn_task(serve_requests_with(self._run_file.pid_path.parent, self._clear_everywhere))
+
+    # -- running -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        http = self.spec.server.http
+        listener = bind(http.host, http.port)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            loop.add_signal_handler(sig, self.dispatch, sig)
+        try:
+            self._run_file.create(self.status)
+            self._listener = listener
+            for index in range(1, self.count + 1):
+                self._spawn(index)
+            await self._until_all_ready()
+            port = listener.getsockname()[1]
+            log.info("serving on http://%s:%d%s with %d worker(s): pids %s; reload with SIGHUP or `webmcp reload "
+                     "-c %s`", http.host, port, http.path, self.count,
+                     ", ".join(str(w.proc.pid) for w in self.workers.values()), self.spec.source)
+            self._spawn_task(self._watch())
+            self._spawn_task(self._keep_status())
+            await self._stop.wait()
+        finally:
+            await self._stop_all()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._run_file.remove()
+            listener.close()
+
+    def _spawn(self, index: int) -> None:
+        assert self._listener is not None
+        listen_fd = self._listener.fileno()
+        ours, theirs = socket.socketpair()
+        argv = [*self._argv, "--worker", f"{index}:{listen_fd}:{theirs.fileno()}"]
+        try:
+            # A process group of its own: a terminal's Ctrl-C reaches the supervisor only, which stops the
+            # workers in order.
+            proc = subprocess.Popen(argv, pass_fds=(listen_fd, theirs.fileno()), process_group=0)
+        except OSError as exc:
+            ours.close()
+            raise WorkerStartFailed(f"cannot start worker {index}: {exc}", 1) from None
+        finally:
+            theirs.close()
+        worker = Worker(index, proc, Channel(ours, lambda message: self._handle(worker, message), ""))
+        worker.channel.name = worker.name
+        self.workers[index] = worker
+        self._spawn_task(worker.channel.start())
+
+    async def _until_all_ready(self) -> None:
+        while not all(w.ready for w in self.workers.values()):
+            if self._stop.is_set():
+                return
+            for worker in self.workers.values():
+                code = worker.proc.poll()
+                if code is not None:
+                    raise WorkerStartFailed(f"{worker.name} failed to start (exit code {code}); its error is above",
+                                            code)
+            await asyncio.sleep(0.05)
+
+    async def _watch(self) -> None:
+        """Replace workers that exit; ping the ready ones."""
+        pinged = 0.0
+        while True:
+            for worker in list(self.workers.values()):
+                code = worker.proc.poll()
+                if code is not None and self.workers.get(worker.index) is worker:
+                    self._replace(worker, code)
+            if time.monotonic() - pinged >= HEALTH_INTERVAL:
+                pinged = time.monotonic()
+                for worker in self.workers.values():
+                    if worker.ready:
+                        self._spawn_task(self._ping(worker))
+            await asyncio.sleep(0.1)
+
+    def _replace(self, worker: Worker, code: int) -> None:
+        del self.workers[worker.index]
+        self._spawn_task(worker.channel.close())
+        up = time.monotonic() - worker.started
+        if up >= STABLE_AFTER and worker.ready:
+            self._failures[worker.index] = 0
+        failures = self._failures[worker.index]
+        delay = 0.0 if failures == 0 else min(MAX_BACKOFF, 0.5 * 2 ** (failures - 1))
+        self._failures[worker.index] = failures + 1
+        how = f"was killed by signal {-code}" if code < 0 else f"exited with code {code}"
+        if failures >= 3:
+            log.error("%s %s after %.1fs; worker %d keeps failing (%d times in a row): next try in %.1fs",
+                      worker.name, how, up, worker.index, failures + 1, delay)
+        else:
+            log.warning("%s %s after %.1fs; starting a new one%s", worker.name, how, up,
+                        f" in {delay:.1f}s" if delay else "")
+
+        async def later() -> None:
+            await asyncio.sleep(delay)
+            if not self._stop.is_set():
+                self._spawn(worker.index)
+
+        self._spawn_task(later())
+
+    async def _ping(self, worker: Worker) -> None:
+        try:
+            answer = await worker.channel.ask("ping", HEALTH_TIMEOUT)
+        except TimeoutError:
+            if worker.proc.poll() is None and not self._stop.is_set():
+                log.error("%s did not answer a health ping within %gs: killing it", worker.name, HEALTH_TIMEOUT)
+                worker.proc.kill()
+            return
+        except ConnectionError:
+            return  # it exited; _watch replaces it
+        worker.generation = answer.get("generation", worker.generation)
+        worker.live = answer.get("live")
+
+    async def _handle(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any] | None:
+        op = message.get("op")
+        if op == "hello":
+            return {"generation": self.generation, "state_key": self._state_key}
+        if op == "ready":
+            worker.ready, worker.generation, worker.live = True, message["generation"], message.get("live")
+            if self.status["summary"] is None:
+                self.status["summary"] = message.get("summary")
+            if worker.generation != self.generation:
+                log.warning("%s started on generation %d, the others are on %d", worker.name, worker.generation,
+                            self.generation)
+            return None
+        if op == "reload_all":
+            return {"report": await self.reload_now()}
+        if op == "cache_clear_all":
+            return await self._clear_everywhere(message["request"], but=message.get("but"))
+        return {"ok": False, "message": f"unknown request {op!r}"}
+
+    def _spawn_task(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- reload ------------------------------------------------------------------------------
+    def request_reload(self) -> int:
+        """Ask for a reload of every worker; returns at once with the request's number."""
+        self.requested += 1
+        self.status["requested"] = self.requested  # `webmcp reload` waits for a report covering it
+        self._write_status()
+        if self._reload_task is not None and not self._reload_task.done():
+            self._again = True
+        else:
+            self._reload_task = asyncio.get_running_loop().create_task(self._reloads())
+        return self.requested
+
+    async def reload_now(self) -> dict[str, Any]:
+        """Request a reload and wait for the report covering it (a worker's POST /admin/reload)."""
+        mine = self.request_reload()
+        while self.last is None or self.last["covers"] < mine:
+            await self._reported.wait()
+        return self.last
+
+    async def _reloads(self) -> None:
+        while True:
+            self._again = False
+            covers = self.requested
+            report = await self._reload()
+            report["covers"] = covers
+            self.last = report
+            self.status.update(generation=self.generation, reloads=self.status["reloads"] + 1, last=report)
+            self._write_status()
+            self._reported.set()
+            self._reported = asyncio.Event()
+            if not self._again:
+                return
+
+    async def _reload(self) -> dict[str, Any]:
+        started = time.perf_counter()
+        workers = [w for w in self.workers.values() if w.ready]
+        old, new = self.generation, self.generation + 1
+        prepared = await asyncio.gather(*(self._ask(w, "prepare", PREPARE_TIMEOUT, generation=new) for w in workers))
+        failed = [w for w, answer in zip(workers, prepared, strict=True) if not answer.get("ok")]
+        if failed or not workers:
+            await asyncio.gather(*(self._ask(w, "abort", 30.0) for w, answer in zip(workers, prepared, strict=True)
+                                   if answer.get("ok")))
+            lines = []
+            for worker, answer in zip(workers, prepared, strict=True):
+                outcome = answer.get("message") if not answer.get("ok") else (
+                    f"kept generation {old}: its build of generation {new} was discarded, as {failed[0].name} failed")
+                lines.append({"index": worker.index, "pid": worker.proc.pid, "ok": False, "generation": old,
+                              "message": outcome})
+            head = (f"kept generation {old} on every worker: the new config failed in {len(failed)} of {len(workers)}"
+                    if workers else f"kept generation {old}: no worker is ready")
+            log.error("reload failed: %s", head)
+            return self._report(False, old, started, head, lines)
+        committed = await asyncio.gather(*(self._ask(w, "commit", 30.0) for w in workers))
+        self.generation = new
+        lines, changes = [], None
+        for worker, answer in zip(workers, committed, strict=True):
+            report = answer.get("report") or {"ok": False, "generation": old, "message": answer.get("message")}
+            changes = changes or report.get("changes")
+            if answer.get("summary") is not None:
+                self.status["summary"] = answer["summary"]
+            lines.append({"index": worker.index, "pid": worker.proc.pid, "ok": report["ok"],
+                          "generation": report["generation"], "message": report["message"]})
+        ok = all(line["ok"] for line in lines)
+        with contextlib.suppress(Exception):  # the workers checked this file; graceful_timeout may have changed
+            self.spec = await asyncio.get_running_loop().run_in_executor(None, self._load)
+        head = f"reloaded {len(workers)} worker(s) to generation {new}" if ok else (
+            f"generation {new}: some workers did not confirm the swap")
+        wanted = self.spec.scaling.workers
+        if wanted is not None and wanted.max != self.count:
+            head += f"; ignored until restart: scaling.workers ({self.count} running, {wanted.max} asked)"
+        log.info("%s", head)
+        return self._report(ok, new, started, head, lines, changes)
+
+    def _report(self, ok: bool, generation: int, started: float, head: str, lines: list[dict[str, Any]],
+                changes: Any = None) -> dict[str, Any]:
+        message = "\n".join([head, *(f"  worker {w['index']} (pid {w['pid']}): {w['message']}" for w in lines)])
+        return {"ok": ok, "generation": generation, "seconds": round(time.perf_counter() - started, 4),
+                "message": message, "changes": changes, "workers": lines, "covers": 0}
+
+    async def _ask(self, worker: Worker, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
+        """A worker's answer, or a failed one saying why there is none."""
+        try:
+            return await worker.channel.ask(op, timeout, **fields)
+        except TimeoutError:
+            return {"ok": False, "message": f"no answer to {op} within {timeout:g}s"}
+        except ConnectionError:
+            return {"ok": False, "message": f"exited before answering {op}"}
+
+    async def _clear_everywhere(self, request: dict[str, Any], but: int | None = None) -> dict[str, Any]:
+        """A cache-clear request applied in every worker's memory caches (but the one that asked)."""
+        workers = [w for w in self.workers.values() if w.ready and w.proc.pid != but]
+        answers = await asyncio.gather(*(self._ask(w, "cache_clear", 30.0, request=request) for w in workers))
+        failed = [f"{w.name}: {a.get('message')}" for w, a in zip(workers, answers, strict=True) if not a.get("ok")]
+        out: dict[str, Any] = {"ok": not failed, "dropped": sum(a.get("dropped", 0) for a in answers),
+                               "caches": sorted({c for a in answers for c in a.get("caches", [])}),
+                               "workers": [{"pid": w.proc.pid, "dropped": a.get("dropped")}
+                                           for w, a in zip(workers, answers, strict=True)]}
+        if failed:
+            out["error"] = "; ".join(failed)
+        return out
+
+    # -- status and stopping -----------------------------------------------------------------
+    def _write_status(self) -> None:
+        self.status["live"] = {
+            "pid": os.getpid(), "time": time.time(), "uptime": round(time.time() - self._started, 3),
+            "generation": self.generation,
+            "workers": [{"index": w.index, "pid": w.proc.pid, "ready": w.ready, "generation": w.generation,
+                         "live": w.live} for w in sorted(self.workers.values(), key=lambda w: w.index)]}
+        try:
+            self._run_file.write_status(self.status)
+        except OSError as exc:  # a full disk must not stop the supervisor
+            log.error("cannot write %s: %s", self._run_file.status_path, exc)
+
+    async def _keep_status(self) -> None:
+        while True:
+            self._write_status()
+            await asyncio.sleep(STATUS_INTERVAL)
+
+    def _signal_all(self, sig: signal.Signals) -> None:
+        for worker in self.workers.values():
+            with contextlib.suppress(ProcessLookupError):
+                worker.proc.send_signal(sig)
+
+    async def _stop_all(self) -> None:
+        """SIGTERM every worker; SIGKILL what is left after graceful_timeout + STRAGGLER_GRACE."""
+        self._stop.set()
+        if not self.workers:
+            return
+        log.info("stopping %d worker(s); calls under way get %gs", len(self.workers), self.spec.server.graceful_timeout)
+        self._signal_all(signal.SIGTERM)
+        deadline = time.monotonic() + self.spec.server.graceful_timeout + STRAGGLER_GRACE
+        while any(w.proc.poll() is None for w in self.workers.values()) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        for worker in self.workers.values():
+            if worker.proc.poll() is None:
+                log.error("%s did not stop in time: killing it", worker.name)
+                worker.proc.kill()
+                worker.proc.wait()
+        for worker in self.workers.values():
+            await worker.channel.close()
+
+
+def supervise(spec: ConfigSpec, load: Callable[[], ConfigSpec], argv: Sequence[str],
+              overrides: Sequence[Override] = ()) -> None:
+    """Run the supervisor until it is stopped; WorkerStartFailed when a worker cannot start the first time."""
+    asyncio.run(Supervisor(spec, load, argv, overrides).run())
