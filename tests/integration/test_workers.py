@@ -277,3 +277,84 @@ async def test_a_file_that_fails_in_one_worker_keeps_every_worker_on_the_old_gen
             for _ in range(6):
                 _, _, answer = await post(http, sup.url, body)
                 assert "hello" not in {t["name"] for t in answer["result"]["tools"]}
+        # A worker started now (replacing a killed one) runs generation 1's text, not the file on disk.
+        victim = sup.workers()[0]
+        os.kill(victim["pid"], signal.SIGKILL)
+        workers = await anyio.to_thread.run_sync(lambda: sup.wait(
+            lambda ws: all_ready(2)(ws) and victim["pid"] not in {w["pid"] for w in ws}, "no replacement"))
+        assert {w["generation"] for w in workers} == {1}
+
+
+def test_a_worker_that_cannot_start_stops_serve_with_its_exit_code(workdir: Path, runtime_dir: Path) -> None:
+    """A python tool whose module does not import: the workers fail their first start, and `serve` exits 4
+    (as a single server does) with the problem on stderr, instead of restarting them forever."""
+    config = write_config(workdir, CONFIG + '  broken: {kind: python, function: "nowhere:fn"}\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http", "--port",
+         str(free_port()), "--workers", "2"], capture_output=True, text=True, timeout=60, cwd=workdir,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(runtime_dir)})
+    assert done.returncode == 4, done.stderr
+    assert "tools.broken: cannot import nowhere:fn" in done.stderr
+    assert "failed to start (exit code 4); its error is above" in done.stderr
+    assert not list(runtime_dir.glob("webmcp/*/*.pid"))
+
+
+async def test_status_and_cache_clear_reach_every_worker(workdir: Path, runtime_dir: Path) -> None:
+    """`webmcp status` prints the supervisor and each worker; `webmcp cache clear` drops memory entries in
+    every worker, through the supervisor."""
+    text = CONFIG.replace("  pid_after:", "  cached_pid:  {kind: python, function: \"sample_tools:pid_after\", "
+                          "cache: {strategy: lru, max_entries: 10}}\n  pid_after:")
+    with supervisor(workdir, runtime_dir, text) as sup:
+        async with fresh_connections() as http:
+            served = {await call(http, sup.url, "cached_pid", {}) for _ in range(12)}
+        assert served == {str(pid) for pid in sup.pids()}  # each worker filled its own cache once
+        shown = cli("status", config=sup.config, runtime_dir=runtime_dir)
+        assert shown.returncode == 0, shown.stderr
+        lines = shown.stdout.splitlines()
+        assert lines[0].startswith(f"pid {sup.proc.pid}: supervisor of 2 worker(s), generation 1, up ")
+        for worker in sup.workers():
+            assert any(line.startswith(f"  worker {worker['index']} (pid {worker['pid']}): generation 1, up ")
+                       for line in lines)
+        cleared = cli("cache", "clear", "--all", config=sup.config, runtime_dir=runtime_dir)
+        assert cleared.returncode == 0, cleared.stdout + cleared.stderr
+        assert cleared.stdout.strip() == f"pid {sup.proc.pid}: dropped 2 entries from cached_pid"
+
+
+async def test_a_stuck_worker_is_killed_and_replaced(workdir: Path, runtime_dir: Path) -> None:
+    """A worker whose event loop is blocked misses its health pings: after 10s it is killed and replaced, while
+    the other worker goes on serving."""
+    text = CONFIG + '  block: {kind: python, function: "sample_tools:block_loop"}\n'
+    with supervisor(workdir, runtime_dir, text) as sup:
+        before = sup.pids()
+        async with fresh_connections() as http:
+            blocked = asyncio.ensure_future(call(http, sup.url, "block", {"seconds": 60}))
+            await asyncio.sleep(1.0)
+            served = await outcomes(http, sup.url, 6, 0.1)  # the other worker answers meanwhile
+            assert not [r for r in served if isinstance(r, BaseException)]
+            stuck = before - {int(str(pid)) for pid in served}
+            assert len(stuck) == 1
+            workers = await anyio.to_thread.run_sync(lambda: sup.wait(
+                lambda ws: all_ready(2)(ws) and not stuck & {w["pid"] for w in ws}, "not replaced", timeout=30))
+            with pytest.raises(aiohttp.ClientError):
+                await blocked  # its connection died with it
+        assert len({w["pid"] for w in workers} - before) == 1
+        assert "did not answer a health ping within 10s: killing it" in sup.log.read_text()
+
+
+async def test_a_worker_stuck_at_shutdown_is_killed_after_graceful_timeout(workdir: Path, runtime_dir: Path) -> None:
+    """SIGTERM while a worker's loop is blocked: it cannot drain; the supervisor kills it once graceful_timeout
+    (1s) and the grace for unwinding (5s) are over, and exits."""
+    text = CONFIG.replace("graceful_timeout: 5s", "graceful_timeout: 1s") + (
+        '  block: {kind: python, function: "sample_tools:block_loop"}\n')
+    with supervisor(workdir, runtime_dir, text) as sup:
+        async with fresh_connections() as http:
+            blocked = asyncio.ensure_future(call(http, sup.url, "block", {"seconds": 60}))
+            await asyncio.sleep(1.0)
+            sent = time.monotonic()
+            sup.proc.send_signal(signal.SIGTERM)
+            code = await anyio.to_thread.run_sync(lambda: sup.proc.wait(20))
+            elapsed = time.monotonic() - sent
+            with pytest.raises((AssertionError, aiohttp.ClientError)):
+                await blocked
+        assert code == 0 and 5.5 < elapsed < 9, elapsed
+        assert "did not stop in time: killing it" in sup.log.read_text()

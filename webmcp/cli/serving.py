@@ -52,9 +52,10 @@ def serve(ctx: click.Context, config: str, worker: str | None, **_: Any) -> None
         from webmcp.server.worker import WorkerLink
 
         link = WorkerLink.from_option(worker)
-        spec = load(config, overrides=overrides)
+        link.hello()
+        spec = load(config, overrides=overrides, text=link.text)
         setup_logging(spec.server.log_level)
-        run(spec, lambda: load(config, overrides=overrides), overrides, worker=link)
+        run(spec, lambda: load(config, overrides=overrides, text=link.text), overrides, worker=link)
         return
     flag = next((o for o in overrides if o.path == ("scaling", "workers")), None)
     if flag is not None:  # stdio with --workers is a usage error, not a problem of the file
@@ -71,8 +72,8 @@ def serve(ctx: click.Context, config: str, worker: str | None, **_: Any) -> None
 
     given = [f"--{name.replace('_', '-')}={ctx.params[name]}" for name in mapping if ctx.params.get(name) is not None
              and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
-    supervise(spec, lambda: load(config, overrides=overrides), [*self_command(), "serve", "-c", config, *given],
-              overrides)
+    supervise(spec, lambda text: load(config, overrides=overrides, text=text),
+              [*self_command(), "serve", "-c", config, *given], overrides)
 
 
 @click.command()

@@ -39,16 +39,19 @@ def load(
     overrides: list[Override] | None = None,
     env: Mapping[str, str] | None = None,
     machine: Machine | None = None,
+    text: str | None = None,
 ) -> ConfigSpec:
     """A document that passed the schema check before (config/memo.py) is not checked again, unless
     the process checks everything (`webmcp validate`). `machine`: readings to use instead of this
-    machine's (config/machine.py), for `profile: auto` and the `auto` model settings."""
+    machine's (config/machine.py), for `profile: auto` and the `auto` model settings. `text`: the file's
+    contents as read earlier (a supervisor's workers all load the one text it read), else read now."""
     env = os.environ if env is None else env
     overrides = overrides or []
     file = FsPath(path)
     source = str(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        if text is None:
+            text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError([Problem(source, None, None, "", f"cannot read the config file: {reason}")]) from None

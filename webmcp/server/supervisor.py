@@ -12,9 +12,10 @@ Contract:
   its exit code (a build error is not retried forever). Later, a worker that exits, or does not answer
   a health ping within HEALTH_TIMEOUT (then it is killed), is replaced, with exponential back-off
   while replacements keep failing.
-- Reloads are single-flight and two-phase: every worker builds the next generation (`prepare`); only
-  when all succeeded do they swap (`commit`), else all discard it (`abort`). A bad file leaves every
-  worker on the old generation. The report gives each worker's outcome.
+- Reloads are single-flight and two-phase: the supervisor reads the file once; every worker builds the
+  next generation from that text (`prepare`); only when all succeeded do they swap (`commit`), else all
+  discard it (`abort`). A bad file leaves every worker on the old generation. The report gives each
+  worker's outcome. A worker started later loads the text of the current generation, not the file.
 - Stopping: SIGTERM to every worker (each drains within server.graceful_timeout); what is left after
   graceful_timeout + STRAGGLER_GRACE is killed. A second SIGTERM/SIGINT is passed on (the workers
   cancel their calls at once).
@@ -40,7 +41,7 @@ from typing import Any
 
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
-from webmcp.errors import TransportUnavailable, WebmcpError
+from webmcp.errors import ConfigError, Problem, TransportUnavailable, WebmcpError
 from webmcp.server.cache_requests import serve_requests_with
 from webmcp.server.runfiles import RunFile
 from webmcp.server.worker_channel import Channel
@@ -94,9 +95,10 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 class Supervisor:
-    def __init__(self, spec: ConfigSpec, load: Callable[[], ConfigSpec], argv: Sequence[str],
+    def __init__(self, spec: ConfigSpec, load: Callable[[str], ConfigSpec], argv: Sequence[str],
                  overrides: Sequence[Override] = ()) -> None:
-        """`argv`: how to start a worker (`webmcp serve -c FILE` and the flags given), without `--worker`."""
+        """`load(text)`: the config from that text of the file (same overrides); `argv`: how to start a worker
+        (`webmcp serve -c FILE` and the flags given), without `--worker`."""
         assert spec.scaling.workers is not None
         self.spec = spec
         self._load = load
@@ -104,6 +106,7 @@ class Supervisor:
         self.count = spec.scaling.workers.max
         self.workers: dict[int, Worker] = {}
         self.generation = 1
+        self._text = ""  # the config file's text of the current generation, which every worker loads
         self._state_key = secrets.token_hex(32)
         self._stop = asyncio.Event()
         self._failures = dict.fromkeys(range(1, self.count + 1), 0)  # failed starts in a row, per slot
@@ -156,6 +159,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             loop.add_signal_handler(sig, self.dispatch, sig)
         try:
+            self._text = self._read()
             self._run_file.create(self.status)
             self._listener = listener
             for index in range(1, self.count + 1):
@@ -261,7 +265,7 @@ class Supervisor:
     async def _handle(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any] | None:
         op = message.get("op")
         if op == "hello":
-            return {"generation": self.generation, "state_key": self._state_key}
+            return {"generation": self.generation, "state_key": self._state_key, "text": self._text}
         if op == "ready":
             worker.ready, worker.generation, worker.live = True, message["generation"], message.get("live")
             if self.status["summary"] is None:
@@ -314,11 +318,23 @@ class Supervisor:
             if not self._again:
                 return
 
+    def _read(self) -> str:
+        try:
+            return open(self.spec.source, encoding="utf-8").read()
+        except (OSError, UnicodeDecodeError) as exc:
+            problem = Problem(self.spec.source, None, None, "", f"cannot read the config file: {exc}")
+            raise ConfigError([problem]) from None
+
     async def _reload(self) -> dict[str, Any]:
         started = time.perf_counter()
         workers = [w for w in self.workers.values() if w.ready]
         old, new = self.generation, self.generation + 1
-        prepared = await asyncio.gather(*(self._ask(w, "prepare", PREPARE_TIMEOUT, generation=new) for w in workers))
+        try:  # read once here: every worker builds the same text
+            text = await asyncio.get_running_loop().run_in_executor(None, self._read)
+        except ConfigError as exc:
+            return self._report(False, old, started, f"kept generation {old} on every worker: {exc}", [])
+        prepared = await asyncio.gather(*(self._ask(w, "prepare", PREPARE_TIMEOUT, generation=new, text=text)
+                                          for w in workers))
         failed = [w for w, answer in zip(workers, prepared, strict=True) if not answer.get("ok")]
         if failed or not workers:
             await asyncio.gather(*(self._ask(w, "abort", 30.0) for w, answer in zip(workers, prepared, strict=True)
@@ -334,7 +350,7 @@ class Supervisor:
             log.error("reload failed: %s", head)
             return self._report(False, old, started, head, lines)
         committed = await asyncio.gather(*(self._ask(w, "commit", 30.0) for w in workers))
-        self.generation = new
+        self.generation, self._text = new, text
         lines, changes = [], None
         for worker, answer in zip(workers, committed, strict=True):
             report = answer.get("report") or {"ok": False, "generation": old, "message": answer.get("message")}
@@ -345,7 +361,7 @@ class Supervisor:
                           "generation": report["generation"], "message": report["message"]})
         ok = all(line["ok"] for line in lines)
         with contextlib.suppress(Exception):  # the workers checked this file; graceful_timeout may have changed
-            self.spec = await asyncio.get_running_loop().run_in_executor(None, self._load)
+            self.spec = await asyncio.get_running_loop().run_in_executor(None, self._load, text)
         head = f"reloaded {len(workers)} worker(s) to generation {new}" if ok else (
             f"generation {new}: some workers did not confirm the swap")
         wanted = self.spec.scaling.workers
@@ -423,7 +439,7 @@ class Supervisor:
             await worker.channel.close()
 
 
-def supervise(spec: ConfigSpec, load: Callable[[], ConfigSpec], argv: Sequence[str],
+def supervise(spec: ConfigSpec, load: Callable[[str], ConfigSpec], argv: Sequence[str],
               overrides: Sequence[Override] = ()) -> None:
     """Run the supervisor until it is stopped; WorkerStartFailed when a worker cannot start the first time."""
     asyncio.run(Supervisor(spec, load, argv, overrides).run())

@@ -11,6 +11,8 @@ Contract:
   it) is passed up to the supervisor, which reloads them all.
 - One reload at a time: the supervisor sends the next `prepare` only after the `commit` or `abort`.
 - When the channel closes (the supervisor is gone), the worker stops as on SIGTERM.
+- Every worker loads the config text the supervisor read (at start, and for each reload), not the file
+  itself: a worker started to replace another runs what the others run, even if the file changed since.
 - No run file: `webmcp reload` and `webmcp status` find the supervisor's, which lists the workers.
 """
 
@@ -21,6 +23,8 @@ import logging
 import os
 import socket
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from webmcp.errors import WebmcpError
 from webmcp.server.cache_clear import ClearRequest, apply
@@ -54,6 +58,7 @@ class WorkerLink:
         self.channel = Channel(socket.socket(fileno=channel_fd), self._handle, "supervisor")
         self.generation = 1  # of the first Graph; the supervisor's current one (a replaced worker catches up)
         self.state_key = b""  # signs 2026-07-28 requestState: one key for every worker
+        self.text = ""  # the config file's text to load: the supervisor's, for every worker alike
         self._holder: GraphHolder | None = None
         self._reloader: Reloader | None = None
         self._pending: Prepared | None = None
@@ -71,12 +76,26 @@ class WorkerLink:
     def listen_socket(self) -> socket.socket:
         return socket.socket(fileno=self.listen_fd)
 
+    def hello(self) -> None:
+        """Before anything else (blocking, no event loop yet): learn from the supervisor the generation the
+        others run, the requestState key, and the config text of that generation, which this worker loads
+        instead of reading the file (it may have changed on disk since, or be broken)."""
+        sock = self.channel.sock
+        sock.sendall(orjson.dumps({"op": "hello", "id": 0, "pid": os.getpid()}, option=orjson.OPT_APPEND_NEWLINE))
+        data = b""
+        while not data.endswith(b"\n"):  # the supervisor sends nothing else before this worker says it is ready
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                raise WorkerError(f"worker {self.index}: the supervisor closed the control channel")
+            data += chunk
+        answer = orjson.loads(data)
+        self.generation = int(answer["generation"])
+        self.state_key = bytes.fromhex(answer["state_key"])
+        self.text = str(answer["text"])
+
     async def connect(self) -> None:
-        """Start the channel and learn the generation and requestState key from the supervisor."""
+        """Start the channel (on the event loop)."""
         await self.channel.start()
-        hello = await self.channel.ask("hello", 30.0, pid=os.getpid())
-        self.generation = int(hello["generation"])
-        self.state_key = bytes.fromhex(hello["state_key"])
 
     def attach(self, holder: GraphHolder, reloader: Reloader, stop: asyncio.Event) -> None:
         """Serve the supervisor's requests on this holder; stop when the channel closes."""
@@ -117,6 +136,7 @@ class WorkerLink:
         if op == "ping":
             return {"ok": True, "generation": holder.current.generation, "live": snapshot(holder)}
         if op == "prepare":
+            self.text = message["text"]
             prepared = await reloader.prepare(int(message["generation"]))
             if isinstance(prepared, ReloadReport):
                 stats.reloaded(False)

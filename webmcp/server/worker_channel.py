@@ -31,7 +31,7 @@ _LIMIT = 16 * 1024 * 1024
 
 class Channel:
     def __init__(self, sock: socket.socket, handle: Handler, name: str) -> None:
-        self._sock = sock
+        self.sock = sock
         self._handle = handle
         self.name = name  # for log lines: "worker 2 (pid 123)" or "supervisor"
         self._ids = itertools.count(1)
@@ -42,7 +42,7 @@ class Channel:
         self.closed = asyncio.Event()
 
     async def start(self) -> None:
-        reader, self._writer = await asyncio.open_unix_connection(sock=self._sock, limit=_LIMIT)
+        reader, self._writer = await asyncio.open_unix_connection(sock=self.sock, limit=_LIMIT)
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
 
     def notify(self, op: str, **fields: Any) -> None:
