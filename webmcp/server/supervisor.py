@@ -12,10 +12,9 @@ Contract:
   its exit code (a build error is not retried forever). Later, a worker that exits, or does not answer
   a health ping within HEALTH_TIMEOUT (then it is killed), is replaced, with exponential back-off
   while replacements keep failing.
-- Reloads are single-flight and two-phase: the supervisor reads the file once; every worker builds the
-  next generation from that text (`prepare`); only when all succeeded do they swap (`commit`), else all
-  discard it (`abort`). A bad file leaves every worker on the old generation. The report gives each
-  worker's outcome. A worker started later loads the text of the current generation, not the file.
+- Reloads (server/workers.Reloads) are single-flight and two-phase: every worker builds the next
+  generation from one text of the file, and they swap only when all succeeded; a bad file leaves every
+  worker on the old generation. A worker started later loads the text of the current generation.
 - Stopping: SIGTERM to every worker (each drains within server.graceful_timeout); what is left after
   graceful_timeout + STRAGGLER_GRACE is killed. A second SIGTERM/SIGINT is passed on (the workers
   cancel their calls at once).
@@ -36,22 +35,21 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
-from webmcp.errors import ConfigError, Problem, TransportUnavailable, WebmcpError
+from webmcp.errors import TransportUnavailable, WebmcpError
 from webmcp.server.cache_requests import serve_requests_with
 from webmcp.server.runfiles import RunFile
 from webmcp.server.worker_channel import Channel
+from webmcp.server.workers import Reloads, Worker, ask
 from webmcp.status.snapshot import INTERVAL as STATUS_INTERVAL
 
 log = logging.getLogger(__name__)
 
 HEALTH_INTERVAL = 1.0  # a ping to each ready worker this often (its answer carries the worker's status)
 HEALTH_TIMEOUT = 10.0  # no answer for this long: the worker is stuck; it is killed and replaced
-PREPARE_TIMEOUT = 120.0  # a worker's build of the next generation (models may load)
 STRAGGLER_GRACE = 5.0  # past graceful_timeout, for the workers' own cancel-and-unwind, before SIGKILL
 STABLE_AFTER = 10.0  # a worker up this long resets the back-off of its slot
 MAX_BACKOFF = 30.0
@@ -63,21 +61,6 @@ class WorkerStartFailed(WebmcpError):
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
         self.exit_code = exit_code if exit_code in (2, 3, 4) else 1
-
-
-@dataclass(slots=True)
-class Worker:
-    index: int
-    proc: subprocess.Popen[bytes]
-    channel: Channel
-    started: float = field(default_factory=time.monotonic)
-    ready: bool = False
-    generation: int = 0
-    live: dict[str, Any] | None = None
-
-    @property
-    def name(self) -> str:
-        return f"worker {self.index} (pid {self.proc.pid})"
 
 
 def self_command() -> list[str]:
@@ -101,21 +84,14 @@ class Supervisor:
         (`webmcp serve -c FILE` and the flags given), without `--worker`."""
         assert spec.scaling.workers is not None
         self.spec = spec
-        self._load = load
         self._argv = list(argv)
         self.count = spec.scaling.workers.max
         self.workers: dict[int, Worker] = {}
-        self.generation = 1
-        self._text = ""  # the config file's text of the current generation, which every worker loads
         self._state_key = secrets.token_hex(32)
         self._stop = asyncio.Event()
         self._failures = dict.fromkeys(range(1, self.count + 1), 0)  # failed starts in a row, per slot
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._reload_task: asyncio.Task[None] | None = None
-        self._again = False
-        self._reported = asyncio.Event()
-        self.requested = 0
-        self.last: dict[str, Any] | None = None
+        self.reloads = Reloads(spec.source, load, self._ready_workers, self._on_request, self._on_report)
         self._started = time.time()
         self._run_file = RunFile.for_process(spec.source, spec.server.pid_file)
         self._listener: socket.socket | None = None
@@ -145,7 +121,7 @@ class Supervisor:
             log.info("SIGHUP ignored: stopping")
             return
         log.info("SIGHUP: reloading every worker")
-        self.request_reload()
+        self.reloads.request()
 
     def handle_usr1(self) -> None:
         """SIGUSR1: apply `webmcp cache clear` requests left next to the run file, in every worker."""
@@ -159,7 +135,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             loop.add_signal_handler(sig, self.dispatch, sig)
         try:
-            self._text = self._read()
+            self.reloads.text = self.reloads.read()
             self._run_file.create(self.status)
             self._listener = listener
             for index in range(1, self.count + 1):
@@ -265,130 +241,51 @@ class Supervisor:
     async def _handle(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any] | None:
         op = message.get("op")
         if op == "hello":
-            return {"generation": self.generation, "state_key": self._state_key, "text": self._text}
+            return {"generation": self.reloads.generation, "state_key": self._state_key, "text": self.reloads.text}
         if op == "ready":
-            worker.ready, worker.generation, worker.live = True, message["generation"], message.get("live")
+            worker.generation, worker.live = message["generation"], message.get("live")
             if self.status["summary"] is None:
                 self.status["summary"] = message.get("summary")
-            if worker.generation != self.generation:
-                log.warning("%s started on generation %d, the others are on %d", worker.name, worker.generation,
-                            self.generation)
+            if await self.reloads.catch_up(worker, self._stop.is_set):
+                worker.ready = True
+            else:
+                worker.proc.kill()
             return None
         if op == "reload_all":
-            return {"report": await self.reload_now()}
+            return {"report": await self.reloads.now()}
         if op == "cache_clear_all":
             return await self._clear_everywhere(message["request"], but=message.get("but"))
         return {"ok": False, "message": f"unknown request {op!r}"}
+
+    def _ready_workers(self) -> list[Worker]:
+        return [w for w in self.workers.values() if w.ready]
+
+    def _on_request(self, requested: int) -> None:
+        self.status["requested"] = requested  # at once: `webmcp reload` waits for a report covering its request
+        self._write_status()
+
+    def _on_report(self, report: dict[str, Any], spec: ConfigSpec | None, summary: dict[str, Any] | None) -> None:
+        if spec is not None:  # graceful_timeout may have changed
+            self.spec = spec
+            wanted = spec.scaling.workers
+            if wanted is not None and wanted.max != self.count:
+                note = f"ignored until restart: scaling.workers ({self.count} running, {wanted.max} asked)"
+                head, _, rest = report["message"].partition("\n")
+                report["message"] = f"{head}; {note}" + (f"\n{rest}" if rest else "")
+        if summary is not None:
+            self.status["summary"] = summary
+        self.status.update(generation=self.reloads.generation, reloads=self.status["reloads"] + 1, last=report)
+        self._write_status()
 
     def _spawn_task(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    # -- reload ------------------------------------------------------------------------------
-    def request_reload(self) -> int:
-        """Ask for a reload of every worker; returns at once with the request's number."""
-        self.requested += 1
-        self.status["requested"] = self.requested  # `webmcp reload` waits for a report covering it
-        self._write_status()
-        if self._reload_task is not None and not self._reload_task.done():
-            self._again = True
-        else:
-            self._reload_task = asyncio.get_running_loop().create_task(self._reloads())
-        return self.requested
-
-    async def reload_now(self) -> dict[str, Any]:
-        """Request a reload and wait for the report covering it (a worker's POST /admin/reload)."""
-        mine = self.request_reload()
-        while self.last is None or self.last["covers"] < mine:
-            await self._reported.wait()
-        return self.last
-
-    async def _reloads(self) -> None:
-        while True:
-            self._again = False
-            covers = self.requested
-            report = await self._reload()
-            report["covers"] = covers
-            self.last = report
-            self.status.update(generation=self.generation, reloads=self.status["reloads"] + 1, last=report)
-            self._write_status()
-            self._reported.set()
-            self._reported = asyncio.Event()
-            if not self._again:
-                return
-
-    def _read(self) -> str:
-        try:
-            return open(self.spec.source, encoding="utf-8").read()
-        except (OSError, UnicodeDecodeError) as exc:
-            problem = Problem(self.spec.source, None, None, "", f"cannot read the config file: {exc}")
-            raise ConfigError([problem]) from None
-
-    async def _reload(self) -> dict[str, Any]:
-        started = time.perf_counter()
-        workers = [w for w in self.workers.values() if w.ready]
-        old, new = self.generation, self.generation + 1
-        try:  # read once here: every worker builds the same text
-            text = await asyncio.get_running_loop().run_in_executor(None, self._read)
-        except ConfigError as exc:
-            return self._report(False, old, started, f"kept generation {old} on every worker: {exc}", [])
-        prepared = await asyncio.gather(*(self._ask(w, "prepare", PREPARE_TIMEOUT, generation=new, text=text)
-                                          for w in workers))
-        failed = [w for w, answer in zip(workers, prepared, strict=True) if not answer.get("ok")]
-        if failed or not workers:
-            await asyncio.gather(*(self._ask(w, "abort", 30.0) for w, answer in zip(workers, prepared, strict=True)
-                                   if answer.get("ok")))
-            lines = []
-            for worker, answer in zip(workers, prepared, strict=True):
-                outcome = answer.get("message") if not answer.get("ok") else (
-                    f"kept generation {old}: its build of generation {new} was discarded, as {failed[0].name} failed")
-                lines.append({"index": worker.index, "pid": worker.proc.pid, "ok": False, "generation": old,
-                              "message": outcome})
-            head = (f"kept generation {old} on every worker: the new config failed in {len(failed)} of {len(workers)}"
-                    if workers else f"kept generation {old}: no worker is ready")
-            log.error("reload failed: %s", head)
-            return self._report(False, old, started, head, lines)
-        committed = await asyncio.gather(*(self._ask(w, "commit", 30.0) for w in workers))
-        self.generation, self._text = new, text
-        lines, changes = [], None
-        for worker, answer in zip(workers, committed, strict=True):
-            report = answer.get("report") or {"ok": False, "generation": old, "message": answer.get("message")}
-            changes = changes or report.get("changes")
-            if answer.get("summary") is not None:
-                self.status["summary"] = answer["summary"]
-            lines.append({"index": worker.index, "pid": worker.proc.pid, "ok": report["ok"],
-                          "generation": report["generation"], "message": report["message"]})
-        ok = all(line["ok"] for line in lines)
-        with contextlib.suppress(Exception):  # the workers checked this file; graceful_timeout may have changed
-            self.spec = await asyncio.get_running_loop().run_in_executor(None, self._load, text)
-        head = f"reloaded {len(workers)} worker(s) to generation {new}" if ok else (
-            f"generation {new}: some workers did not confirm the swap")
-        wanted = self.spec.scaling.workers
-        if wanted is not None and wanted.max != self.count:
-            head += f"; ignored until restart: scaling.workers ({self.count} running, {wanted.max} asked)"
-        log.info("%s", head)
-        return self._report(ok, new, started, head, lines, changes)
-
-    def _report(self, ok: bool, generation: int, started: float, head: str, lines: list[dict[str, Any]],
-                changes: Any = None) -> dict[str, Any]:
-        message = "\n".join([head, *(f"  worker {w['index']} (pid {w['pid']}): {w['message']}" for w in lines)])
-        return {"ok": ok, "generation": generation, "seconds": round(time.perf_counter() - started, 4),
-                "message": message, "changes": changes, "workers": lines, "covers": 0}
-
-    async def _ask(self, worker: Worker, op: str, timeout: float, **fields: Any) -> dict[str, Any]:
-        """A worker's answer, or a failed one saying why there is none."""
-        try:
-            return await worker.channel.ask(op, timeout, **fields)
-        except TimeoutError:
-            return {"ok": False, "message": f"no answer to {op} within {timeout:g}s"}
-        except ConnectionError:
-            return {"ok": False, "message": f"exited before answering {op}"}
-
     async def _clear_everywhere(self, request: dict[str, Any], but: int | None = None) -> dict[str, Any]:
         """A cache-clear request applied in every worker's memory caches (but the one that asked)."""
         workers = [w for w in self.workers.values() if w.ready and w.proc.pid != but]
-        answers = await asyncio.gather(*(self._ask(w, "cache_clear", 30.0, request=request) for w in workers))
+        answers = await asyncio.gather(*(ask(w, "cache_clear", 30.0, request=request) for w in workers))
         failed = [f"{w.name}: {a.get('message')}" for w, a in zip(workers, answers, strict=True) if not a.get("ok")]
         out: dict[str, Any] = {"ok": not failed, "dropped": sum(a.get("dropped", 0) for a in answers),
                                "caches": sorted({c for a in answers for c in a.get("caches", [])}),
@@ -402,7 +299,7 @@ class Supervisor:
     def _write_status(self) -> None:
         self.status["live"] = {
             "pid": os.getpid(), "time": time.time(), "uptime": round(time.time() - self._started, 3),
-            "generation": self.generation,
+            "generation": self.reloads.generation,
             "workers": [{"index": w.index, "pid": w.proc.pid, "ready": w.ready, "generation": w.generation,
                          "live": w.live} for w in sorted(self.workers.values(), key=lambda w: w.index)]}
         try:
