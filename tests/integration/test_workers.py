@@ -319,6 +319,14 @@ async def test_status_and_cache_clear_reach_every_worker(workdir: Path, runtime_
         assert cleared.returncode == 0, cleared.stdout + cleared.stderr
         assert cleared.stdout.strip() == f"pid {sup.proc.pid}: dropped 2 entries from cached_pid"
 
+        async with fresh_connections() as http:
+            assert {await call(http, sup.url, "cached_pid", {}) for _ in range(12)} == served
+            admin = sup.url.replace("/mcp", "/admin/cache/clear")
+            async with http.post(admin, json={"all": True}, headers={"Authorization": "Bearer adm1n"}) as resp:
+                answer = await resp.json()
+        assert resp.status == 200 and answer["dropped"] == 2 and answer["caches"] == ["cached_pid"]
+        assert sorted(w["pid"] for w in answer["workers"]) == sorted(sup.pids())
+
 
 async def test_a_stuck_worker_is_killed_and_replaced(workdir: Path, runtime_dir: Path) -> None:
     """A worker whose event loop is blocked misses its health pings: after 10s it is killed and replaced, while

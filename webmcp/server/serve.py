@@ -204,7 +204,6 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
     from aiohttp import web
 
     from webmcp.server.admin import ServerAdmin
-    from webmcp.server.worker import WorkerAdmin
     from webmcp.status import endpoints
     from webmcp.transports.http import HttpTransport
 
@@ -214,6 +213,8 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         if worker is None:
             transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader))
         else:
+            from webmcp.server.worker import WorkerAdmin
+
             transport = HttpTransport(holder, spec.server, WorkerAdmin(worker, holder), state_key=worker.state_key)
         # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
         # handler_cancellation: a client that closes its POST cancels the handler, which cancels a

@@ -218,12 +218,19 @@ class Supervisor:
             log.warning("%s %s after %.1fs; starting a new one%s", worker.name, how, up,
                         f" in {delay:.1f}s" if delay else "")
 
-        async def later() -> None:
-            await asyncio.sleep(delay)
-            if not self._stop.is_set():
-                self._spawn(worker.index)
+        self._spawn_task(self._respawn(worker.index, delay))
 
-        self._spawn_task(later())
+    async def _respawn(self, index: int, delay: float) -> None:
+        while True:
+            await asyncio.sleep(delay)
+            if self._stop.is_set():
+                return
+            try:
+                self._spawn(index)
+                return
+            except WorkerStartFailed as exc:  # cannot even exec (out of processes or memory): try again later
+                delay = min(MAX_BACKOFF, max(0.5, delay * 2))
+                log.error("%s; next try in %.1fs", exc, delay)
 
     async def _ping(self, worker: Worker) -> None:
         try:

@@ -184,4 +184,5 @@ class WorkerAdmin:
         except (ConnectionError, TimeoutError) as exc:
             raise ValueError(f"cleared in this worker only: no answer from the supervisor ({exc})") from None
         answer["workers"] = [{"pid": os.getpid(), "dropped": answer.get("dropped")}, *others.get("workers", [])]
+        answer["dropped"] = answer.get("dropped", 0) + others.get("dropped", 0)
         return answer
