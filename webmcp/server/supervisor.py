@@ -197,7 +197,8 @@ class Supervisor:
             if time.monotonic() - pinged >= HEALTH_INTERVAL:
                 pinged = time.monotonic()
                 for worker in self.workers.values():
-                    if worker.ready:
+                    if worker.ready and not worker.pinging:
+                        worker.pinging = True
                         self._spawn_task(self._ping(worker))
             await asyncio.sleep(0.1)
 
@@ -236,12 +237,14 @@ class Supervisor:
         try:
             answer = await worker.channel.ask("ping", HEALTH_TIMEOUT)
         except TimeoutError:
+            worker.pinging = False
             if worker.proc.poll() is None and not self._stop.is_set():
                 log.error("%s did not answer a health ping within %gs: killing it", worker.name, HEALTH_TIMEOUT)
                 worker.proc.kill()
             return
         except ConnectionError:
             return  # it exited; _watch replaces it
+        worker.pinging = False
         worker.generation = answer.get("generation", worker.generation)
         worker.live = answer.get("live")
 

@@ -62,6 +62,7 @@ class WorkerLink:
         self._holder: GraphHolder | None = None
         self._reloader: Reloader | None = None
         self._pending: Prepared | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     @classmethod
     def from_option(cls, value: str) -> WorkerLink:

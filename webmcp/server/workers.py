@@ -40,6 +40,7 @@ class Worker:
     channel: Channel
     started: float = field(default_factory=time.monotonic)
     ready: bool = False
+    pinging: bool = False  # a health ping is waiting for its answer (one at a time)
     generation: int = 0
     live: dict[str, Any] | None = None  # its last status snapshot (from the health ping)
 
