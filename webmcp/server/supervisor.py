@@ -189,7 +189,7 @@ class Supervisor:
     async def _watch(self) -> None:
         """Replace workers that exit; ping the ready ones."""
         pinged = 0.0
-        while True:
+        while not self._stop.is_set():  # once stopping, _stop_all waits for the workers; none is replaced
             for worker in list(self.workers.values()):
                 code = worker.proc.poll()
                 if code is not None and self.workers.get(worker.index) is worker:
@@ -330,19 +330,20 @@ class Supervisor:
     async def _stop_all(self) -> None:
         """SIGTERM every worker; SIGKILL what is left after graceful_timeout + STRAGGLER_GRACE."""
         self._stop.set()
-        if not self.workers:
+        workers = list(self.workers.values())
+        if not workers:
             return
-        log.info("stopping %d worker(s); calls under way get %gs", len(self.workers), self.spec.server.graceful_timeout)
+        log.info("stopping %d worker(s); calls under way get %gs", len(workers), self.spec.server.graceful_timeout)
         self._signal_all(signal.SIGTERM)
         deadline = time.monotonic() + self.spec.server.graceful_timeout + STRAGGLER_GRACE
-        while any(w.proc.poll() is None for w in self.workers.values()) and time.monotonic() < deadline:
+        while any(w.proc.poll() is None for w in workers) and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
-        for worker in self.workers.values():
+        for worker in workers:
             if worker.proc.poll() is None:
                 log.error("%s did not stop in time: killing it", worker.name)
                 worker.proc.kill()
                 worker.proc.wait()
-        for worker in self.workers.values():
+        for worker in workers:
             await worker.channel.close()
 
 
