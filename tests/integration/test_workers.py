@@ -137,8 +137,16 @@ async def test_calls_spread_over_the_workers(workdir: Path, runtime_dir: Path) -
         for pid in pids:
             assert int(Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[1]) == sup.proc.pid  # the parent
         async with fresh_connections() as http:
-            served = await outcomes(http, sup.url, 24, 0.3)
-            assert {int(str(pid)) for pid in served} == pids
+            # A worker woken by a burst accepts every queued connection at once, so one burst may all land on
+            # one worker; a few bursts reach both.
+            seen: set[int] = set()
+            for _ in range(10):
+                served = await outcomes(http, sup.url, 24, 0.3)
+                assert not [r for r in served if isinstance(r, BaseException)]
+                seen |= {int(str(pid)) for pid in served}
+                if seen == pids:
+                    break
+            assert seen == pids
 
             # input_required across workers: answer the first round many times over new connections
             trip = {"name": "trip", "arguments": {"destination": "Oslo"}}
@@ -201,7 +209,7 @@ async def test_sigterm_lets_calls_finish_then_every_process_exits(workdir: Path,
 
 async def test_reload_under_load_reaches_every_worker_and_drops_no_call(workdir: Path, runtime_dir: Path) -> None:
     """`webmcp reload` while calls run on both workers: no call fails; the report gives each worker's outcome;
-    POST /admin/reload, landing on one worker, reloads both."""
+    POST /admin/reload, landing on one worker, and SIGHUP sent to one worker reload both."""
     with supervisor(workdir, runtime_dir) as sup:
         pids = sorted(sup.pids())
         async with fresh_connections() as http:
@@ -237,6 +245,9 @@ async def test_reload_under_load_reaches_every_worker_and_drops_no_call(workdir:
         assert resp.status == 200 and report["ok"] is True and report["generation"] == 3
         assert sorted(w["pid"] for w in report["workers"]) == pids
         assert all(w["generation"] == 3 for w in report["workers"])
+
+        os.kill(pids[0], signal.SIGHUP)  # SIGHUP sent to one worker reloads them all
+        await anyio.to_thread.run_sync(lambda: sup.wait(lambda ws: {w["generation"] for w in ws} == {4}, "gen 4"))
 
 
 async def test_a_file_that_fails_in_one_worker_keeps_every_worker_on_the_old_generation(

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # How long a worker waits for the supervisor's answer to a reload it passed up: the supervisor waits
-# for every worker's build (server/supervisor.PREPARE_TIMEOUT) and commit.
+# for every worker's build (server/workers.PREPARE_TIMEOUT) and commit.
 RELOAD_ALL_TIMEOUT = 300.0
 
 
@@ -63,6 +63,7 @@ class WorkerLink:
         self._reloader: Reloader | None = None
         self._pending: Prepared | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._asking: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_option(cls, value: str) -> WorkerLink:
@@ -118,7 +119,9 @@ class WorkerLink:
 
     def reload_all(self) -> None:
         """SIGHUP sent to this worker: ask the supervisor to reload every worker."""
-        asyncio.get_running_loop().create_task(self._reload_all())
+        task = asyncio.get_running_loop().create_task(self._reload_all())
+        self._asking.add(task)
+        task.add_done_callback(self._asking.discard)
 
     async def _reload_all(self) -> None:
         try:
