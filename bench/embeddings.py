@@ -7,7 +7,8 @@ budget of 2048, no waiting) and `single` (max_batch_size: 1, every call alone). 
 - a burst of 64 concurrent single-text calls on each (makespan, mean and p95 latency; median of reps);
 - end-to-end embeddings/s (single-text calls, 64 in flight) against the raw backend's best batched
   throughput in this process (sentence-transformers `encode`, batch 32);
-- Poisson arrivals at 50 and 150 requests/s for a few seconds each: mean and p95 latency.
+- Poisson arrivals at 50 and 150 requests/s for a few seconds each: mean and p95 latency;
+- with `--search also|only`, semantic_search latency (bench/search_latency.py).
 Requests are pipelined JSON-RPC lines on the server's stdin (no client library in the way).
 """
 
@@ -191,5 +192,16 @@ if __name__ == "__main__":
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--calls", type=int, default=512)
     parser.add_argument("--seconds", type=float, default=3.0)
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--search", choices=["no", "also", "only"], default="no",
+                        help="semantic_search latency (bench/search_latency.py): also, or only it")
+    parser.add_argument("--search-rows", default="10000,100000", help="matrix sizes of the in-process search")
+    parser.add_argument("--search-docs", default="docs/*.md,README.md", help="the corpus searched through MCP")
+    args = parser.parse_args()
+    if args.search != "only":
+        asyncio.run(main(args))
+    if args.search != "no":
+        from search_latency import report  # bench/ is the script's folder, first on sys.path
+
+        asyncio.run(report(Server.start, args.webmcp, args.threads, [int(n) for n in args.search_rows.split(",")],
+                           args.search_docs.split(",")))
     sys.exit(0)

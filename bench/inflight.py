@@ -40,7 +40,7 @@ async def nap(ms: int, tag: str) -> str:
 
 BASE = """version: 1
 server:
-  http: {stateless: true}
+  http: {stateless: true, max_connections: 10000, max_connections_per_client: 10000}  # one client, many connections
   log_level: warning
 executor: {max_concurrency: 2000, queue_limit: 10000}
 tools:

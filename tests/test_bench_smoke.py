@@ -81,3 +81,14 @@ def test_embedding_benchmark_runs() -> None:
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "batched / one by one" in done.stdout and "Poisson 150 req/s" in done.stdout
+
+
+@pytest.mark.slow
+def test_search_latency_benchmark_runs() -> None:
+    """bench/embeddings.py --search only: the in-process matrix search and the through-MCP queries complete."""
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "embeddings.py"), "--search", "only",
+                           "--search-rows", "2000", "--search-docs", "README.md",
+                           "--webmcp", str(Path(sys.executable).parent / "webmcp")],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert "   2000 chunks: p50 " in done.stdout and "restart reusing it: " in done.stdout, done.stdout

@@ -37,7 +37,8 @@ def test_validate_prints_every_problem_and_exits_3(runner: CliRunner, tmp_path: 
         f"{cfg}:6:5: tools.a.timeot: unknown key; did you mean 'timeout'?; allowed: annotations, breaker, cache, "
         "concurrency, description, expose, fallback, function, input, invalidates, isolation, kind, output, "
         "priority, rate_limit, split, timeout, title",
-        f"{cfg}:8:5: tools.b.kind: must be one of: command, embedding, http, mcp, python, static (got \"statik\"); "
+        f"{cfg}:8:5: tools.b.kind: must be one of: command, embedding, http, mcp, python, semantic_search, static "
+        f"(got \"statik\"); "
         "did you mean 'static'?",
     ]
 
@@ -61,6 +62,30 @@ def test_validate_reports_build_errors_with_exit_code_4(runner: CliRunner, tmp_p
     result = runner.invoke(main, ["validate", "-c", str(cfg)])
     assert result.exit_code == 4
     assert result.stdout.startswith(f"{cfg}:3:3: tools.t: cannot import no_such_module_xyz:f: ModuleNotFoundError")
+
+
+def test_validate_never_prints_an_expanded_secret(runner: CliRunner, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Values that came from ${VAR} are shown as the reference in every problem, text and JSON, whole or in
+    part of a value, long or cut at 60 characters, from the schema check and from the build."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text('version: 1\ntools:\n'
+                   '  a: {kind: http, request: {url: "htp://bob:${T_PASS}@example.com/mcp"}}\n'
+                   '  b: {kind: http, request: {url: "${T_URL}"}}\n'
+                   '  c: {kind: command, argv: [echo], cwd: "${T_DIR}"}\n'
+                   '  d: {kind: http, request: {url: "ftp://example.com/a-long-path/to-push-the-key-past-60/${T_PASS}"}}\n')
+    monkeypatch.setenv("T_PASS", "hunter2-pw")
+    monkeypatch.setenv("T_URL", "ftp://alice:s3cret-pw@example.com/")
+    monkeypatch.setenv("T_DIR", "/no/such/dir-s3cret")
+    text = runner.invoke(main, ["validate", "-c", str(cfg)])
+    assert text.exit_code == 3
+    assert '(got "htp://bob:${T_PASS}@example.com/mcp")' in text.stdout and '(got "${T_URL}")' in text.stdout
+    json_out = runner.invoke(main, ["validate", "-c", str(cfg), "--format", "json"]).stdout
+    cfg.write_text('version: 1\ntools:\n  c: {kind: command, argv: [echo], cwd: "${T_DIR}"}\n')
+    build = runner.invoke(main, ["validate", "-c", str(cfg)])
+    assert build.exit_code == 4 and "cwd is not a folder (got ${T_DIR})" in build.stdout
+    for out in (text.output, json_out, build.output):
+        assert not any(part in out for part in ("hunter2", "s3cret", "hunter2-p", "-pw"))
 
 
 def test_tools_prints_the_catalog(runner: CliRunner) -> None:

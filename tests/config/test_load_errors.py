@@ -66,7 +66,7 @@ CASES = [
         "version: 1\ntools:\n  a:\n    kind: pyton\n    function: m:f\n",
         [
             'webmcp.yaml:4:5: tools.a.kind: must be one of: command, embedding, http, mcp, python, '
-            'static (got "pyton"); '
+            'semantic_search, static (got "pyton"); '
             "did you mean 'python'?"
         ],
         id="unknown-tool-kind",
@@ -75,7 +75,7 @@ CASES = [
         "version: 1\nmaster_tools:\n  m:\n    operations:\n      y: {kind: pyton, function: 'm:f'}\n",
         [
             'webmcp.yaml:5:11: master_tools.m.operations.y.kind: unknown tool kind (got "pyton"); '
-            "did you mean 'python'?; kinds: command, embedding, http, mcp, python, static"
+            "did you mean 'python'?; kinds: command, embedding, http, mcp, python, semantic_search, static"
         ],
         id="unknown-kind-of-inline-operation",
     ),
@@ -249,7 +249,8 @@ def test_several_envelope_problems_are_reported_at_once(workdir: Path) -> None:
         "prompts, resources, scaling, server, telemetry, tools, upstreams, version",
         "webmcp.yaml:3:10: server.page_size: must be at least 1 (got 0)",
         'webmcp.yaml:3:24: server.log_level: must be one of: debug, info, warning, error (got "loud")',
-        'webmcp.yaml:5:7: tools.c.kind: must be one of: command, embedding, http, mcp, python, static (got "nope")',
+        'webmcp.yaml:5:7: tools.c.kind: must be one of: command, embedding, http, mcp, python, semantic_search, '
+        'static (got "nope")',
     ]
 
 

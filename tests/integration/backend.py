@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientSession, web
 
 PNG_1PX = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -61,7 +61,15 @@ def _app(seen: list[dict[str, Any]]) -> web.Application:
         peername = request.transport.get_extra_info("peername") if request.transport else None
         return web.json_response({"port": peername[1] if peername else None})
 
+    async def loop(request: web.Request) -> web.Response:
+        raise web.HTTPFound(f"/loop?{request.query_string}")
+
+    async def redirect(request: web.Request) -> web.Response:
+        raise web.HTTPFound(request.query["to"])
+
     app = web.Application()
+    app.router.add_get("/loop", loop)
+    app.router.add_get("/redirect", redirect)
     app.router.add_get("/peer", peer)
     app.router.add_get("/chunked", chunked)
     app.router.add_get("/api/users/{id}/profile", profile)
@@ -75,16 +83,43 @@ def _app(seen: list[dict[str, Any]]) -> web.Application:
     return app
 
 
+def basic_gate(upstream: str, authorization: str) -> Callable[[list[dict[str, Any]]], web.Application]:
+    """An app in front of the JSON-only MCP server at `upstream`: requests with this Authorization value are
+    passed on (POST and DELETE bodies as they are), others get 401; each is recorded."""
+
+    def make(seen: list[dict[str, Any]]) -> web.Application:
+        async def forward(request: web.Request) -> web.Response:
+            seen.append({"method": request.method, "url": str(request.url),
+                         "authorization": request.headers.get("Authorization")})
+            if request.headers.get("Authorization") != authorization:
+                return web.Response(status=401)
+            headers = {k: v for k, v in request.headers.items()
+                       if k.lower() in ("content-type", "accept", "mcp-session-id", "mcp-protocol-version")}
+            async with ClientSession() as http, http.request(request.method, upstream, headers=headers,
+                                                             data=await request.read()) as resp:
+                passed = {k: v for k, v in resp.headers.items() if k.lower() in ("content-type", "mcp-session-id")}
+                return web.Response(status=resp.status, body=await resp.read(), headers=passed)
+
+        app = web.Application()
+        app.router.add_route("*", "/mcp", forward)
+        return app
+
+    return make
+
+
 @contextmanager
-def run_backend() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """Serve the app on 127.0.0.1 on a free port; yields (base URL, list of recorded requests)."""
+def run_backend(
+    make: Callable[[list[dict[str, Any]]], web.Application] | None = None,
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Serve the app (this file's, or `make`'s) on 127.0.0.1 on a free port; yields (base URL, list of
+    recorded requests)."""
     seen: list[dict[str, Any]] = []
     loop = asyncio.new_event_loop()
     started = threading.Event()
     state: dict[str, Any] = {}
 
     async def start() -> None:
-        runner = web.AppRunner(_app(seen))
+        runner = web.AppRunner((make or _app)(seen))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()

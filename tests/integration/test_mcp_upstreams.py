@@ -3,6 +3,7 @@ over stdio (spawned by the proxy) and over Streamable HTTP; it is killed and res
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import psutil
 import pytest
 from mcp import ClientSession
 
+from tests.integration.backend import basic_gate, run_backend
 from tests.integration.conftest import connect, write_config
 from tests.integration.test_http import free_port, wait_for_port
 
@@ -251,3 +253,31 @@ tools:
     assert "not connected" not in done.stdout
     done = webmcp("tools")
     assert done.returncode == 4 and "cannot connect to the upstream MCP server" in done.stderr
+
+
+async def test_credentials_in_an_upstream_url_travel_as_a_header_and_are_never_logged(workdir: Path) -> None:
+    """`http://user:pass@host/mcp`: every request carries `Authorization: Basic`, its URL has no credentials,
+    and the password is in no log line, at debug level (httpx, httpcore, webmcp) or info."""
+    config = upstream_config(workdir)
+    config.write_text(UPSTREAM + "server: {http: {stateless: true}}\n")
+    port = free_port()
+    upstream = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http",
+                                 "--port", str(port)], cwd=workdir, env={**os.environ, "UPSTREAM_NAME": "gated"},
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    basic = "Basic " + base64.b64encode(b"robot:pa55-W0rd").decode()
+    try:
+        wait_for_port(upstream, port)
+        with run_backend(basic_gate(f"http://127.0.0.1:{port}/mcp", basic)) as (gate, seen):
+            url = gate.replace("http://", "http://robot:pa55-W0rd@") + "/mcp"
+            for level in ("debug", "info"):
+                log = workdir / f"{level}.log"
+                with log.open("w") as errlog:
+                    async with connect(proxy(workdir, f'url: "{url}"'), "--log-level", level, stderr=errlog) as s:
+                        r = await s.call_tool("who", {})
+                        assert not r.is_error and r.structured_content["name"] == "gated"
+                logged = log.read_text()
+                assert "HTTP Request: POST" in logged and "pa55-W0rd" not in logged
+    finally:
+        upstream.kill()
+        upstream.wait(10)
+    assert seen and all(r["authorization"] == basic and "pa55" not in r["url"] for r in seen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -13,8 +14,24 @@ def text_result(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": False}
 
 
+# Every value the process's configurations took from the environment through `${VAR}` → that reference
+# (filled by config/load.py; it only grows: calls of an older configuration may still end after a reload).
+# No error result shows them, whatever exception text carried them; log lines neither (cli/options.py).
+HIDDEN: dict[str, str] = {}
+SHORTEST_HIDDEN = 6  # shorter values are more likely a number or a word of the text than the variable
+
+
+def hide(text: str, secrets: Mapping[str, str] | None = None) -> str:
+    """`text` with each value of `secrets` (default HIDDEN), as written and as JSON escapes it, shown as its
+    reference."""
+    for value, ref in sorted((HIDDEN if secrets is None else secrets).items(), key=lambda item: -len(item[0])):
+        if len(value) >= SHORTEST_HIDDEN:
+            text = text.replace(value, ref).replace(orjson.dumps(value).decode()[1:-1], ref)
+    return text
+
+
 def error_result(text: str) -> dict[str, Any]:
-    return {"content": [{"type": "text", "text": text}], "isError": True}
+    return {"content": [{"type": "text", "text": hide(text) if HIDDEN else text}], "isError": True}
 
 
 def _is_block(item: Any) -> bool:

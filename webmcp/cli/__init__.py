@@ -11,6 +11,7 @@ import click
 
 from webmcp import __version__
 from webmcp.cli.catalog import schema, tools
+from webmcp.cli.index import index
 from webmcp.cli.profile import profile
 from webmcp.cli.serving import cache, reload, serve, status
 from webmcp.cli.validate import validate
@@ -22,5 +23,5 @@ def main() -> None:
     """webmcp: a declarative MCP server. One YAML file declares the tools; webmcp serves them."""
 
 
-for command in (validate, serve, tools, reload, cache, status, schema, profile):
+for command in (validate, serve, tools, index, reload, cache, status, schema, profile):
     main.add_command(command)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, fields, is_dataclass
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
+from webmcp.config.interpolate import conceal_text
 from webmcp.config.layers import Origins
 from webmcp.config.marked_yaml import Path, dotted
 from webmcp.config.models import ModelSpec
@@ -77,7 +78,7 @@ def settings(spec: ConfigSpec) -> list[Setting]:
     rows = list(out.values())
     for model in spec.models.values():
         rows += model_settings(model, origins, spec)
-    return rows
+    return [replace(row, value=_hidden(row.value, spec.secrets)) for row in rows]
 
 
 def model_settings(model: ModelSpec, origins: Origins, spec: ConfigSpec) -> list[Setting]:
@@ -109,8 +110,21 @@ def environment(spec: ConfigSpec, env: Mapping[str, str] | None = None) -> list[
             if not _written(spec.document, path):
                 path = ("model_defaults", "env", name)
             layer, source = origins.layer(path)
-            seen[name] = Variable(name, value, layer, source, env.get(name))
+            current = env.get(name)
+            seen[name] = Variable(name, _hidden(value, spec.secrets), layer, source,
+                                  None if current is None else _hidden(current, spec.secrets))
     return list(seen.values())
+
+
+def _hidden(value: Any, secrets: Mapping[str, str]) -> Any:
+    """`value` with what came from the environment through `${VAR}` shown as that reference."""
+    if isinstance(value, str):
+        return conceal_text(value, secrets, whole=True)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_hidden(v, secrets) for v in value)
+    if isinstance(value, Mapping):
+        return {k: _hidden(v, secrets) for k, v in value.items()}
+    return value
 
 
 def _setting(path: Path, value: Any, origins: Origins) -> Setting:

@@ -19,10 +19,13 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from contextvars import ContextVar
+from dataclasses import dataclass, field, replace
 
+import orjson
 import yaml
 
+from webmcp.call.results import SHORTEST_HIDDEN, hide
 from webmcp.errors import Problem
 
 _REF = re.compile(r"\$\$\{|\$\{([^}]*)\}")
@@ -37,6 +40,9 @@ class ColumnMap:
 
     # per line: (expanded_start, original_start, expanded_end, original_end) of each replaced span
     spans: dict[int, list[tuple[int, int, int, int]]] = field(default_factory=dict)
+    # each value that came from the environment (not a default written in the file) → the reference as
+    # written, `${NAME}`: what problems show in its place (see `conceal`)
+    secrets: dict[str, str] = field(default_factory=dict)
 
     def original(self, line: int, column: int) -> int:
         shift = 0
@@ -99,6 +105,9 @@ def expand(text: str, env: Mapping[str, str], source: str) -> tuple[str, ColumnM
         else:
             raw = _resolve(m.group(1), env, source, line + 1, col + 1, problems)
             value = _fit(raw, scalar, m.group(1), source, line + 1, col + 1, problems)
+            body = _BODY.match(m.group(1))
+            if raw and body is not None and env.get(body.group(1)) == raw:
+                cmap.secrets[raw] = f"${{{body.group(1)}}}"
         shift = shifts.get(line, 0)
         end = m.end() - line_starts[line]
         cmap.spans.setdefault(line, []).append((col + shift, col, col + shift + len(value), end))
@@ -108,6 +117,31 @@ def expand(text: str, env: Mapping[str, str], source: str) -> tuple[str, ColumnM
         pos = m.end()
     out.append(text[pos:])
     return "".join(out), cmap, problems
+
+
+# The values the load under way took from the environment (set by config/load.py), for `show`.
+SECRETS: ContextVar[Mapping[str, str] | None] = ContextVar("SECRETS", default=None)
+
+
+def conceal_text(text: str, secrets: Mapping[str, str], *, whole: bool = False) -> str:
+    """`text` with every value that came from the environment shown as the reference that brought it
+    (`htp://bob:${PASS}@host`), as written and as JSON escapes it. `whole`: `text` is one shown value,
+    where a value shorter than SHORTEST_HIDDEN is masked too."""
+    text = hide(text, secrets)
+    for value, ref in secrets.items() if whole else ():
+        if len(value) < SHORTEST_HIDDEN and text.strip('"') in (value, orjson.dumps(value).decode()[1:-1]):
+            return text.replace(text.strip('"'), ref)
+    return text
+
+
+def conceal(problem: Problem, secrets: Mapping[str, str]) -> Problem:
+    """`problem` with the values that came from the environment masked (see `conceal_text`), so that
+    `webmcp validate` and a failed start or reload never print an expanded secret."""
+    if not secrets:
+        return problem
+    got = None if problem.got is None else conceal_text(problem.got, secrets, whole=True)
+    hint = None if problem.hint is None else conceal_text(problem.hint, secrets)
+    return replace(problem, message=conceal_text(problem.message, secrets), got=got, hint=hint)
 
 
 def _containing(scalars: list[_Scalar], starts: list[int], index: int) -> _Scalar | None:

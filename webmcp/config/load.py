@@ -6,10 +6,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
 from typing import Any
 
+from webmcp.call import results
 from webmcp.config import interpolate, layers, marked_yaml, memo
 from webmcp.config.layers import Origins, Override
 from webmcp.config.machine import Machine, choose_profile, current
@@ -28,7 +29,11 @@ class Profile:
 
 
 def read_layer(text: str, source: str, env: Mapping[str, str]) -> tuple[Any, Locations, list[Problem]]:
+    """One layer's text, expanded and parsed; the values it took from `env` join the load's SECRETS."""
     expanded, cmap, problems = interpolate.expand(text, env, source)
+    secrets = interpolate.SECRETS.get()
+    if cmap.secrets and isinstance(secrets, dict):
+        secrets.update(cmap.secrets)
     data, locations, parse_problems = marked_yaml.parse(expanded, source, cmap)
     return data, locations, problems + parse_problems
 
@@ -44,7 +49,25 @@ def load(
     """A document that passed the schema check before (config/memo.py) is not checked again, unless
     the process checks everything (`webmcp validate`). `machine`: readings to use instead of this
     machine's (config/machine.py), for `profile: auto` and the `auto` model settings. `text`: the file's
-    contents as read earlier (a supervisor's workers all load the one text it read), else read now."""
+    contents as read earlier (a supervisor's workers all load the one text it read), else read now. Problems
+    show the values that came from the environment as their `${VAR}` (ConfigSpec.secrets keeps them for the
+    build)."""
+    secrets: dict[str, str] = {}
+    token = interpolate.SECRETS.set(secrets)
+    try:
+        spec = replace(_load(path, overrides, env, machine, text), secrets=secrets)
+        results.HIDDEN.update(secrets)
+        return spec
+    except ConfigError as exc:
+        raise ConfigError([interpolate.conceal(p, secrets) for p in exc.problems]) from None
+    finally:
+        interpolate.SECRETS.reset(token)
+
+
+def _load(
+    path: str | os.PathLike[str], overrides: list[Override] | None, env: Mapping[str, str] | None,
+    machine: Machine | None, text: str | None,
+) -> ConfigSpec:
     env = os.environ if env is None else env
     overrides = overrides or []
     file = FsPath(path)

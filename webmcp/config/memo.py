@@ -71,17 +71,24 @@ def record(key: str) -> None:
             _prune(folder)
 
 
-@functools.cache
-def _folder() -> Path | None:
+def cache_dir() -> Path | None:
+    """webmcp's cache folder: `$WEBMCP_CACHE_DIR`, else `$XDG_CACHE_HOME/webmcp`, else `~/.cache/webmcp`;
+    None when `WEBMCP_CACHE_DIR=off` or there is no home folder. The memo and the search indexes live in it."""
     chosen = os.environ.get("WEBMCP_CACHE_DIR")
     if chosen == "off":
         return None
     if chosen:
-        return Path(chosen) / "validated"
+        return Path(chosen)
     try:
-        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webmcp" / "validated"
-    except (RuntimeError, KeyError):  # no home folder: check every time
+        return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "webmcp"
+    except (RuntimeError, KeyError):  # no home folder
         return None
+
+
+@functools.cache
+def _folder() -> Path | None:
+    folder = cache_dir()
+    return None if folder is None else folder / "validated"  # None: check every time
 
 
 def _is_private(folder: Path) -> bool:

@@ -69,6 +69,10 @@ class HttpSpec:
     session_idle_timeout: float = 1800.0
     max_sessions: int = 1000
     trusted_proxies: tuple[str, ...] = ()
+    header_timeout: float = 10.0
+    body_timeout: float = 30.0
+    max_connections: int = 1000
+    max_connections_per_client: int = 256
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> HttpSpec:
@@ -84,6 +88,10 @@ class HttpSpec:
             session_idle_timeout=parse_duration(node.get("session_idle_timeout", "30m")),
             max_sessions=node.get("max_sessions", 1000),
             trusted_proxies=tuple(node.get("trusted_proxies", ())),
+            header_timeout=parse_duration(node.get("header_timeout", "10s")),
+            body_timeout=parse_duration(node.get("body_timeout", "30s")),
+            max_connections=node.get("max_connections", 1000),
+            max_connections_per_client=node.get("max_connections_per_client", 256),
         )
 
 
@@ -317,6 +325,8 @@ class ConfigSpec:
     machine: Machine | None = field(default=None, compare=False)  # as the profile and `auto` settings read it
     origins: Origins | None = field(default=None, compare=False)  # which layer wrote each value
     document: Mapping[str, Any] = field(default_factory=dict, compare=False)  # all layers merged, as validated
+    # values expanded from the environment → `${NAME}`: never shown (config/interpolate.conceal)
+    secrets: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def observes_calls(self) -> bool:

@@ -19,6 +19,7 @@ from webmcp.callpath import header_marks
 from webmcp.callpath.tool import Tool
 from webmcp.catalog.prompts import build as build_prompts
 from webmcp.catalog.resources import build as build_resources
+from webmcp.config.interpolate import conceal
 from webmcp.config.master import is_listed
 from webmcp.config.registry import kind
 from webmcp.config.spec import ConfigSpec
@@ -110,7 +111,7 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
         except BuildFailure as exc:
             problems.append(exc.problem)
         if problems or resources is None or prompts is None:
-            raise BuildError(problems)
+            raise BuildError([conceal(p, spec.secrets) for p in problems])
         listed: dict[str, Tool | MasterTool] = {
             n: t for n, t in tools.items() if is_listed(owners[n], spec.master_tools)
         }

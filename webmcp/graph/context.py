@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     import aiohttp
     from redis.asyncio import Redis
 
-    from webmcp.config.models import ModelSpec
     from webmcp.config.tools import ToolSpec
     from webmcp.config.upstreams import BreakerSpec
     from webmcp.executor.memory import MemoryGuard
@@ -35,11 +34,6 @@ if TYPE_CHECKING:
     from webmcp.upstreams.upstream import Upstream
 
 T = TypeVar("T")
-# What each model backend imports, and how to install it.
-_BACKENDS = {
-    "torch": (("sentence_transformers",), "pip install 'webmcp[embed]' (PyTorch and sentence-transformers)"),
-    "onnx": (("onnxruntime", "tokenizers"), "pip install 'webmcp[embed-onnx]' (ONNX Runtime, tokenizers, numpy)"),
-}
 U = TypeVar("U", bound="Upstream")
 
 
@@ -138,12 +132,13 @@ class GraphContext:
         return None if name is None else self.spec.breakers[name]
 
     async def model(self, name: str) -> Model:
+        from webmcp.models.check import check_model
         from webmcp.models.model import Model, ModelUnavailable
 
         spec = self.spec.models[name]
         key = ("model", spec)
         if key not in self.shared:  # the first tool of this build naming it: check the backend and folder once
-            self._check_model(spec)
+            check_model(spec)
         model = self.share(key, lambda: Model(spec), lambda m: m.close())
         if spec.preload:
             try:
@@ -151,27 +146,6 @@ class GraphContext:
             except ModelUnavailable as exc:
                 raise self.fail(spec.where, str(exc)) from None
         return model
-
-    def _check_model(self, spec: ModelSpec) -> None:
-        """The backend is installed and the folder holds a model it can read; a BuildFailure otherwise."""
-        import importlib.util
-
-        modules, extra = _BACKENDS[spec.backend]
-        if any(importlib.util.find_spec(module) is None for module in modules):
-            raise self.fail(spec.where, f"the {spec.backend} backend is not installed", hint=extra)
-        folder = Path(spec.path)
-        if not (folder / "modules.json").is_file() and not (folder / "config.json").is_file():
-            what = "is not a folder" if not folder.is_dir() else "has no modules.json or config.json"
-            raise self.fail(spec.path_where, f"{what}: not a sentence-transformers model", f'"{spec.path}"',
-                            "a local sentence-transformers directory; nothing is downloaded")
-        if spec.backend == "onnx":
-            from webmcp.models.onnx_backend import GRAPH_FILES, graph_file
-
-            missing = [] if graph_file(folder) else [" (or ".join(GRAPH_FILES) + ")"]
-            missing += [] if (folder / "tokenizer.json").is_file() else ["tokenizer.json"]
-            if missing:
-                raise self.fail(spec.path_where, f"has no {' and no '.join(missing)}: not an onnx model folder",
-                                f'"{spec.path}"', "export one with: python scripts/export_onnx.py SOURCE TARGET")
 
     async def upstream(self, name: str, expected: type[U]) -> U:
         spec = self.spec.upstreams[name]

@@ -12,7 +12,7 @@ from webmcp.config.load import load
 from webmcp.config.registry import declare
 
 KINDS = {
-    "tools": ("command", "embedding", "http", "mcp", "python", "static"),
+    "tools": ("command", "embedding", "http", "mcp", "python", "semantic_search", "static"),
     "pools": ("http", "redis"),
     "upstreams": ("http", "mcp"),
     "balancers": ("consistent_hash", "least_connections", "response_time", "round_robin", "weighted"),

@@ -54,6 +54,10 @@ class Model:
     def dimensions(self) -> int:
         return self._dimensions
 
+    @property
+    def is_loaded(self) -> bool:
+        return self._batcher is not None
+
     async def load(self) -> Batcher:
         """The model's batcher, loading the model first if needed."""
         if self._batcher is not None:

@@ -221,10 +221,15 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         # sessionless call (nobody can receive its reply; on 2026-07-28 closing the stream is how to cancel).
         app = transport.app()
         endpoints.add_routes(app)  # /metrics beside /healthz and /readyz
-        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5,
-                               handler_cancellation=True)
-        await runner.setup()
         http = spec.server.http
+        # keepalive_timeout: aiohttp closes a connection that has not sent a complete request this long after
+        # it opened or after its last response: the header deadline. lingering_time: how long a body left
+        # unread (408, 413) is still drained so that the client sees the answer.
+        runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5,
+                               handler_cancellation=True, keepalive_timeout=http.header_timeout, lingering_time=1.0)
+        await runner.setup()
+        assert runner.server is not None
+        transport.limit_connections(runner.server)
         site: web.BaseSite
         if worker is None:
             site = web.TCPSite(runner, http.host, http.port, backlog=1024)

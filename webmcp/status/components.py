@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from webmcp.executor.admission import Admission
     from webmcp.executor.memory import MemoryGuard
+    from webmcp.executor.threads import WorkerThreads
     from webmcp.graph.graph import Graph
     from webmcp.graph.holder import GraphHolder
     from webmcp.telemetry.targets import Target, Window
@@ -18,6 +19,7 @@ class Components:
     admission: Admission | None
     memory: MemoryGuard | None
     window: Window | None
+    threads: WorkerThreads | None = None
 
     def targets(self) -> list[Target]:
         """Every configured target with its current value (max_memory: violated while shedding)."""
@@ -31,7 +33,8 @@ class Components:
 
 def components(graph: Graph) -> Components:
     by_name = {key[0]: shared.value for key, shared in graph.shared.items()}
-    return Components(by_name.get("admission"), by_name.get("memory_guard"), by_name.get("call_window"))
+    return Components(by_name.get("admission"), by_name.get("memory_guard"), by_name.get("call_window"),
+                      by_name.get("threads"))
 
 
 class State:

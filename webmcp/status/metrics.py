@@ -86,6 +86,13 @@ def _graph_gauges(holder: GraphHolder) -> Iterator[Metric]:
             depth.add_metric([priority], waiting)
     yield in_flight
     yield depth
+    threads = found.threads
+    if threads is not None:
+        yield GaugeMetricFamily("webmcp_worker_threads_lost", "Worker threads held by sync tool calls that timed out "
+                                "or were cancelled (each replaced, up to executor.threads of them).",
+                                value=threads.lost)
+        yield CounterMetricFamily("webmcp_worker_threads_replaced", "Worker threads replaced because a timed-out or "
+                                  "cancelled sync call held them.", value=threads.replaced)
     guard = found.memory
     if guard is not None:
         yield GaugeMetricFamily("webmcp_memory_limit_bytes", "scaling.targets.max_memory.", value=guard.limit)

@@ -41,6 +41,10 @@ def snapshot(holder: GraphHolder) -> dict[str, Any]:
         "targets": [{"name": t.name, "goal": t.goal, "value": t.value, "violated": t.violated}
                     for t in found.targets()],
     }
+    if found.threads is not None:
+        threads = found.threads
+        out["threads"] = {"busy": threads.busy, "lost": threads.lost, "replaced": threads.replaced,
+                          "max_lost": threads.max_lost}
     if graph.spec.observes_calls:
         totals = dict.fromkeys(stats.OUTCOMES, 0)
         for figures in stats.TOOLS.values():
@@ -86,6 +90,10 @@ def render(status: dict[str, Any], pid: int, label: str | None = None) -> list[s
         if w is not None:
             lines.append(f"  last {w['seconds']:g}s: {w['calls']} calls, p50 {_ms(w['p50'])}, p95 {_ms(w['p95'])}, "
                          f"p99 {_ms(w['p99'])}, error rate {w['error_rate'] * 100:.2f}%")
+    threads = live.get("threads")
+    if threads is not None and (threads["lost"] or threads["replaced"]):
+        lines.append(f"  worker threads: {threads['busy']} busy, {threads['lost']} held by calls that timed out or "
+                     f"were cancelled ({threads['replaced']} replaced so far, at most {threads['max_lost']} at once)")
     memory = live["memory"]
     text = f"  memory {memory['rss'] / 1e6:.0f}MB, {live.get('tasks', '?')} tasks, {live.get('fds', '?')} fds"
     if "limit" in memory:

@@ -14,7 +14,9 @@ Contract:
   without a session) is sessionless in every mode: each POST is one request served on its own, with
   the HTTP status its error code maps to (400, 404), and JSON or SSE as for the 2025 revisions.
 - Every request to the endpoint passes the Host/Origin check (DNS-rebinding protection), the bearer
-  token check when one is configured, and the body size limit (413).
+  token check when one is configured, and the body size limit (413); its body is read in full within
+  `body_timeout` (else 408). Connections are capped and must send their headers within `header_timeout`
+  (http_limits.py).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from webmcp.transports.http_access import (
     unauthorized,
 )
 from webmcp.transports.http_admin import Admin, add_admin_routes
+from webmcp.transports.http_limits import ConnectionCap
 from webmcp.transports.http_session import END, HttpSession, Reply, Standalone, end_alone, is_reply_to
 
 log = logging.getLogger(__name__)
@@ -79,6 +82,8 @@ class HttpTransport:
         self._clients = Clients(http.trusted_proxies)
         self._token = env_token(http.auth_token_env, "auth_token_env")
         self._admin_token = env_token(http.admin_token_env, "admin_token_env")
+        # What the token guards: the endpoint, and /metrics (tool names and call counts); the probes stay open.
+        self._guarded = frozenset({http.path, "/metrics"})
         state = server.request_state
         self._seal = Seal(env_token(state.secret_env, "request_state.secret_env", "server") or state_key, state.ttl)
 
@@ -97,22 +102,43 @@ class HttpTransport:
     @web.middleware
     async def _guard(self, request: web.Request, handler: Any) -> web.StreamResponse:
         origin = request.headers.get("Origin")
+        host = host_name(request.host or "")  # "" when the Host value is malformed
         if self._allowed_hosts is not None:
-            if host_name(request.host or "") not in self._allowed_hosts:
+            if host not in self._allowed_hosts:
                 return _error_response(421, None, INVALID_REQUEST, f"Host {request.host!r} is not allowed")
             if origin is not None and origin_host(origin) not in self._allowed_hosts:
                 return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed")
-        elif origin is not None and origin_host(origin) != host_name(request.host or ""):
+        elif origin is not None and (not host or origin_host(origin) != host):
             # A public bind without an allow-list still refuses cross-origin browser requests.
             return _error_response(403, None, INVALID_REQUEST, f"Origin {origin!r} is not allowed "
                                    "(set server.http.allowed_hosts to allow other origins)")
-        if self._token is not None and request.path == self.server.http.path and not bearer_ok(request, self._token):
+        bad = next((name for name, value in request.headers.items()
+                    if name.lower().startswith("mcp-") and not _is_utf8(value)), None)
+        if bad is not None:  # echoed into an error, it could not even be serialised
+            return _error_response(400, None, INVALID_REQUEST, f"the {bad} header is not valid UTF-8")
+        if self._token is not None and request.path in self._guarded and not bearer_ok(request, self._token):
             return unauthorized()
         try:
+            if request.body_exists:  # read here, in full, within body_timeout; handlers get it from memory
+                deadline = self.server.http.body_timeout
+                try:
+                    async with asyncio.timeout(deadline):
+                        await request.read()
+                except TimeoutError:
+                    response = _error_response(408, None, INVALID_REQUEST, f"the request body did not arrive "
+                                               f"within {deadline:g}s (server.http.body_timeout)")
+                    response.force_close()
+                    return response
             return await handler(request)  # type: ignore[no-any-return]
         except web.HTTPRequestEntityTooLarge:
             limit = self.server.max_message_size
             return _error_response(413, None, INVALID_REQUEST, f"message too large: over {limit} bytes")
+
+    def limit_connections(self, listener: web.Server) -> ConnectionCap:
+        """Cap the open connections of `listener` (server.http.max_connections[_per_client])."""
+        cap = ConnectionCap(self.server.http, self._clients)
+        cap.install(listener)
+        return cap
 
     # -- POST --------------------------------------------------------------------------------
     async def post(self, request: web.Request) -> web.StreamResponse:
@@ -391,3 +417,12 @@ def _error_response(
 ) -> web.Response:
     body = orjson.dumps(jsonrpc.error(mid if type(mid) in (str, int) else None, code, message))
     return web.Response(status=status, body=body, content_type=_JSON, headers=headers)
+
+
+def _is_utf8(value: str) -> bool:
+    """False for a header value aiohttp decoded with surrogate escapes (bytes that are not UTF-8)."""
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        return False
+    return True

@@ -8,6 +8,7 @@ import hmac
 import ipaddress
 import logging
 import os
+import re
 
 from aiohttp import web
 
@@ -44,17 +45,21 @@ def allowed_hosts(server: ServerSpec) -> frozenset[str] | None:
     with no allow-list configured)."""
     configured = server.http.allowed_hosts
     if configured:
-        return frozenset(h.lower() for h in configured)
+        return frozenset(h.lower() for h in configured if h)
     if server.http.host in LOOPBACK:
         return LOOPBACK
     return None
 
 
+# A Host value: a bracketed IPv6 literal or a name without colons, then an optional port. Nothing else
+# may follow (`[::1]evil.example` is not `[::1]`).
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[^\[\]:/@\s]+)(?::[0-9]*)?")
+
+
 def host_name(host: str) -> str:
-    """`name` of a `name:port` (or `[v6]:port`) Host value, lower-cased."""
-    if host.startswith("["):
-        return host.split("]", 1)[0].lower() + "]"
-    return host.rsplit(":", 1)[0].lower() if host.count(":") == 1 else host.lower()
+    """`name` of a `name:port` (or `[v6]:port`) Host value, lower-cased; "" when it is not one."""
+    match = _HOST.fullmatch(host)
+    return match.group(1).lower() if match else ""
 
 
 def origin_host(origin: str) -> str:
@@ -70,7 +75,7 @@ class Clients:
     def __init__(self, trusted: tuple[str, ...]) -> None:
         self._trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
 
-    def _is_proxy(self, address: str) -> bool:
+    def is_proxy(self, address: str) -> bool:
         try:
             ip = ipaddress.ip_address(address)
         except ValueError:
@@ -81,16 +86,17 @@ class Clients:
         if sid is not None:
             return "session:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
         address = request.remote or "unknown"
-        if self._trusted and self._is_proxy(address):
+        if self._trusted and self.is_proxy(address):
             hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
-            while hops and self._is_proxy(hops[-1]):
+            while hops and self.is_proxy(hops[-1]):
                 hops.pop()
             if hops:
                 address = hops[-1]
-        return "address:" + _bucket(address)
+        return "address:" + address_bucket(address)
 
 
-def _bucket(address: str) -> str:
+def address_bucket(address: str) -> str:
+    """An address as one client: an IPv6 address stands for its /64."""
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -14,10 +14,12 @@ A stdio process's stderr reaches ours in whole lines, all of it before the conne
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import os
 import sys
+import urllib.parse
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -77,11 +79,22 @@ class McpConnection:
         return self._ready.is_set()
 
     def _transport(self) -> Any:
-        if self.kind == "url":
-            from mcp.client.streamable_http import streamable_http_client
+        return self._http_transport() if self.kind == "url" else self._stdio_transport()
 
-            return streamable_http_client(self.address)
-        return self._stdio_transport()
+    @contextlib.asynccontextmanager
+    async def _http_transport(self) -> AsyncIterator[Any]:
+        """The SDK's Streamable HTTP client. Credentials in the URL travel as an Authorization header and
+        leave the URL, which the HTTP client logs on every request (`HTTP Request: POST http://...`)."""
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client  # the SDK's own timeouts
+
+        url, authorization = split_credentials(self.address)
+        headers = {"Authorization": authorization} if authorization else None
+        async with (
+            create_mcp_http_client(headers=headers) as client,
+            streamable_http_client(url, http_client=client) as streams,
+        ):
+            yield streams
 
     @contextlib.asynccontextmanager
     async def _stdio_transport(self) -> AsyncIterator[Any]:
@@ -230,6 +243,16 @@ async def _list_tools(session: Any) -> list[Any]:
         cursor = page.next_cursor
         if not cursor:
             return tools
+
+
+def split_credentials(url: str) -> tuple[str, str | None]:
+    """`url` without its `user:password@`, and the Basic Authorization value they make (None without)."""
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    user, password = urllib.parse.unquote(parts.username or ""), urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2])), f"Basic {token}"
 
 
 def _broke_transport(exc: BaseException) -> bool:

@@ -92,9 +92,13 @@ class CommandBackend:
 
     async def invoke(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]:
         spec = self.spec
-        env = dict(os.environ) if spec.inherit_env else {}
-        env.update({k: t.render(arguments) for k, t in self._env.items()})
+        rendered = {k: t.render(arguments) for k, t in self._env.items()}
         argv = self.argv(arguments)
+        refused = _nul_in(argv, rendered, arguments)
+        if refused is not None:
+            return error_result(f"Tool {spec.name!r}: {refused}")
+        env = dict(os.environ) if spec.inherit_env else {}
+        env.update(rendered)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, cwd=spec.cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
@@ -130,6 +134,27 @@ class CommandBackend:
         if truncated:
             text += f"\n[output truncated at {spec.max_output} bytes]"
         return text_result(text)
+
+
+def _nul_in(argv: list[str], env: Mapping[str, str], arguments: Mapping[str, Any]) -> str | None:
+    """Why the command cannot run when a NUL byte reached its argv or env, else None. The OS takes C strings:
+    uvloop would cut the value at the NUL (`--file=report\\0-evil` runs as `--file=report`), asyncio refuses."""
+    where = next((f"argv[{i}]" for i, a in enumerate(argv) if "\0" in a), None)
+    where = where or next((f"env {k}" for k, v in env.items() if "\0" in v), None)
+    if where is None:
+        return None
+    names = ", ".join(repr(k) for k, v in arguments.items() if _has_nul(v)) or "a value"
+    return f"argument {names} contains a NUL byte, which a command's {where} cannot carry; nothing was run"
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\0" in value
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    return False
 
 
 async def _read_capped(stream: asyncio.StreamReader | None, cap: int) -> tuple[bytes, bool]:

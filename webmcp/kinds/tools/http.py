@@ -6,6 +6,7 @@ aiohttp is imported only when a config has http tools (it costs ~200 ms and ~20 
 from __future__ import annotations
 
 import base64
+import re
 import time
 import urllib.parse
 from collections.abc import Mapping
@@ -75,6 +76,10 @@ class HttpToolSpec(ToolSpec):
             body=req.get("body"),
             max_response=parse_size(node.get("max_response", "4MiB")),
         )
+
+
+MAX_REDIRECTS = 10
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 
 def _compile_body(template: Any) -> Any:
@@ -148,26 +153,45 @@ class HttpBackend:
 
     async def _send(self, url: str, query: dict[str, str], headers: dict[str, str], body: bytes | None,
                     balanced: bool) -> dict[str, Any]:
-        """One request. `balanced`: through an upstream, where a failure of the endpoint raises
-        AttemptFailed (counted against the endpoint, maybe tried again) instead of being the result."""
+        """One request, following redirects. `balanced`: through an upstream, where a failure of the endpoint
+        raises AttemptFailed (counted against the endpoint, maybe tried again) instead of being the result."""
         spec = self.spec
         target = self._make_url(url, encoded=True)
+        method, data = spec.method, body
+        params: dict[str, str] | None = query
         try:
-            async with self._session.request(spec.method, target, params=query, headers=headers, data=body) as resp:
-                too_big = f"HTTP response too large (over {spec.max_response} bytes)"
-                if spec.method != "HEAD" and (resp.content_length or 0) > spec.max_response:
-                    return error_result(too_big)
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in resp.content.iter_chunked(65536):
-                    size += len(chunk)
-                    if size > spec.max_response:
-                        return error_result(too_big)
-                    chunks.append(chunk)
-                raw = b"".join(chunks)
-                status, reason, ctype = resp.status, resp.reason, resp.content_type
-        except self._client_error as exc:
-            text = f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {exc}"
+            for _ in range(MAX_REDIRECTS + 1):
+                async with self._session.request(method, target, params=params, headers=headers, data=data,
+                                                 allow_redirects=False) as resp:
+                    location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
+                    if location is None:
+                        too_big = f"HTTP response too large (over {spec.max_response} bytes)"
+                        if method != "HEAD" and (resp.content_length or 0) > spec.max_response:
+                            return error_result(too_big)
+                        chunks: list[bytes] = []
+                        size = 0
+                        async for chunk in resp.content.iter_chunked(65536):
+                            size += len(chunk)
+                            if size > spec.max_response:
+                                return error_result(too_big)
+                            chunks.append(chunk)
+                        raw = b"".join(chunks)
+                        status, reason, ctype = resp.status, resp.reason, resp.content_type
+                        break
+                    current = target
+                    target, params = current.join(self._make_url(location)), None
+                    if target.scheme not in ("http", "https"):
+                        return error_result(f"HTTP {spec.method} {_origin(url)} redirected to a non-HTTP URL")
+                    if target.origin() != current.origin():
+                        # The configured headers (tokens, API keys) were meant for the first origin only.
+                        headers = {k: v for k, v in headers.items() if k.lower() == "content-type" and data}
+                    if resp.status == 303 or (resp.status in (301, 302) and method == "POST"):
+                        method, data = ("HEAD" if method == "HEAD" else "GET"), None
+                        headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
+            else:
+                return error_result(f"HTTP {spec.method} {_origin(url)} failed: more than {MAX_REDIRECTS} redirects")
+        except (self._client_error, ValueError) as exc:
+            text = f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {_scrub(str(exc))}"
             if balanced:
                 raise AttemptFailed(text, safe=isinstance(exc, self._connect_error)) from None
             if self._guarded:
@@ -189,6 +213,20 @@ def _origin(url: str) -> str:
     """scheme://host/path, without credentials or the query (they may carry secrets)."""
     parts = urllib.parse.urlsplit(url)
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+
+
+def _scrub(text: str) -> str:
+    """`text` (an exception's, which may quote the URL it failed on) with every URL cut to its origin and path."""
+    def cut(match: re.Match[str]) -> str:
+        try:
+            return _origin(match.group())
+        except ValueError:  # not a URL urlsplit can read (a bad IPv6 literal): none of it is shown
+            return "<url>"
+
+    return _URL.sub(cut, text)
 
 
 def _result(raw: bytes, ctype: str) -> dict[str, Any]:

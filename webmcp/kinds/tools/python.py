@@ -69,15 +69,15 @@ class PythonBackend:
         return from_value(await self._call_sync(kwargs), blocks=True)
 
     async def _call_sync(self, kwargs: dict[str, Any]) -> Any:
-        loop = asyncio.get_running_loop()
         run = functools.partial(contextvars.copy_context().run, self._fn, **kwargs)
-        future = loop.run_in_executor(self._pool, run)
+        job = self._pool.submit(run)
         try:
-            return await future
+            return await asyncio.wrap_future(job)
         except asyncio.CancelledError:
-            if not future.done():  # the thread cannot be interrupted: say so, it holds a worker
+            if not job.cancel() and not job.done():  # running: the thread cannot be interrupted
                 log.warning("%s: a timed-out or cancelled call keeps running in its worker thread",
                             getattr(self._fn, "__qualname__", self._fn))
+                self._pool.abandon(job)  # its worker is replaced, within a limit
             raise
 
 
