@@ -251,3 +251,9 @@ def unpicklable() -> object:
 def sync_with_context(ctx: Context) -> str:
     """A sync tool that takes the call context."""
     return ctx.tool
+
+
+async def pid_after(seconds: float = 0.0) -> str:
+    """Sleep, then name the process that served the call (tells worker processes apart)."""
+    await asyncio.sleep(seconds)
+    return str(os.getpid())

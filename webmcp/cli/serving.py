@@ -31,21 +31,49 @@ from webmcp.cli.options import (
 @click.option("--port", envvar="WEBMCP_PORT", type=click.IntRange(0, 65535),
               help="HTTP port. Default: server.http.port, else 8765.")
 @click.option("--log-level", envvar="WEBMCP_LOG_LEVEL", type=click.Choice(["debug", "info", "warning", "error"]))
+@click.option("--workers", envvar="WEBMCP_WORKERS", type=click.IntRange(min=1),
+              help="Worker processes on one socket, under a supervisor (HTTP only). Default: scaling.workers, "
+                   "else one process.")
+@click.option("--worker", hidden=True, help="Set by the supervisor for its workers: INDEX:LISTEN_FD:CHANNEL_FD.")
 @click.pass_context
 @reports_errors
-def serve(ctx: click.Context, config: str, **_: Any) -> None:
+def serve(ctx: click.Context, config: str, worker: str | None, **_: Any) -> None:
     """Serve the tools of a config file over MCP (stdio by default)."""
     from webmcp.kinds.imports import load
     from webmcp.server.serve import run
 
-    overrides = given_overrides(ctx, {
+    mapping = {
         "profile": ("profile",), "transport": ("server", "transport"), "host": ("server", "http", "host"),
-        "port": ("server", "http", "port"), "log_level": ("server", "log_level"),
-    })
+        "port": ("server", "http", "port"), "log_level": ("server", "log_level"), "workers": ("scaling", "workers"),
+    }
+    overrides = given_overrides(ctx, mapping)
     setup_logging(ctx.params.get("log_level") or "info")
+    if worker is not None:  # one of a supervisor's workers
+        from webmcp.server.worker import WorkerLink
+
+        link = WorkerLink.from_option(worker)
+        link.hello()
+        spec = load(config, overrides=overrides, text=link.text)
+        setup_logging(spec.server.log_level)
+        run(spec, lambda: load(config, overrides=overrides, text=link.text), overrides, worker=link)
+        return
+    flag = next((o for o in overrides if o.path == ("scaling", "workers")), None)
+    if flag is not None:  # stdio with --workers is a usage error, not a problem of the file
+        transport = load(config, overrides=[o for o in overrides if o is not flag]).server.transport
+        if transport != "http":
+            raise UsageError(f"{flag.label}: worker processes serve the http transport only (stdio has one client); "
+                             "add --transport http")
     spec = load(config, overrides=overrides)
     setup_logging(spec.server.log_level)
-    run(spec, lambda: load(config, overrides=overrides), overrides)
+    if spec.scaling.workers is None:
+        run(spec, lambda: load(config, overrides=overrides), overrides)
+        return
+    from webmcp.server.supervisor import self_command, supervise
+
+    given = [f"--{name.replace('_', '-')}={ctx.params[name]}" for name in mapping if ctx.params.get(name) is not None
+             and ctx.get_parameter_source(name) is click.core.ParameterSource.COMMANDLINE]
+    supervise(spec, lambda text: load(config, overrides=overrides, text=text),
+              [*self_command(), "serve", "-c", config, *given], overrides)
 
 
 @click.command()

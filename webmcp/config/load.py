@@ -44,15 +44,18 @@ def load(
     overrides: list[Override] | None = None,
     env: Mapping[str, str] | None = None,
     machine: Machine | None = None,
+    text: str | None = None,
 ) -> ConfigSpec:
     """A document that passed the schema check before (config/memo.py) is not checked again, unless
     the process checks everything (`webmcp validate`). `machine`: readings to use instead of this
-    machine's (config/machine.py), for `profile: auto` and the `auto` model settings. Problems show the
-    values that came from the environment as their `${VAR}` (ConfigSpec.secrets keeps them for the build)."""
+    machine's (config/machine.py), for `profile: auto` and the `auto` model settings. `text`: the file's
+    contents as read earlier (a supervisor's workers all load the one text it read), else read now. Problems
+    show the values that came from the environment as their `${VAR}` (ConfigSpec.secrets keeps them for the
+    build)."""
     secrets: dict[str, str] = {}
     token = interpolate.SECRETS.set(secrets)
     try:
-        spec = replace(_load(path, overrides, env, machine), secrets=secrets)
+        spec = replace(_load(path, overrides, env, machine, text), secrets=secrets)
         results.HIDDEN.update(secrets)
         return spec
     except ConfigError as exc:
@@ -63,14 +66,15 @@ def load(
 
 def _load(
     path: str | os.PathLike[str], overrides: list[Override] | None, env: Mapping[str, str] | None,
-    machine: Machine | None,
+    machine: Machine | None, text: str | None,
 ) -> ConfigSpec:
     env = os.environ if env is None else env
     overrides = overrides or []
     file = FsPath(path)
     source = str(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        if text is None:
+            text = file.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError([Problem(source, None, None, "", f"cannot read the config file: {reason}")]) from None
@@ -170,6 +174,8 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     # The default shed classes are not checked: a config with classes of its own need not name them.
     check_references(tools, masters, sections, caches, models, [c for c, _ in executor.priorities],
                      scaling.shed if "shed" in scaling_node else (), ctx)
+    server = ServerSpec.from_config(merged.get("server") or {}, base_dir)
+    check_workers(scaling, server, merged.get("telemetry") or {}, ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)
@@ -182,7 +188,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         machine=machine,
         origins=origins,
         document=merged,
-        server=ServerSpec.from_config(merged.get("server") or {}, base_dir),
+        server=server,
         executor=executor,
         tools=tools,
         master_tools=masters,
@@ -194,3 +200,31 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         scaling=scaling,
         telemetry=TelemetrySpec.from_config(merged.get("telemetry") or {}, base_dir),
     )
+
+
+def check_workers(scaling: ScalingSpec, server: ServerSpec, telemetry: Mapping[str, Any], ctx: SpecContext) -> None:
+    """What worker processes (`scaling.workers`, `serve --workers`) need from the rest of the file."""
+    workers = scaling.workers
+    if workers is None:
+        return
+    path = ("scaling", "workers")
+    if workers.min > workers.max:
+        ctx.problem((*path, "min"), f"min must not be more than max ({workers.max})", show(workers.min))
+        return
+    if workers.min != workers.max:
+        ctx.problem(path, "autoscaling between min and max is not built yet (issue #13, phase 2)",
+                    f"{{min: {workers.min}, max: {workers.max}}}",
+                    f"give a number of workers, e.g. `workers: {workers.max}`, or min equal to max")
+        return
+    if server.transport != "http":
+        ctx.problem(path, "worker processes serve the http transport only (stdio has one client)", show(workers.max),
+                    "set server.transport: http, or serve with --transport http")
+    if workers.max > 1 and not server.http.stateless:
+        ctx.problem(path, "more than one worker needs server.http.stateless: true: a 2025 session lives in the "
+                    "worker that opened it, and its next request may reach another one (sessions shared between "
+                    "workers come in issue #13, phase 2)", show(workers.max),
+                    "set server.http.stateless: true (2026-07-28 clients are served by any worker either way), "
+                    "or use one worker")
+    if telemetry.get("listen"):
+        ctx.problem(path, "telemetry.listen would be bound by every worker; with workers, /metrics, /healthz and "
+                    "/readyz are served on the HTTP listener", show(workers.max), "remove telemetry.listen")

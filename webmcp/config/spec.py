@@ -217,17 +217,34 @@ class ExecutorSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkersSpec:
+    """`scaling.workers`: worker processes under a supervisor (`N` is `{min: N, max: N}`)."""
+
+    min: int
+    max: int
+    cooldown: float = 60.0
+
+    @classmethod
+    def from_config(cls, node: Any) -> WorkersSpec:
+        if isinstance(node, int):
+            return cls(node, node)
+        return cls(node["min"], node["max"], parse_duration(node.get("cooldown", "60s")))
+
+
+@dataclass(frozen=True, slots=True)
 class ScalingSpec:
     p95_latency: float | None = None  # seconds
     error_rate: float | None = None  # a fraction: 0.001 for 0.1%
     max_memory: int | None = None  # bytes
     window: float = 60.0
     shed: tuple[str, ...] = ("low", "normal")
+    workers: WorkersSpec | None = None  # None: one process, no supervisor
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ScalingSpec:
         targets = node.get("targets") or {}
         return cls(
+            workers=WorkersSpec.from_config(node["workers"]) if node.get("workers") is not None else None,
             p95_latency=parse_duration(targets["p95_latency"]) if "p95_latency" in targets else None,
             error_rate=parse_percent(targets["error_rate"]) if "error_rate" in targets else None,
             max_memory=parse_size(targets["max_memory"]) if "max_memory" in targets else None,

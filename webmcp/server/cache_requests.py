@@ -8,6 +8,7 @@ import contextlib
 import logging
 import os
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,12 +33,21 @@ def _write_private(path: Path, data: bytes) -> None:
 async def serve_requests(folder: Path, holder: GraphHolder) -> None:
     """SIGUSR1: answer every clear request addressed to this process (memory caches; Redis-backed ones
     were invalidated by the command itself)."""
+
+    async def clear(request: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, **await apply(holder.current, ClearRequest.from_json(request), lambda c: c.remote is None)}
+
+    await serve_requests_with(folder, clear)
+
+
+async def serve_requests_with(folder: Path, clear: Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]) -> None:
+    """Answer every clear request addressed to this process with `clear(request)` (a supervisor passes
+    them on to its workers)."""
     for path in sorted(folder.glob(REQUEST_GLOB.format(pid=os.getpid()))):
         if path.name.endswith(".done.json"):
             continue
         try:
-            request = ClearRequest.from_json(orjson.loads(path.read_bytes()))
-            answer: dict[str, Any] = {"ok": True, **await apply(holder.current, request, lambda c: c.remote is None)}
+            answer = await clear(orjson.loads(path.read_bytes()))
         except (OSError, orjson.JSONDecodeError, ValueError, KeyError) as exc:
             answer = {"ok": False, "error": exc.args[0] if isinstance(exc, KeyError) else str(exc)}
         with contextlib.suppress(OSError):

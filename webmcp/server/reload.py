@@ -52,6 +52,14 @@ class ReloadReport:
                 "covers": self.covers}
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A Graph built by a reload, not yet swapped in."""
+
+    graph: Graph
+    started: float  # perf_counter() when the reload began
+
+
 class Reloader:
     def __init__(
         self,
@@ -104,6 +112,12 @@ class Reloader:
                 return
 
     async def reload(self) -> ReloadReport:
+        prepared = await self.prepare()
+        return prepared if isinstance(prepared, ReloadReport) else self.commit(prepared)
+
+    async def prepare(self, generation: int | None = None) -> Prepared | ReloadReport:
+        """Load and build the next Graph (numbered `generation`, else the current one's + 1) without
+        swapping it in: the Graph to `commit` or `discard`, or the report of a failure (the old Graph stays)."""
         started = time.perf_counter()
         old = self.holder.current
         try:
@@ -114,7 +128,7 @@ class Reloader:
             # build then finds them in sys.modules. An import that fails here fails again in build(),
             # which reports it with its file:line.
             await loop.run_in_executor(None, preimport, spec)
-            new = await build(spec, old.generation + 1, previous=old)
+            new = await build(spec, generation or old.generation + 1, previous=old)
         except ConfigError as exc:
             seconds = time.perf_counter() - started
             for problem in exc.problems:
@@ -128,6 +142,11 @@ class Reloader:
             log.exception("reload failed")
             return ReloadReport(False, old.generation, seconds,
                                 f"kept generation {old.generation}: {type(exc).__name__}: {exc}")
+        return Prepared(new, started)
+
+    def commit(self, prepared: Prepared) -> ReloadReport:
+        """Swap in a prepared Graph: one assignment; the old one retires once its calls are done."""
+        old, new = self.holder.current, prepared.graph
         changes = compare(summarize(old), summarize(new))
         kept = sorted(str(k[0]) for k in new.shared.keys() & old.shared.keys())
         built = sorted(str(k[0]) for k in new.shared.keys() - old.shared.keys())
@@ -140,13 +159,18 @@ class Reloader:
         retire = asyncio.get_running_loop().create_task(self._retire(old, new.spec.server.graceful_timeout))
         self._retiring.add(retire)
         retire.add_done_callback(self._retiring.discard)
-        seconds = time.perf_counter() - started
+        seconds = time.perf_counter() - prepared.started
         components = "; ".join(f"{label} {', '.join(names)}" for label, names in
                                (("kept", kept), ("new", built), ("closing", closing)) if names)
         message = (f"reloaded to generation {new.generation} in {seconds * 1000:.0f} ms: {'; '.join(changes.lines())}"
                    + (f"; components: {components}" if components else ""))
         log.info("%s", message)
         return ReloadReport(True, new.generation, seconds, message, changes)
+
+    async def discard(self, prepared: Prepared) -> None:
+        """Close a prepared Graph that will not be swapped in (another worker's build failed)."""
+        log.info("reload: discarding the prepared generation %d", prepared.graph.generation)
+        await prepared.graph.close(timeout=0)
 
     async def _retire(self, old: Graph, timeout: float) -> None:
         """Close the old Graph once its calls are done; past `timeout`, cancel what still runs on it."""

@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
@@ -24,6 +24,9 @@ from webmcp.server.runfiles import RunFile
 from webmcp.status.components import serve_state_of
 from webmcp.status.snapshot import INTERVAL as STATUS_INTERVAL
 from webmcp.status.snapshot import snapshot
+
+if TYPE_CHECKING:
+    from webmcp.server.worker import WorkerLink
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +74,14 @@ class Lifecycle:
         self.cache_clear()
 
 
-def run(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override] = ()) -> None:
+def run(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override] = (),
+        worker: WorkerLink | None = None) -> None:
     """Serve `spec`; `load` reads the config again (same file and overrides) for reloads. `overrides` (the
-    flags and WEBMCP_* variables `spec` was loaded with) go to the run file, for `validate --diff`."""
+    flags and WEBMCP_* variables `spec` was loaded with) go to the run file, for `validate --diff`. `worker`:
+    this process is a worker of a supervisor (server/worker.py), serving HTTP on the socket it inherited."""
     with asyncio.Runner(loop_factory=_loop_factory(spec.server.event_loop)) as runner:
-        if spec.server.transport == "http":
-            runner.run(_serve_http(spec, load, overrides))
+        if spec.server.transport == "http" or worker is not None:
+            runner.run(_serve_http(spec, load, overrides, worker))
             return
         from webmcp.transports import stdio
 
@@ -100,14 +105,29 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None
 
 @contextlib.asynccontextmanager
 async def _running(
-    spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override]
+    spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override], worker: WorkerLink | None = None
 ) -> AsyncIterator[tuple[GraphHolder, Lifecycle, Reloader]]:
-    """Build the graph, install signals, announce the process in its run file; undo all on exit."""
+    """Build the graph, install signals, announce the process in its run file; undo all on exit. A worker
+    announces itself to its supervisor instead, which owns its reloads."""
     started = time.perf_counter()
     lifecycle = Lifecycle()
     lifecycle.install(asyncio.get_running_loop())
-    holder = GraphHolder(await build(spec))
+    holder = GraphHolder(await build(spec, worker.generation if worker is not None else 1))
     serve_state_of(holder)
+    if worker is not None:
+        reloader = Reloader(load, holder)
+        lifecycle.reload = worker.reload_all  # SIGHUP sent to one worker reloads them all
+        worker.attach(holder, reloader, lifecycle.stop)
+        log.info("worker %d: built %d tools (generation %d) in %.0f ms", worker.index, len(holder.current.catalog),
+                 holder.current.generation, (time.perf_counter() - started) * 1000)
+        try:
+            yield holder, lifecycle, reloader
+        finally:
+            try:
+                await reloader.close()
+            finally:
+                await holder.current.close(timeout=0)
+        return
     run_file = RunFile.for_process(spec.source, spec.server.pid_file)
     status: dict[str, Any] = {"config": spec.source, "generation": 1, "reloads": 0, "requested": 0, "last": None,
                               "summary": summarize(holder.current), "live": snapshot(holder),
@@ -179,15 +199,23 @@ async def _serve_stdio(
         await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
 
 
-async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override]) -> None:
+async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override],
+                      worker: WorkerLink | None = None) -> None:
     from aiohttp import web
 
     from webmcp.server.admin import ServerAdmin
     from webmcp.status import endpoints
     from webmcp.transports.http import HttpTransport
 
-    async with _running(spec, load, overrides) as (holder, lifecycle, reloader):
-        transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader))
+    if worker is not None:
+        await worker.connect()
+    async with _running(spec, load, overrides, worker) as (holder, lifecycle, reloader):
+        if worker is None:
+            transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader))
+        else:
+            from webmcp.server.worker import WorkerAdmin
+
+            transport = HttpTransport(holder, spec.server, WorkerAdmin(worker, holder), state_key=worker.state_key)
         # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
         # handler_cancellation: a client that closes its POST cancels the handler, which cancels a
         # sessionless call (nobody can receive its reply; on 2026-07-28 closing the stream is how to cancel).
@@ -202,7 +230,11 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         await runner.setup()
         assert runner.server is not None
         transport.limit_connections(runner.server)
-        site = web.TCPSite(runner, http.host, http.port, backlog=1024)
+        site: web.BaseSite
+        if worker is None:
+            site = web.TCPSite(runner, http.host, http.port, backlog=1024)
+        else:  # the supervisor's socket, shared by every worker: the kernel hands each connection to one
+            site = web.SockSite(runner, worker.listen_socket(), backlog=1024)
         try:
             await site.start()
         except OSError as exc:
@@ -210,7 +242,10 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
             raise TransportUnavailable(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from None
         reaper = asyncio.create_task(transport.reap())
         port = runner.addresses[0][1] if runner.addresses else http.port
-        log.info("serving on http://%s:%d%s", http.host, port, http.path)
+        if worker is None:
+            log.info("serving on http://%s:%d%s", http.host, port, http.path)
+        else:
+            worker.ready()
         try:
             await lifecycle.stop.wait()
             # Drain first, still listening: /readyz says 503 (a load balancer stops sending), new
@@ -220,3 +255,5 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         finally:
             reaper.cancel()
             await runner.cleanup()
+            if worker is not None:
+                await worker.close()

@@ -59,14 +59,24 @@ def snapshot(holder: GraphHolder) -> dict[str, Any]:
     return out
 
 
-def render(status: dict[str, Any], pid: int) -> list[str]:
-    """Human-readable lines for one server's snapshot."""
+def render(status: dict[str, Any], pid: int, label: str | None = None) -> list[str]:
+    """Human-readable lines for one server's snapshot (a supervisor's: its line, then each worker's)."""
     live = status.get("live")
+    label = label or f"pid {pid}"
     if not isinstance(live, dict):
-        return [f"pid {pid}: no live status yet (an older webmcp, or it has just started)"]
+        return [f"{label}: no live status yet (an older webmcp, or it has just started)"]
     age = time.time() - float(live.get("time", 0))
-    lines = [f"pid {pid}: generation {live['generation']}, up {_duration(live['uptime'])}"
-             + (f" (status {age:.0f}s old: the server may be stuck)" if age > 5 * INTERVAL else "")]
+    stale = f" (status {age:.0f}s old: the server may be stuck)" if age > 5 * INTERVAL else ""
+    if "workers" in live:
+        workers = live["workers"]
+        lines = [f"{label}: supervisor of {len(workers)} worker(s), generation {live['generation']}, "
+                 f"up {_duration(live['uptime'])}{stale}"]
+        for w in workers:
+            name = f"worker {w['index']} (pid {w['pid']})"
+            found = render({"live": w.get("live")}, w["pid"], name) if w.get("ready") else [f"{name}: starting"]
+            lines += ["  " + line for line in found]
+        return lines
+    lines = [f"{label}: generation {live['generation']}, up {_duration(live['uptime'])}{stale}"]
     queue = ", ".join(f"{k} {v}" for k, v in live.get("queue", {}).items())
     lines.append(f"  in flight {live['in_flight']}; queued: {queue or 'none'}")
     calls = live.get("calls")

@@ -64,7 +64,10 @@ _SSE = "text/event-stream"
 
 
 class HttpTransport:
-    def __init__(self, holder: GraphHolder, server: ServerSpec, admin: Admin | None = None) -> None:
+    def __init__(self, holder: GraphHolder, server: ServerSpec, admin: Admin | None = None,
+                 state_key: bytes | None = None) -> None:
+        """`state_key` signs requestState when `server.request_state.secret_env` names none (the workers of
+        one supervisor share one; a lone server makes its own)."""
         self.holder = holder
         self.admin = admin
         self.server = server
@@ -82,7 +85,7 @@ class HttpTransport:
         # What the token guards: the endpoint, and /metrics (tool names and call counts); the probes stay open.
         self._guarded = frozenset({http.path, "/metrics"})
         state = server.request_state
-        self._seal = Seal(env_token(state.secret_env, "request_state.secret_env", "server") or None, state.ttl)
+        self._seal = Seal(env_token(state.secret_env, "request_state.secret_env", "server") or state_key, state.ttl)
 
     # -- the app -----------------------------------------------------------------------------
     def app(self) -> web.Application:

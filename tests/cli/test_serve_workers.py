@@ -1,0 +1,90 @@
+"""`webmcp serve --workers N` / `scaling.workers`: bad input is refused before anything starts, with the
+exit code the CLI documents (2 usage, 3 invalid configuration)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from webmcp.cli import main
+
+HTTP = "version: 1\nserver: {transport: http, http: {stateless: true}}\ntools:\n  t: {kind: static, content: x}\n"
+STDIO = "version: 1\ntools:\n  t: {kind: static, content: x}\n"
+
+
+def serve(tmp_path: Path, text: str, *args: str) -> tuple[int, str]:
+    config = tmp_path / "webmcp.yaml"
+    config.write_text(text)
+    result = CliRunner().invoke(main, ["serve", "-c", str(config), *args])
+    return result.exit_code, result.output
+
+
+def test_zero_workers_is_a_usage_error(tmp_path: Path) -> None:
+    """--workers 0: exit 2, naming the option."""
+    code, out = serve(tmp_path, HTTP, "--workers", "0")
+    assert code == 2
+    assert "Invalid value for '--workers': 0 is not in the range x>=1." in out
+
+
+def test_workers_with_stdio_is_a_usage_error(tmp_path: Path) -> None:
+    """--workers with the stdio transport: exit 2, saying why and what to add."""
+    code, out = serve(tmp_path, STDIO, "--workers", "2")
+    assert code == 2
+    assert out.strip() == ("--workers: worker processes serve the http transport only (stdio has one client); "
+                           "add --transport http")
+
+
+def test_workers_from_the_environment_with_stdio_names_the_variable(tmp_path: Path) -> None:
+    """WEBMCP_WORKERS is an option like --workers."""
+    config = tmp_path / "webmcp.yaml"
+    config.write_text(STDIO)
+    result = CliRunner().invoke(main, ["serve", "-c", str(config)], env={"WEBMCP_WORKERS": "2"})
+    assert result.exit_code == 2
+    assert result.output.startswith("env WEBMCP_WORKERS: worker processes serve the http transport only")
+
+
+@pytest.mark.parametrize(
+    ("scaling", "expected"),
+    [
+        pytest.param("{min: 3, max: 2}", "webmcp.yaml:4:13: scaling.workers.min: min must not be more than max (2) "
+                     "(got 3)", id="min-over-max"),
+        pytest.param("{min: 2, max: 4}", "webmcp.yaml:4:3: scaling.workers: autoscaling between min and max is not "
+                     "built yet (issue #13, phase 2) (got {min: 2, max: 4}); give a number of workers, e.g. "
+                     "`workers: 4`, or min equal to max", id="autoscaling"),
+        pytest.param("0", "webmcp.yaml:4:3: scaling.workers:", id="zero"),
+    ],
+)
+def test_bad_scaling_workers_are_located_config_errors(tmp_path: Path, scaling: str, expected: str) -> None:
+    """scaling.workers: min over max, min below max (no autoscaling yet), zero: exit 3 at the line."""
+    text = HTTP.replace("tools:", f"scaling:\n  workers: {scaling}\ntools:")
+    code, out = serve(tmp_path, text)
+    assert code == 3
+    assert out.splitlines()[0].replace(str(tmp_path) + "/", "").startswith(expected)
+
+
+def test_several_workers_need_stateless_http(tmp_path: Path) -> None:
+    """Two workers with 2025 sessions: a located error naming server.http.stateless and the phase that shares them."""
+    code, out = serve(tmp_path, HTTP.replace("stateless: true", "stateless: false"), "--workers", "2")
+    assert code == 3
+    first = out.splitlines()[0]
+    assert first.startswith("--workers: scaling.workers: more than one worker needs server.http.stateless: true")
+    assert "sessions shared between workers come in issue #13, phase 2" in first
+    assert "set server.http.stateless: true" in first
+
+
+def test_one_worker_keeps_sessions(tmp_path: Path) -> None:
+    """One worker holds every session, so stateless is not required; the file itself still validates."""
+    config = tmp_path / "webmcp.yaml"
+    config.write_text(HTTP.replace("stateless: true", "stateless: false").replace(
+        "tools:", "scaling: {workers: 1}\ntools:"))
+    result = CliRunner().invoke(main, ["validate", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+
+
+def test_telemetry_listen_is_refused_with_workers(tmp_path: Path) -> None:
+    """Every worker would bind telemetry.listen: refused, pointing at the HTTP listener."""
+    code, out = serve(tmp_path, HTTP + "telemetry: {listen: '127.0.0.1:9464'}\n", "--workers", "2")
+    assert code == 3
+    assert "telemetry.listen would be bound by every worker" in out
