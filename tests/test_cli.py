@@ -79,13 +79,25 @@ def test_validate_never_prints_an_expanded_secret(runner: CliRunner, tmp_path: P
     monkeypatch.setenv("T_DIR", "/no/such/dir-s3cret")
     text = runner.invoke(main, ["validate", "-c", str(cfg)])
     assert text.exit_code == 3
-    assert '(got "htp://bob:${T_PASS}@example.com/mcp")' in text.stdout and '(got "${T_URL}")' in text.stdout
+    assert '(got "htp://***@example.com/mcp")' in text.stdout and '(got "${T_URL}")' in text.stdout
     json_out = runner.invoke(main, ["validate", "-c", str(cfg), "--format", "json"]).stdout
     cfg.write_text('version: 1\ntools:\n  c: {kind: command, argv: [echo], cwd: "${T_DIR}"}\n')
     build = runner.invoke(main, ["validate", "-c", str(cfg)])
     assert build.exit_code == 4 and "cwd is not a folder (got ${T_DIR})" in build.stdout
     for out in (text.output, json_out, build.output):
         assert not any(part in out for part in ("hunter2", "s3cret", "hunter2-p", "-pw"))
+
+
+def test_validate_never_prints_the_credentials_of_a_url(runner: CliRunner, tmp_path: Path) -> None:
+    """A password written in a URL of the file itself is cut to `***@` in the problem, text and JSON."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text('version: 1\nupstreams:\n  up: {kind: mcp, url: "htp://bob:hunter2-pw@example.com/mcp"}\n'
+                   'tools:\n  t: {kind: mcp, upstream: up, tool: x}\n')
+    text = runner.invoke(main, ["validate", "-c", str(cfg)])
+    assert text.exit_code == 3
+    assert 'upstreams.up.url: must be an http:// or https:// URL (got "htp://***@example.com/mcp")' in text.stdout
+    json_out = runner.invoke(main, ["validate", "-c", str(cfg), "--format", "json"]).stdout
+    assert "hunter2" not in text.output + json_out and "***@" in json_out
 
 
 def test_tools_prints_the_catalog(runner: CliRunner) -> None:

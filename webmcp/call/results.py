@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,7 +31,17 @@ def hide(text: str, secrets: Mapping[str, str] | None = None) -> str:
     return text
 
 
+# The `user:password@` of a URL, up to the `@` of the authority (no `/`, white space or quote before it).
+_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"<>]+@")
+
+
+def hide_credentials(text: str) -> str:
+    """`text` with the credentials of every URL in it cut to `***@`."""
+    return _CREDENTIALS.sub(r"\1***@", text) if "@" in text else text
+
+
 def error_result(text: str) -> dict[str, Any]:
+    text = hide_credentials(text)
     return {"content": [{"type": "text", "text": hide(text) if HIDDEN else text}], "isError": True}
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import functools
 import logging
-import re
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import click
 
-from webmcp.call.results import HIDDEN, hide
+from webmcp.call.results import HIDDEN, hide, hide_credentials
 from webmcp.config.layers import Override
 from webmcp.errors import ConfigError, WebmcpError
 
@@ -83,10 +82,6 @@ def setup_logging(level: str) -> None:
     logging.getLogger().setLevel(level.upper())
 
 
-# The `user:password@` of a URL, up to the `@` of the authority (no `/`, white space or quote before it).
-_CREDENTIALS = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@'\"<>]+@")
-
-
 class HidingCredentials(logging.Formatter):
     """Every log line with a URL's credentials cut to `***@`, tracebacks included: library loggers (httpx,
     httpcore, aiohttp) put whole URLs in their messages, at levels a server may run at. Values the config
@@ -94,5 +89,5 @@ class HidingCredentials(logging.Formatter):
     likely a number or a word of the line)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        line = _CREDENTIALS.sub(r"\1***@", super().format(record))
+        line = hide_credentials(super().format(record))
         return hide(line) if HIDDEN else line

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from webmcp.call.results import hide_credentials
 from webmcp.config.interpolate import SECRETS, conceal_text
 from webmcp.config.marked_yaml import Path, dotted
 from webmcp.config.schemas import ENVELOPE_ID, kind_schema_id, known_keys, validator
@@ -30,12 +31,13 @@ _TYPE_NAMES: dict[str, str] = {
 
 def show(value: Any) -> str:
     """A short rendering of a bad value for error messages; values from the environment are shown as the
-    `${VAR}` that brought them (cut after masking, so no part of one shows either)."""
+    `${VAR}` that brought them, and a URL's credentials as `***@` (cut after masking, so no part of one
+    shows either)."""
     try:
         text = orjson.dumps(value, default=str).decode()
     except TypeError:
         text = repr(value)
-    text = conceal_text(text, SECRETS.get() or {}, whole=True)
+    text = hide_credentials(conceal_text(text, SECRETS.get() or {}, whole=True))
     return text if len(text) <= 60 else text[:57] + "..."
 
 
