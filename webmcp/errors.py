@@ -100,3 +100,8 @@ class ProtocolError(Exception):
         self.code = code
         self.message = message
         self.data = data
+
+
+def count(n: int, noun: str) -> str:
+    """`1 file`, `3 files`: a count in a message."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -53,6 +53,9 @@ def test_workers_from_the_environment_with_stdio_names_the_variable(tmp_path: Pa
         pytest.param("{min: 2, max: 4}", "webmcp.yaml:4:3: scaling.workers: autoscaling between min and max is not "
                      "built yet (issue #13, phase 2) (got {min: 2, max: 4}); give a number of workers, e.g. "
                      "`workers: 4`, or min equal to max", id="autoscaling"),
+        pytest.param("{min: 2, max: 2, cooldown: 5m}", "webmcp.yaml:4:29: scaling.workers.cooldown: cooldown is the "
+                     "autoscaling window, and autoscaling is not built yet (issue #13, phase 2) (got \"5m\"); "
+                     "remove cooldown", id="cooldown"),
         pytest.param("0", "webmcp.yaml:4:3: scaling.workers:", id="zero"),
     ],
 )

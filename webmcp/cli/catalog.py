@@ -13,10 +13,10 @@ import orjson
 from webmcp.cli.options import (
     CONFIG_OPTION,
     PROFILE_OPTION,
-    count,
     given_overrides,
     reports_errors,
 )
+from webmcp.errors import count
 
 
 @click.command()

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from webmcp.cli.options import CONFIG_OPTION, PROFILE_OPTION, count, given_overrides, reports_errors, setup_logging
-from webmcp.errors import BuildError, BuildFailure, Problem
+from webmcp.cli.options import CONFIG_OPTION, PROFILE_OPTION, given_overrides, reports_errors, setup_logging
+from webmcp.errors import BuildError, BuildFailure, Problem, count
 
 if TYPE_CHECKING:
     from webmcp.config.spec import ConfigSpec

@@ -13,7 +13,7 @@ import click
 
 from webmcp.call.results import HIDDEN, hide, hide_credentials
 from webmcp.config.layers import Override
-from webmcp.errors import ConfigError, WebmcpError
+from webmcp.errors import ConfigError, WebmcpError, count
 
 
 class UsageError(WebmcpError):
@@ -69,10 +69,6 @@ def pid_file(config: str, ctx: click.Context) -> str | None:
     from webmcp.kinds.imports import load
 
     return load(config, overrides=given_overrides(ctx, {"profile": ("profile",)})).server.pid_file
-
-
-def count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def setup_logging(level: str) -> None:

@@ -14,12 +14,12 @@ from webmcp.cli.options import (
     CONFIG_OPTION,
     PROFILE_OPTION,
     UsageError,
-    count,
     given_overrides,
     pid_file,
     reports_errors,
     setup_logging,
 )
+from webmcp.errors import count
 
 
 @click.command()

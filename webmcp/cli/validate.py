@@ -16,13 +16,12 @@ from webmcp.cli.options import (
     PROFILE_OPTION,
     RUNNING,
     UsageError,
-    count,
     given_overrides,
     pid_file,
     reports_errors,
 )
 from webmcp.config.layers import Override
-from webmcp.errors import ConfigError
+from webmcp.errors import ConfigError, count
 
 if TYPE_CHECKING:
     from webmcp.graph.graph import Unchecked

@@ -211,6 +211,11 @@ def check_workers(scaling: ScalingSpec, server: ServerSpec, telemetry: Mapping[s
     if workers.min > workers.max:
         ctx.problem((*path, "min"), f"min must not be more than max ({workers.max})", show(workers.min))
         return
+    if workers.cooldown is not None:
+        ctx.problem((*path, "cooldown"), "cooldown is the autoscaling window, and autoscaling is not built yet "
+                    "(issue #13, phase 2)", show(ctx.source_text((*path, "cooldown")) or workers.cooldown),
+                    "remove cooldown")
+        return
     if workers.min != workers.max:
         ctx.problem(path, "autoscaling between min and max is not built yet (issue #13, phase 2)",
                     f"{{min: {workers.min}, max: {workers.max}}}",

@@ -222,13 +222,13 @@ class WorkersSpec:
 
     min: int
     max: int
-    cooldown: float = 60.0
+    cooldown: float | None = None  # the autoscaling window; None: not written (refused until autoscaling exists)
 
     @classmethod
     def from_config(cls, node: Any) -> WorkersSpec:
         if isinstance(node, int):
             return cls(node, node)
-        return cls(node["min"], node["max"], parse_duration(node.get("cooldown", "60s")))
+        return cls(node["min"], node["max"], parse_duration(node["cooldown"]) if "cooldown" in node else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,7 @@ from webmcp.call.results import hide_credentials
 from webmcp.config.interpolate import SECRETS, conceal_text
 from webmcp.config.marked_yaml import Path, dotted
 from webmcp.config.schemas import ENVELOPE_ID, kind_schema_id, known_keys, validator
-from webmcp.errors import Problem
+from webmcp.errors import Problem, count
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError
@@ -148,20 +148,16 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
     return [problem(error.message)]
 
 
-def _plural(n: Any, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
-
-
 _LIMITS: dict[str, Callable[[Any], str]] = {
     "minimum": lambda n: f"must be at least {n}",
     "maximum": lambda n: f"must be at most {n}",
     "exclusiveMinimum": lambda n: f"must be more than {n}",
     "exclusiveMaximum": lambda n: f"must be less than {n}",
-    "minItems": lambda n: f"must have at least {_plural(n, 'item')}",
-    "maxItems": lambda n: f"must have at most {_plural(n, 'item')}",
-    "minProperties": lambda n: f"must have at least {_plural(n, 'entry').replace('entrys', 'entries')}",
-    "minLength": lambda n: f"must be at least {_plural(n, 'character')} long",
-    "maxLength": lambda n: f"must be at most {_plural(n, 'character')} long",
+    "minItems": lambda n: f"must have at least {count(n, 'item')}",
+    "maxItems": lambda n: f"must have at most {count(n, 'item')}",
+    "minProperties": lambda n: f"must have at least {count(n, 'entry').replace('entrys', 'entries')}",
+    "minLength": lambda n: f"must be at least {count(n, 'character')} long",
+    "maxLength": lambda n: f"must be at most {count(n, 'character')} long",
 }
 
 

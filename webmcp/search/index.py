@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from webmcp.errors import count
 from webmcp.models.batcher import Overloaded
 from webmcp.search import corpus, store
 from webmcp.search.chunking import chunk
@@ -66,14 +67,10 @@ class Summary:
     wrote: bool  # a new generation was written
 
     def line(self) -> str:
-        return (f"{_count(self.files, 'file')}, {_count(self.chunks, 'chunk')}; embedded now "
-                f"{_count(self.embedded_chunks, 'chunk')} of {_count(self.embedded_files, 'file')}, reused "
-                f"{_count(self.reused_chunks, 'chunk')} of {_count(self.reused_files, 'file')}; "
+        return (f"{count(self.files, 'file')}, {count(self.chunks, 'chunk')}; embedded now "
+                f"{count(self.embedded_chunks, 'chunk')} of {count(self.embedded_files, 'file')}, reused "
+                f"{count(self.reused_chunks, 'chunk')} of {count(self.reused_files, 'file')}; "
                 f"{len(self.skipped)} skipped; {self.seconds:.2f} s")
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 @dataclass(frozen=True, slots=True)
