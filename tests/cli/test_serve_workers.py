@@ -67,14 +67,37 @@ def test_bad_scaling_workers_are_located_config_errors(tmp_path: Path, scaling: 
     assert out.splitlines()[0].replace(str(tmp_path) + "/", "").startswith(expected)
 
 
-def test_several_workers_need_stateless_http(tmp_path: Path) -> None:
-    """Two workers with 2025 sessions: a located error naming server.http.stateless and the phase that shares them."""
-    code, out = serve(tmp_path, HTTP.replace("stateless: true", "stateless: false"), "--workers", "2")
-    assert code == 3
-    first = out.splitlines()[0]
-    assert first.startswith("--workers: scaling.workers: more than one worker needs server.http.stateless: true")
-    assert "sessions shared between workers come in issue #13, phase 2" in first
-    assert "set server.http.stateless: true" in first
+@pytest.mark.parametrize(
+    ("sessions", "pools", "expected"),
+    [
+        ("{backend: redis}", "", "server.http.sessions.backend: redis session records need a pool"),
+        ("{backend: redis, pool: shared}", "", "server.http.sessions.pool: no such entry in pools:"),
+        ("{backend: redis, pool: web}", "pools: {web: {kind: http}}\n",
+         "server.http.sessions.pool: pools entry 'web' is of kind http, not redis"),
+        ("{pool: shared}", "pools: {shared: {kind: redis}}\n",
+         "server.http.sessions.pool: only backend: redis keeps session records in a pool"),
+        ("{backend: disk}", "", "server.http.sessions.backend: "),
+    ],
+)
+def test_bad_session_backends_are_located_config_errors(tmp_path: Path, sessions: str, pools: str,
+                                                        expected: str) -> None:
+    """server.http.sessions: a redis backend needs a redis pool; a memory one takes none; exit 3 at the line."""
+    text = HTTP.replace("stateless: true", f"sessions: {sessions}").replace("tools:", pools + "tools:")
+    config = tmp_path / "webmcp.yaml"
+    config.write_text(text)
+    result = CliRunner().invoke(main, ["validate", "-c", str(config)])
+    assert result.exit_code == 3, result.output
+    assert expected in result.output
+    assert "webmcp.yaml:2:" in result.output
+
+
+def test_several_workers_share_sessions(tmp_path: Path) -> None:
+    """Two workers with 2025 sessions validate: the sessions are shared through the supervisor."""
+    config = tmp_path / "webmcp.yaml"
+    config.write_text(HTTP.replace("stateless: true", "stateless: false").replace(
+        "tools:", "scaling: {workers: 2}\ntools:"))
+    result = CliRunner().invoke(main, ["validate", "-c", str(config)])
+    assert result.exit_code == 0, result.output
 
 
 def test_one_worker_keeps_sessions(tmp_path: Path) -> None:

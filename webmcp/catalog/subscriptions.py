@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from webmcp.call.jsonrpc import INVALID_PARAMS
@@ -36,6 +36,18 @@ class Subscriptions:
     def unsubscribe(self, params: dict[str, Any]) -> dict[str, Any]:
         self._seen.pop(_uri(params), None)
         return {}
+
+    def uris(self) -> list[str]:
+        return list(self._seen)
+
+    def replace(self, uris: Iterable[str]) -> None:
+        """Hold exactly `uris` (a session's subscriptions as another process of the server saw them)."""
+        wanted = list(uris)
+        for uri in [u for u in self._seen if u not in wanted]:
+            self._seen.pop(uri)
+        for uri in wanted:
+            if uri not in self._seen:
+                self.subscribe({"uri": uri})
 
     def close(self) -> None:
         if self._watcher is not None:

@@ -157,7 +157,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     from webmcp.config.master import master_specs
     from webmcp.config.models import model_specs
     from webmcp.config.prompts import PromptSpec
-    from webmcp.config.references import check_references, upstream_sections
+    from webmcp.config.references import check_references, check_session_pool, upstream_sections
     from webmcp.config.registry import kind
     from webmcp.config.resources import ResourceSpec
 
@@ -175,6 +175,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     check_references(tools, masters, sections, caches, models, [c for c, _ in executor.priorities],
                      scaling.shed if "shed" in scaling_node else (), ctx)
     server = ServerSpec.from_config(merged.get("server") or {}, base_dir)
+    check_session_pool(server.http.sessions, sections["pools"], ctx)
     check_workers(scaling, server, merged.get("telemetry") or {}, ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
@@ -224,12 +225,6 @@ def check_workers(scaling: ScalingSpec, server: ServerSpec, telemetry: Mapping[s
     if server.transport != "http":
         ctx.problem(path, "worker processes serve the http transport only (stdio has one client)", show(workers.max),
                     "set server.transport: http, or serve with --transport http")
-    if workers.max > 1 and not server.http.stateless:
-        ctx.problem(path, "more than one worker needs server.http.stateless: true: a 2025 session lives in the "
-                    "worker that opened it, and its next request may reach another one (sessions shared between "
-                    "workers come in issue #13, phase 2)", show(workers.max),
-                    "set server.http.stateless: true (2026-07-28 clients are served by any worker either way), "
-                    "or use one worker")
     if telemetry.get("listen"):
         ctx.problem(path, "telemetry.listen would be bound by every worker; with workers, /metrics, /healthz and "
                     "/readyz are served on the HTTP listener", show(workers.max), "remove telemetry.listen")

@@ -10,7 +10,7 @@ from typing import Any
 from webmcp.config.caches import CacheSpec
 from webmcp.config.marked_yaml import Path, dotted
 from webmcp.config.models import ModelSpec
-from webmcp.config.spec import MasterToolSpec, SpecContext
+from webmcp.config.spec import MasterToolSpec, SessionsSpec, SpecContext
 from webmcp.config.tools import ToolSpec
 from webmcp.config.upstreams import BreakerSpec
 from webmcp.config.validate import show, suggest
@@ -35,6 +35,19 @@ def _refer(ctx: SpecContext, path: Path, name: str, section: str, known: Mapping
         ctx.problem(path, f"no such entry in {section}:", show(name), hint)
     elif kind is not None and getattr(known[name], "kind", kind) != kind:
         ctx.problem(path, f"{section} entry {name!r} is of kind {known[name].kind}, not {kind}", show(name))
+
+
+def check_session_pool(sessions: SessionsSpec, pools: Mapping[str, Any], ctx: SpecContext) -> None:
+    """server.http.sessions: a redis backend names a redis pool; a memory one names none."""
+    path = ("server", "http", "sessions")
+    if sessions.backend == "redis" and sessions.pool is None:
+        ctx.problem((*path, "backend"), "redis session records need a pool", show("redis"),
+                    "add pool: NAME of a kind: redis entry of pools:")
+    elif sessions.backend == "redis" and sessions.pool is not None:
+        _refer(ctx, (*path, "pool"), sessions.pool, "pools", pools, "redis")
+    elif sessions.pool is not None:
+        ctx.problem((*path, "pool"), "only backend: redis keeps session records in a pool", show(sessions.pool),
+                    "set backend: redis, or remove pool")
 
 
 def check_references(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterToolSpec],

@@ -57,6 +57,19 @@ class SpecContext:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionsSpec:
+    """server.http.sessions: where 2025 session records live, so that any worker (memory: the workers of one
+    supervisor) or any instance (redis) serves any session."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    pool: str | None = None
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> SessionsSpec:
+        return cls(backend=node.get("backend", "memory"), pool=node.get("pool"))
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSpec:
     host: str = "127.0.0.1"
     port: int = 8765
@@ -73,6 +86,7 @@ class HttpSpec:
     body_timeout: float = 30.0
     max_connections: int = 1000
     max_connections_per_client: int = 256
+    sessions: SessionsSpec = SessionsSpec()
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> HttpSpec:
@@ -92,6 +106,7 @@ class HttpSpec:
             body_timeout=parse_duration(node.get("body_timeout", "30s")),
             max_connections=node.get("max_connections", 1000),
             max_connections_per_client=node.get("max_connections_per_client", 256),
+            sessions=SessionsSpec.from_config(node.get("sessions") or {}),
         )
 
 

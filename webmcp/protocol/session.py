@@ -93,6 +93,22 @@ class Session:
             "prompts/get": lambda graph, p, ctx: graph.prompts.get(p, ctx),
         }
 
+    # -- a 2025 session served by several processes (server.http.sessions) ---------------------
+    def state(self) -> dict[str, Any]:
+        """What another process needs to serve this session's next requests as this one would."""
+        return {"version": self.protocol_version, "capabilities": self.client_capabilities,
+                "declared": sorted(self.declared), "level": self.log_level,
+                "subscriptions": self.subscriptions.uris()}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take up `state` (from `state()` in this process or another): the negotiated revision, the
+        client's capabilities, the logging level and the resource subscriptions."""
+        self.protocol_version = state.get("version")
+        self.client_capabilities = state.get("capabilities") or {}
+        self.declared = set(state.get("declared") or ())
+        self.log_level = state.get("level")
+        self.subscriptions.replace(state.get("subscriptions") or ())
+
     def adopt(self, envelope: Envelope, seal: Seal) -> None:
         """Serve this session's request on the 2026-07-28 revision, as its envelope declares."""
         if envelope.log_level is not None and envelope.log_level not in LEVELS:

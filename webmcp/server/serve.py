@@ -27,6 +27,7 @@ from webmcp.status.snapshot import snapshot
 
 if TYPE_CHECKING:
     from webmcp.server.worker import WorkerLink
+    from webmcp.transports.session_store import SessionStore
 
 log = logging.getLogger(__name__)
 
@@ -199,6 +200,22 @@ async def _serve_stdio(
         await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
 
 
+def session_store(spec: ConfigSpec, worker: WorkerLink | None) -> SessionStore | None:
+    """Where this process finds the 2025 sessions' records (server.http.sessions); None: it holds them all."""
+    sessions = spec.server.http.sessions
+    if sessions.backend == "redis":
+        from webmcp.transports.session_redis import RedisStore
+
+        assert sessions.pool is not None
+        return RedisStore(spec.pools[sessions.pool], spec.server.name, spec.server.http.session_idle_timeout)
+    if worker is not None:
+        from webmcp.server.session_link import SupervisorStore
+
+        worker.sessions = SupervisorStore(worker.channel)
+        return worker.sessions
+    return None
+
+
 async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override],
                       worker: WorkerLink | None = None) -> None:
     from aiohttp import web
@@ -210,12 +227,15 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
     if worker is not None:
         await worker.connect()
     async with _running(spec, load, overrides, worker) as (holder, lifecycle, reloader):
+        store = session_store(spec, worker)
         if worker is None:
-            transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader))
+            transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader), store=store)
         else:
             from webmcp.server.worker import WorkerAdmin
 
-            transport = HttpTransport(holder, spec.server, WorkerAdmin(worker, holder), state_key=worker.state_key)
+            transport = HttpTransport(holder, spec.server, WorkerAdmin(worker, holder), state_key=worker.state_key,
+                                      store=store)
+        await transport.start()
         # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
         # handler_cancellation: a client that closes its POST cancels the handler, which cancels a
         # sessionless call (nobody can receive its reply; on 2026-07-28 closing the stream is how to cancel).

@@ -42,6 +42,7 @@ from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable, WebmcpError
 from webmcp.server.cache_requests import serve_requests_with
 from webmcp.server.runfiles import RunFile
+from webmcp.server.session_host import SessionHost
 from webmcp.server.worker_channel import Channel
 from webmcp.server.workers import Reloads, Worker, ask
 from webmcp.status.snapshot import INTERVAL as STATUS_INTERVAL
@@ -94,6 +95,9 @@ class Supervisor:
         self.reloads = Reloads(spec.source, load, self._ready_workers, self._on_request, self._on_report)
         self._started = time.time()
         self._run_file = RunFile.for_process(spec.source, spec.server.pid_file)
+        http = spec.server.http
+        self.session_host = SessionHost(http.session_idle_timeout, http.max_sessions,
+                                        lambda: {str(w.proc.pid): w.channel for w in self.workers.values()})
         self._listener: socket.socket | None = None
         self.status: dict[str, Any] = {
             "config": spec.source, "generation": 1, "reloads": 0, "requested": 0, "last": None, "summary": None,
@@ -147,6 +151,7 @@ class Supervisor:
                      ", ".join(str(w.proc.pid) for w in self.workers.values()), self.spec.source)
             self._spawn_task(self._watch())
             self._spawn_task(self._keep_status())
+            self._spawn_task(self._sweep_sessions())
             await self._stop.wait()
         finally:
             await self._stop_all()
@@ -261,11 +266,19 @@ class Supervisor:
             else:
                 worker.proc.kill()
             return None
+        if isinstance(op, str) and op.startswith("session_"):
+            return self.session_host.handle(str(worker.proc.pid), message)
         if op == "reload_all":
             return {"report": await self.reloads.now()}
         if op == "cache_clear_all":
             return await self._clear_everywhere(message["request"], but=message.get("but"))
         return {"ok": False, "message": f"unknown request {op!r}"}
+
+    async def _sweep_sessions(self) -> None:
+        """Forget the session records no worker used for session_idle_timeout."""
+        while True:
+            await asyncio.sleep(max(1.0, min(self.spec.server.http.session_idle_timeout / 4, 60.0)))
+            self.session_host.sweep()
 
     def _ready_workers(self) -> list[Worker]:
         return [w for w in self.workers.values() if w.ready]

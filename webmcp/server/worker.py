@@ -30,6 +30,7 @@ from webmcp.errors import WebmcpError
 from webmcp.server.cache_clear import ClearRequest, apply
 from webmcp.server.diff import summarize
 from webmcp.server.reload import Prepared, ReloadReport
+from webmcp.server.session_link import SupervisorStore
 from webmcp.server.worker_channel import Channel
 from webmcp.status.snapshot import snapshot
 from webmcp.telemetry import stats
@@ -64,6 +65,7 @@ class WorkerLink:
         self._pending: Prepared | None = None
         self._watch: asyncio.Task[None] | None = None
         self._asking: set[asyncio.Task[None]] = set()
+        self.sessions: SupervisorStore | None = None  # server.http.sessions backend memory: the supervisor's
 
     @classmethod
     def from_option(cls, value: str) -> WorkerLink:
@@ -133,6 +135,10 @@ class WorkerLink:
         await self.channel.close()
 
     async def _handle(self, message: dict[str, Any]) -> dict[str, Any] | None:
+        if message.get("op") == "session_message":
+            if self.sessions is not None:
+                self.sessions.deliver(message["message"])
+            return None
         holder, reloader = self._holder, self._reloader
         if holder is None or reloader is None:
             return {"ok": False, "message": "not serving yet"}

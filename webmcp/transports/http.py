@@ -6,8 +6,10 @@ Contract:
   reply switches to an SSE stream carrying those messages and, last, the reply itself.
 - Sessions (2025 revisions): `initialize` creates one and returns `Mcp-Session-Id`; every later
   request must carry it (400 without, 404 when unknown or ended). DELETE ends it. Idle sessions are
-  reaped after `session_idle_timeout`; their running calls are cancelled.
-- GET opens the session's one standalone SSE stream, for messages not tied to a request.
+  reaped after `session_idle_timeout`; their running calls are cancelled. Any worker or instance
+  sharing the session store serves any session (http_sessions.py); 503 when the store cannot answer.
+- GET opens the session's one standalone SSE stream, for messages not tied to a request; a new one
+  replaces the one before.
 - Stateless mode: no sessions; each POST is served on its own (load balancers may send any request
   to any instance); replies are JSON only.
 - Revision 2026-07-28 (`MCP-Protocol-Version: 2026-07-28`, or a request carrying its `_meta` envelope
@@ -30,7 +32,7 @@ import orjson
 from aiohttp import web
 
 from webmcp.call import jsonrpc
-from webmcp.call.jsonrpc import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR
+from webmcp.call.jsonrpc import INVALID_REQUEST, PARSE_ERROR
 from webmcp.config.spec import ServerSpec
 from webmcp.errors import ProtocolError
 from webmcp.graph.holder import GraphHolder
@@ -49,7 +51,9 @@ from webmcp.transports.http_access import (
 )
 from webmcp.transports.http_admin import Admin, add_admin_routes
 from webmcp.transports.http_limits import ConnectionCap
-from webmcp.transports.http_session import END, HttpSession, Reply, Standalone, end_alone, is_reply_to
+from webmcp.transports.http_session import END, HttpSession, Reply, end_alone, is_reply_to
+from webmcp.transports.http_sessions import STATE_METHODS, SessionTable
+from webmcp.transports.session_store import LocalStore, SessionStore, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +69,17 @@ _SSE = "text/event-stream"
 
 class HttpTransport:
     def __init__(self, holder: GraphHolder, server: ServerSpec, admin: Admin | None = None,
-                 state_key: bytes | None = None) -> None:
+                 state_key: bytes | None = None, store: SessionStore | None = None) -> None:
         """`state_key` signs requestState when `server.request_state.secret_env` names none (the workers of
-        one supervisor share one; a lone server makes its own)."""
+        one supervisor share one; a lone server makes its own). `store` holds the 2025 sessions' records
+        (server.http.sessions; default: this process alone)."""
         self.holder = holder
         self.admin = admin
         self.server = server
         http = server.http
         self.stateless = http.stateless
         self.json_only = http.stateless or http.json_response
-        self.sessions: dict[str, HttpSession] = {}
+        self.sessions = SessionTable(store or LocalStore(), holder, http, self.json_only)
         self.closing = False  # set at shutdown: /readyz says 503 and new sessions are refused
         self.listeners: set[HttpSession] = set()  # open 2026-07-28 subscriptions/listen streams
         self.alone: set[HttpSession] = set()  # requests served without a session (stateless, 2026-07-28)
@@ -88,6 +93,10 @@ class HttpTransport:
         self._seal = Seal(env_token(state.secret_env, "request_state.secret_env", "server") or state_key, state.ttl)
 
     # -- the app -----------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Before serving: join the processes sharing the session store."""
+        await self.sessions.start()
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.server.max_message_size, middlewares=[self._guard])
         path = self.server.http.path
@@ -184,25 +193,20 @@ class HttpTransport:
             if self.closing:
                 return _error_response(503, mid, INVALID_REQUEST, "the server is shutting down",
                                        {"Retry-After": "1"})
-            if len(self.sessions) >= self.server.http.max_sessions and not self._evict_one():
+            new_sid = secrets.token_urlsafe(24)
+            opened = self.sessions.open(new_sid, self._clients.of(request, new_sid))
+            if opened is None:
                 return _error_response(503, mid, INVALID_REQUEST, "too many sessions; try again later",
                                        {"Retry-After": "5"})
-            new_sid = secrets.token_urlsafe(24)
-            hs = self.sessions[new_sid] = HttpSession(new_sid, self.holder, self.json_only,
-                                                      self._clients.of(request, new_sid))
+            hs = opened
         else:
-            sid = request.headers.get(SESSION_HEADER)
-            if sid is None:
-                return _error_response(400, mid, INVALID_REQUEST, f"missing {SESSION_HEADER} header; "
-                                       "send initialize first")
-            found = self.sessions.get(sid)
-            if found is None:
-                return _error_response(404, mid, INVALID_REQUEST, "unknown or ended session")
+            found = await self._session_of(request, mid)
+            if isinstance(found, web.Response):
+                return found
             hs = found
-        hs.last_used = asyncio.get_running_loop().time()
 
         if not is_request:
-            hs.session.receive(msg)  # notification, or the client's response to our request
+            self.sessions.receive(hs, msg)  # notification, or the client's response to our request
             return web.Response(status=202)
         if mid in hs.replies:
             return _error_response(409, mid, INVALID_REQUEST, f"request id {mid!r} is already in use")
@@ -217,8 +221,15 @@ class HttpTransport:
                 return web.Response(status=202)  # cancelled by the client: nothing to answer
             headers = {SESSION_HEADER: new_sid} if new_sid else None
             if new_sid and "error" in first:  # a failed initialize opens no session
-                self.sessions.pop(new_sid, None)
+                self.sessions.discard(hs)
                 headers = None
+            elif new_sid or (hs.id is not None and msg["method"] in STATE_METHODS and "result" in first):
+                try:  # saved before the reply leaves: the next request may reach another process
+                    await (self.sessions.opened(hs) if new_sid else self.sessions.changed(hs))
+                except StoreUnavailable as exc:
+                    if new_sid:
+                        self.sessions.discard(hs)
+                    return _store_down(mid, exc)
             if is_reply_to(first, mid) and not sse_only:
                 return _json_response(first, headers)
             return await self._stream(request, reply, first, mid, headers)
@@ -313,12 +324,13 @@ class HttpTransport:
             return _error_response(405, None, INVALID_REQUEST, "stateless mode has no standalone stream")
         if _SSE not in request.headers.get("Accept", ""):
             return _error_response(406, None, INVALID_REQUEST, "Accept must include text/event-stream")
-        hs = self._session_of(request)
+        hs = await self._session_of(request, None)
         if isinstance(hs, web.Response):
             return hs
-        if hs.standalone is not None:
-            return _error_response(409, None, INVALID_REQUEST, "this session already has a standalone stream")
-        stream = hs.standalone = Standalone()
+        try:
+            stream = await self.sessions.take_stream(hs)
+        except StoreUnavailable as exc:
+            return _store_down(None, exc)
         response = web.StreamResponse(headers={"Content-Type": _SSE, "Cache-Control": "no-cache"})
         await response.prepare(request)
         try:
@@ -334,73 +346,52 @@ class HttpTransport:
         except (ConnectionError, asyncio.CancelledError):
             pass
         finally:
-            if hs.standalone is stream:
-                hs.standalone = None
+            self.sessions.lose_stream(hs, stream)
         return response
 
     async def delete(self, request: web.Request) -> web.StreamResponse:
         if self.stateless:
             return _error_response(405, None, INVALID_REQUEST, "stateless mode has no sessions")
-        hs = self._session_of(request)
+        hs = await self._session_of(request, None)
         if isinstance(hs, web.Response):
             return hs
-        self.end(hs, "the session was ended")
+        try:
+            await self.sessions.delete(hs)
+        except StoreUnavailable as exc:
+            return _store_down(None, exc)
         return web.Response(status=200)
 
-    def _session_of(self, request: web.Request) -> HttpSession | web.Response:
+    async def _session_of(self, request: web.Request, mid: Any) -> HttpSession | web.Response:
         sid = request.headers.get(SESSION_HEADER)
         if sid is None:
-            return _error_response(400, None, INVALID_REQUEST, f"missing {SESSION_HEADER} header")
-        hs = self.sessions.get(sid)
+            return _error_response(400, mid, INVALID_REQUEST, f"missing {SESSION_HEADER} header; "
+                                   "send initialize first")
+        hs = self.sessions.local(sid)
         if hs is None:
-            return _error_response(404, None, INVALID_REQUEST, "unknown or ended session")
+            try:
+                hs = await self.sessions.fetch(sid, self._clients.of(request, sid))
+            except StoreUnavailable as exc:
+                return _store_down(mid, exc)
+        if hs is None:
+            return _error_response(404, mid, INVALID_REQUEST, "unknown or ended session")
         hs.last_used = asyncio.get_running_loop().time()
         return hs
 
     # -- session lifetime --------------------------------------------------------------------
-    def _evict_one(self) -> bool:
-        """At the session cap: end the least recently used idle session (so abandoned sessions cannot
-        lock everyone out until they expire). False when every session is busy."""
-        idle = [hs for hs in self.sessions.values() if hs.is_idle()]
-        if not idle:
-            return False
-        oldest = min(idle, key=lambda hs: hs.last_used)
-        log.info("session cap reached: ending the least recently used idle session")
-        self.end(oldest, "the session was ended to make room for a new one")
-        return True
-
-    def end(self, hs: HttpSession, reason: str) -> None:
-        """Forget the session, cancel its calls, answer its waiting POSTs, close its GET stream."""
-        if hs.id is not None:
-            self.sessions.pop(hs.id, None)
-        hs.session.close()
-        for task in list(hs.session.in_flight.values()):
-            task.cancel()
-        for mid, reply in hs.replies.items():
-            reply.put(jsonrpc.error(mid, INTERNAL_ERROR, reason))
-        if hs.standalone is not None:
-            hs.standalone.queue.put_nowait(None)
-
     async def reap(self) -> None:
         """End sessions idle for longer than session_idle_timeout, forever (run as a task)."""
-        idle = self.server.http.session_idle_timeout
-        loop = asyncio.get_running_loop()
-        while True:
-            await asyncio.sleep(max(1.0, min(idle / 4, 60.0)))
-            now = loop.time()
-            for hs in [h for h in self.sessions.values() if h.is_idle() and now - h.last_used > idle]:
-                log.debug("ending idle session %s", hs.id)
-                self.end(hs, "the session expired")
+        await self.sessions.reap()
 
     async def shutdown(self, timeout: float, force: asyncio.Event) -> None:
         """Let running calls finish (up to `timeout`, or until `force`), then end every session."""
         self.closing = True
         for hs in list(self.listeners):
             hs.session.end_listen()
-        running = [*self.sessions.values(), *self.alone]
+        running = [*self.sessions.copies.values(), *self.alone]
         await asyncio.gather(*(hs.session.drain(timeout, force) for hs in running))
-        for hs in list(self.sessions.values()):
-            self.end(hs, "the server is shutting down")
+        for hs in list(self.sessions.copies.values()):
+            self.sessions.end(hs, "the server is shutting down")
+        await self.sessions.close()
 
 
 def _event(message: dict[str, Any]) -> bytes:
@@ -410,6 +401,12 @@ def _event(message: dict[str, Any]) -> bytes:
 
 def _json_response(message: dict[str, Any], headers: dict[str, str] | None, status: int = 200) -> web.Response:
     return web.Response(body=jsonrpc.encode(message) or b"", content_type=_JSON, headers=headers, status=status)
+
+
+def _store_down(mid: Any, exc: StoreUnavailable) -> web.Response:
+    log.warning("session store unavailable: %s", exc)
+    return _error_response(503, mid, INVALID_REQUEST, "the session store is unavailable; try again later",
+                           {"Retry-After": "1"})
 
 
 def _error_response(

@@ -14,6 +14,7 @@ import logging
 from typing import Any
 
 from webmcp.graph.holder import GraphHolder
+from webmcp.protocol.client_requests import ClientRequests
 from webmcp.protocol.session import Session
 
 log = logging.getLogger(__name__)
@@ -55,19 +56,23 @@ class Reply:
 
 
 class Standalone:
-    """The GET stream of a session. None in the queue ends it."""
+    """The GET stream of a session. None in the queue ends it. `token` names it among all processes."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str) -> None:
         self.queue: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
+        self.token = token
 
 
 class HttpSession:
-    def __init__(self, sid: str | None, holder: GraphHolder, json_only: bool, client: str) -> None:
+    def __init__(self, sid: str | None, holder: GraphHolder, json_only: bool, client: str, node: str = "") -> None:
         self.id = sid
         self.replies: dict[Any, Reply] = {}
-        self.standalone: Standalone | None = None
+        self.standalone: Standalone | None = None  # the GET stream, when this process holds it
+        self.stream: str | None = None  # the token of the session's GET stream, in whichever process holds it
         self.json_only = json_only
         self.session = Session(holder, self.emit)
+        if node:  # sessions shared between processes: ids that name this one
+            self.session.client_requests = ClientRequests(self.emit, node)
         self.session.can_request = not json_only
         self.session.client_id = client
         self.session.keeps_state = sid is not None
