@@ -25,7 +25,8 @@ from mcp.client.streamable_http import streamable_http_client
 
 from tests.integration.conftest import write_config
 from tests.integration.redis_server import RedisServer, redis_url  # noqa: F401  (fixture)
-from tests.integration.test_http import HEADERS, free_port, wait_for_port
+from tests.integration.test_http import HEADERS, free_port, post, wait_for_port
+from tests.integration.test_sessionless import _headers, _request
 from tests.integration.test_workers import supervisor
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
@@ -36,6 +37,7 @@ tools:
   slow: {kind: python, function: "sample_tools:slow"}
   pid_after: {kind: python, function: "sample_tools:pid_after"}
   progress_then_log: {kind: python, function: "sample_tools:progress_then_log"}
+  trip: {kind: python, function: "sample_tools:trip"}
 resources:
   notes: {uri: "file://notes", file: notes.txt}
 """
@@ -223,6 +225,19 @@ async def test_a_session_outlives_the_instance_that_opened_it(two: Any) -> None:
         stranger.sid = "no-such-session"
         status, [reply] = await stranger.call(b, "tools/list", {})
         assert status == 404
+
+
+async def test_instances_sharing_redis_share_the_request_state_key(two: Any) -> None:
+    """No request_state.secret_env: the instances sign 2026-07-28 requestState with the key the first one put in
+    Redis, so a retry that reaches the other instance is accepted."""
+    a, b, _ = two
+    trip = {"name": "trip", "arguments": {"destination": "Oslo"}}
+    async with aiohttp.ClientSession() as http:
+        _, _, first = await post(http, a, _request("tools/call", trip), _headers("tools/call", "trip"))
+        retry = {**trip, "inputResponses": {"traveller": {"action": "accept", "content": {"name": "Bo"}}},
+                 "requestState": first["result"]["requestState"]}
+        status, _, body = await post(http, b, _request("tools/call", retry), _headers("tools/call", "trip"))
+        assert status == 200 and sorted(body["result"]["inputRequests"]) == ["dates", "idea"], body
 
 
 async def test_redis_down_is_503_and_sessions_resume_when_it_is_back(workdir: Path, tmp_path: Path) -> None:

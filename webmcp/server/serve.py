@@ -228,13 +228,15 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         await worker.connect()
     async with _running(spec, load, overrides, worker) as (holder, lifecycle, reloader):
         store = session_store(spec, worker)
+        state_key = worker.state_key if worker is not None else None
+        if store is not None and spec.server.request_state.secret_env is None:
+            state_key = await store.signing_key() or state_key
         if worker is None:
-            transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader), store=store)
+            transport = HttpTransport(holder, spec.server, ServerAdmin(holder, reloader), state_key, store)
         else:
             from webmcp.server.worker import WorkerAdmin
 
-            transport = HttpTransport(holder, spec.server, WorkerAdmin(worker, holder), state_key=worker.state_key,
-                                      store=store)
+            transport = HttpTransport(holder, spec.server, WorkerAdmin(worker, holder), state_key, store)
         await transport.start()
         # Streams are ended by transport.shutdown(); what is left after that gets a few seconds.
         # handler_cancellation: a client that closes its POST cancels the handler, which cancels a

@@ -59,5 +59,8 @@ class SupervisorStore:
     def broadcast(self, message: Message) -> None:
         self._channel.notify("session_broadcast", message=message)
 
+    async def signing_key(self) -> bytes | None:
+        return None  # the supervisor hands its key to every worker at hello
+
     async def close(self) -> None:
         self._handler = None

@@ -6,6 +6,8 @@ Layout, under `webmcp:sessions:<server.name>`:
 - `:s:<sha256(session id)>`: the record (JSON), expiring `session_idle_timeout` after its last use
   (a fetch slides it with GETEX; the processes serving a session touch it with EXPIRE). The session
   id itself is never stored: it is the client's credential for the session.
+- `:request-state-key`: the key that signs 2026-07-28 requestState, made by the first instance, when
+  `server.request_state.secret_env` names none.
 - `:all`: messages for every node; `:node:<node>`: messages for one. A node is one process
   (host.pid.random); it ignores its own messages.
 
@@ -179,6 +181,23 @@ class RedisStore:
         task = asyncio.get_running_loop().create_task(run())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+    async def signing_key(self) -> bytes | None:
+        """The requestState key of every instance using this Redis: made by the first (SET NX), read by all.
+        None (each process keeps its own) when Redis does not answer."""
+        key = f"{self._prefix}:request-state-key"
+
+        async def make_or_read() -> Any:
+            await self._redis.set(key, secrets.token_bytes(32), nx=True)
+            return await self._redis.get(key)
+
+        try:
+            value = await self._run("the requestState key", make_or_read)
+        except StoreUnavailable as exc:
+            log.warning("%s; this process signs requestState with a key of its own (set "
+                        "server.request_state.secret_env to share one)", exc)
+            return None
+        return bytes(value) if value else None
 
     async def close(self) -> None:
         self._handler = None

@@ -57,6 +57,9 @@ class SessionStore(Protocol):
 
     def broadcast(self, message: Message) -> None: ...
 
+    async def signing_key(self) -> bytes | None:
+        """A key every process sharing the store signs 2026-07-28 requestState with (None: none to share)."""
+
     async def close(self) -> None: ...
 
 
@@ -88,6 +91,9 @@ class LocalStore:
         return None
 
     def broadcast(self, message: Message) -> None:
+        return None
+
+    async def signing_key(self) -> bytes | None:
         return None
 
     async def close(self) -> None:
