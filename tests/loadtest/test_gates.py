@@ -82,6 +82,22 @@ def test_baseline_regression_must_show_in_every_repeat() -> None:
     assert row["regressed"] and (row["worse_runs"], row["runs"]) == (2, 2)
 
 
+def test_repeated_runs_on_both_sides_are_judged_by_a_mann_whitney_test() -> None:
+    """Three runs against three: a regression needs every current run worse than every baseline run moved by
+    the tolerance (exact one-sided p = 1/20); one overlap, and it is only reported."""
+    base = report(p95=100, runs=[report(p95=95), report(p95=100), report(p95=105)])
+    slower = report(p95=130, runs=[report(p95=120), report(p95=125), report(p95=131)])
+    row = next(r for r in compare(slower, base) if r["metric"] == "p95")
+    assert row["test"] == "mann-whitney" and row["p"] == pytest.approx(0.05) and row["regressed"]
+    overlap = report(p95=120, runs=[report(p95=112), report(p95=125), report(p95=131)])  # 112 < 105 x 1.1
+    row = next(r for r in compare(overlap, base) if r["metric"] == "p95")
+    assert row["p"] > 0.05 and not row["regressed"]
+    faster = report(throughput=150, runs=[report(throughput=150), report(throughput=151), report(throughput=149)])
+    base_t = report(runs=[report(throughput=199), report(throughput=200), report(throughput=201)])
+    row = next(r for r in compare(faster, base_t) if r["metric"] == "throughput")
+    assert row["regressed"] and row["test"] == "mann-whitney"
+
+
 def test_memory_is_compared_only_when_both_reports_have_it() -> None:
     """A report without the server's pid has no memory figure: the comparison leaves memory out."""
     assert "rss_mb" not in {r["metric"] for r in compare(report(rss=None), report())}

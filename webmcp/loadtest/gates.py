@@ -7,9 +7,12 @@ Thresholds: `METRIC OP VALUE`, OP one of < <= > >=.
 
 Baseline: each metric of the current run(s) against the baseline report's, with a tolerance in the
 direction that is worse: latency p50/p95/p99 +10%, throughput -5%, server memory (RSS max) +20%,
-error rate +1 percentage point. Significance, phase 1: with `--repeat N` a metric regresses only when
-*every* run is worse than the baseline beyond its tolerance, so one noisy run cannot fail the gate
-(and one good run clears it: a flaky metric is reported, not failed).
+error rate +1 percentage point. Significance: when both reports hold several runs (both made with
+`--repeat`), a metric regresses when a one-sided Mann-Whitney U test (scipy, exact for small samples)
+finds the current runs worse than the baseline's runs moved by the tolerance, at p <= ALPHA: with 3
+runs against 3 that takes every current run worse than every moved baseline run. Against a baseline of
+one run, the sign rule: every current run worse than the baseline beyond its tolerance. Either way one
+noisy run cannot fail the gate.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ _THRESHOLD = re.compile(r"^\s*(p50|p95|p99|max|errors|throughput)\s*(<=|>=|<|>)\
 _OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt,
                                                    ">=": operator.ge}
 TOLERANCES = {"latency": 0.10, "throughput": 0.05, "memory": 0.20, "errors": 0.01}
+ALPHA = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +88,24 @@ def _metrics(report: dict[str, Any]) -> dict[str, tuple[str, float]]:
     return out
 
 
-def _is_worse(kind: str, base: float, value: float, tolerance: float) -> bool:
+def _moved(kind: str, base: float, tolerance: float) -> float:
+    """The baseline value moved by its tolerance in the direction that is worse: the edge of acceptable."""
     if kind == "errors":
-        return value > base + tolerance
-    if kind == "throughput":
-        return value < base * (1 - tolerance)
-    return value > base * (1 + tolerance)
+        return base + tolerance
+    return base * (1 - tolerance) if kind == "throughput" else base * (1 + tolerance)
+
+
+def _is_worse(kind: str, base: float, value: float, tolerance: float) -> bool:
+    edge = _moved(kind, base, tolerance)
+    return value < edge if kind == "throughput" else value > edge
+
+
+def _mann_whitney(kind: str, current: list[float], edges: list[float]) -> float:
+    """One-sided p of "the current runs are worse than the moved baseline runs"."""
+    from scipy.stats import mannwhitneyu
+
+    alternative = "less" if kind == "throughput" else "greater"
+    return float(mannwhitneyu(current, edges, alternative=alternative, method="exact").pvalue)
 
 
 def compare(report: dict[str, Any], baseline: dict[str, Any],
@@ -99,6 +115,7 @@ def compare(report: dict[str, Any], baseline: dict[str, Any],
     base_metrics = _metrics(baseline)
     current = _metrics(report)
     per_run = [_metrics(run) for run in runs]
+    base_runs = [_metrics(run) for run in baseline.get("runs") or [baseline]]
     rows = []
     for name, (kind, base) in base_metrics.items():
         if name not in current:
@@ -106,15 +123,23 @@ def compare(report: dict[str, Any], baseline: dict[str, Any],
         tolerance = tolerances[kind]
         value = current[name][1]
         worse = sum(1 for m in per_run if name in m and _is_worse(kind, base, m[name][1], tolerance))
+        values = [m[name][1] for m in per_run if name in m]
+        edges = [_moved(kind, m[name][1], tolerance) for m in base_runs if name in m]
         if kind == "errors":
             change = f"{(value - base) * 100:+.2f} points"
             allowed = f"+{tolerance * 100:g} points"
         else:
             change = f"{(value - base) / base:+.1%}" if base else "n/a"
             allowed = f"{'-' if kind == 'throughput' else '+'}{tolerance:.0%}"
-        regressed = worse == len(per_run) and (kind == "errors" or base > 0)
-        rows.append({"metric": name, "baseline": base, "current": value, "change": change, "tolerance": allowed,
-                     "worse_runs": worse, "runs": len(per_run), "regressed": regressed})
+        row: dict[str, Any] = {"metric": name, "baseline": base, "current": value, "change": change,
+                               "tolerance": allowed, "worse_runs": worse, "runs": len(per_run)}
+        if len(values) > 1 and len(edges) > 1:
+            row["test"], row["p"] = "mann-whitney", _mann_whitney(kind, values, edges)
+            regressed = row["p"] <= ALPHA
+        else:
+            row["test"], regressed = "sign", worse == len(per_run)
+        row["regressed"] = regressed and (kind == "errors" or base > 0)
+        rows.append(row)
     return rows
 
 
@@ -126,6 +151,7 @@ def render(thresholds: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> 
                      f"({row['metric']} = {row['actual']:g}{unit})")
     for row in baseline:
         verdict = "REGRESSED" if row["regressed"] else "ok"
+        test = f", Mann-Whitney p = {row['p']:.3f}" if row.get("test") == "mann-whitney" else ""
         lines.append(f"baseline {row['metric']}: {row['baseline']:g} → {row['current']:g} ({row['change']}, "
-                     f"tolerance {row['tolerance']}, worse in {row['worse_runs']}/{row['runs']} runs): {verdict}")
+                     f"tolerance {row['tolerance']}, worse in {row['worse_runs']}/{row['runs']} runs{test}): {verdict}")
     return "\n".join(lines)
