@@ -5,7 +5,7 @@ VENV ?= .venv
 SERVE_STAMP := $(VENV)/.serve-stamp
 TEST_STAMP := $(VENV)/.test-stamp
 
-.PHONY: serve test lint bench binary binary-test conformance
+.PHONY: serve test lint bench bench-check binary binary-test conformance
 .DEFAULT_GOAL := serve
 
 # `make serve` installs the core only; `make test` adds the test tools and the embedding backend (torch CPU,
@@ -35,6 +35,11 @@ lint: $(TEST_STAMP)
 
 bench: $(TEST_STAMP)
 	@bench/run.sh
+
+# A quick regression check (~30 s) against the committed bench/baseline.json with `webmcp bench`: generous
+# gates (twice the latency, half the throughput), significant over three runs. Not a CI gate: timings here vary.
+bench-check: $(TEST_STAMP)
+	@$(VENV)/bin/python bench/regression.py
 
 # `make binary` builds the lean build/dist/webmcp; `make binary EMBED=onnx` builds build/dist/webmcp-embed, which
 # also carries the onnx embedding backend (ONNX Runtime, tokenizers, numpy; never torch).

@@ -67,6 +67,19 @@ def test_summary_and_page_say_the_figures() -> None:
     assert "<svg" in page and "threshold p95&lt;500ms: ok" in page and "<script" not in page
 
 
+def test_the_page_of_a_stress_run_has_its_steps() -> None:
+    """--stress --html: a table row per step, the broken one marked with its signal, and the step charts."""
+    report = one_run([10.0] * 100)
+    step = {"held": True, "signal": None, "throughput": 100.0, "error_rate": 0.0, "latency_ms": {"p95": 10.0}}
+    report["stress"] = {"steps": [{**step, "index": 0, "load": 1.0},
+                                  {**step, "index": 1, "load": 2.0, "held": False, "signal": "errors 9% > 5%"}],
+                        "last_good": {**step, "load": 1.0}, "breaking_point": {**step, "load": 2.0,
+                                                                               "signal": "errors 9% > 5%"}}
+    page = html.render(report)
+    assert "last good: 1 · breaking point: 2 (errors 9% &gt; 5%)" in page
+    assert page.count("<tr") == 3 and '<tr class="broke">' in page and "by step" in page
+
+
 def test_plain_progress_lines_when_not_a_terminal() -> None:
     """Off a terminal, one line a second: stage, time left, calls/s, p95, errors, driver lag."""
     recorder = Recorder(["echo"], 1)

@@ -49,7 +49,7 @@ def _env(name: str) -> str:
 @click.option("--tolerance", "tolerances", envvar=_env("TOLERANCE"), multiple=True,
               help="Override a baseline tolerance: latency=10%, throughput=5%, memory=20%, errors=1% (points).")
 @click.option("--repeat", envvar=_env("REPEAT"), type=click.IntRange(1), default=1,
-              help="Runs of the scenario; a baseline regression must show in every one.")
+              help="Runs of the scenario; a baseline regression must be significant over them.")
 @click.option("--stress", is_flag=True, envvar=_env("STRESS"),
               help="Step the load up to the breaking point: clients, or calls/s with --rate.")
 @click.option("--stress-start", envvar=_env("STRESS_START"), type=click.FloatRange(0, min_open=True), default=1.0,

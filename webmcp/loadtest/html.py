@@ -1,6 +1,7 @@
 """`--html FILE`: the report as one self-contained page, readable offline: no script, no stylesheet or
 font fetched, the charts drawn as inline SVG from the per-second timeline (latency percentiles,
-throughput, errors, the server's memory), then the tables of the text summary."""
+throughput, errors, the server's memory); for `--stress`, the steps as a table and a chart of
+throughput and p95 per step; then the tables of the text summary (per tool, per stage)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def render(report: dict[str, Any], verdicts: str = "") -> str:
     ]
     if any("rss_mb" in row for row in timeline):
         charts.append(_chart("Server memory (RSS, MB)", timeline, ("rss_mb",)))
+    stress = _stress(report["stress"]) if report.get("stress") else ""
     title = f"webmcp bench: {report['target']['endpoint']}"
     headline = (f"{report['scenario']['model']} model · {report['calls']:,} calls · "
                 f"{report['error_rate']:.2%} errors · {report['throughput']:,.1f} calls/s · "
@@ -31,11 +33,14 @@ def render(report: dict[str, Any], verdicts: str = "") -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font:14px system-ui,sans-serif;margin:2em;max-width:{WIDTH + 40}px}}
-pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}svg{{display:block;margin:0 0 1.5em}}
+pre{{background:#f6f6f6;padding:1em;overflow-x:auto}}table{{border-collapse:collapse}}
+td,th{{padding:2px 8px;text-align:right;border-bottom:1px solid #ddd}}.broke{{color:#d62728}}
+svg{{display:block;margin:0 0 1.5em}}
 h2{{font-size:15px;margin:1.2em 0 .3em}}.legend span{{margin-right:1em}}</style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(headline)}</p>
 {''.join(charts)}
+{stress}
 <h2>Summary</h2><pre>{html.escape(text)}</pre>
 </body></html>
 """
@@ -65,3 +70,25 @@ def _chart(title: str, timeline: list[dict[str, Any]], keys: tuple[str, ...]) ->
             f'<text x="{PAD + plot_w}" y="{HEIGHT - 8}" text-anchor="end" font-size="11">{t_max:,.0f} s</text>')
     return (f'{head}<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
             f'role="img" aria-label="{html.escape(title)}">{axes}{"".join(lines)}</svg>')
+
+
+def _stress(stress: dict[str, Any]) -> str:
+    """The steps of a stress run: a chart of throughput and p95 by step, and one row per step."""
+    steps = stress["steps"]
+    by_step = [{"t": step["index"] + 1, "calls/s": step["throughput"], "p95 ms": step["latency_ms"]["p95"]}
+               for step in steps]
+    charts = _chart("Stress steps: throughput (calls/s) by step", by_step, ("calls/s",)) + _chart(
+        "Stress steps: p95 (ms) by step", by_step, ("p95 ms",))
+    rows = []
+    for step in steps:
+        mark = ' class="broke"' if not step["held"] else ""
+        rows.append(f"<tr{mark}><td>{step['index'] + 1}</td><td>{step['load']:g}</td>"
+                    f"<td>{step['throughput']:,.1f}</td><td>{step['latency_ms']['p95']:g}</td>"
+                    f"<td>{step['error_rate']:.2%}</td><td>{'held' if step['held'] else 'broke'}</td>"
+                    f"<td style=\"text-align:left\">{html.escape(step['signal'] or '')}</td></tr>")
+    good, broke = stress.get("last_good"), stress.get("breaking_point")
+    verdict = (f"last good: {good['load']:g}" if good else "no step held") + (
+        f" · breaking point: {broke['load']:g} ({html.escape(broke['signal'] or '')})" if broke else
+        " · no step broke")
+    return (f"<h2>Stress</h2><p>{verdict}</p>{charts}<table><tr><th>step</th><th>load</th><th>calls/s</th>"
+            f"<th>p95 ms</th><th>errors</th><th>verdict</th><th>signal</th></tr>{''.join(rows)}</table>")
