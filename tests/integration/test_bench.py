@@ -230,19 +230,22 @@ def test_ctrl_c_stops_the_run_and_writes_the_report(http_url: str, folder: Path)
 
 
 def test_stress_finds_the_concurrency_where_the_server_starts_failing(tmp_path: Path) -> None:
-    """Two slots and a queue of two: 4 clients are served, 8 get "server overloaded" results; --stress says so."""
+    """Two slots and a queue of two: 4 clients are served, 8 get "server overloaded" results; --stress says so,
+    and bisecting (6, then 5) finds that 5 already breaks."""
     config = write_config(tmp_path, CONFIG.replace("{max_concurrency: 2}", "{max_concurrency: 2, queue_limit: 2}"))
-    done = bench("--stress", "--stress-max", "16", "--stress-hold", "1s", "--tool", "nap", "--args",
-                 '{"seconds": 0.05}', "--json", str(tmp_path / "stress.json"), *serve_stdio(config), cwd=tmp_path)
+    done = bench("--stress", "--stress-max", "16", "--stress-hold", "1s", "--stress-bisect", "3", "--tool", "nap",
+                 "--args", '{"seconds": 0.05}', "--json", str(tmp_path / "stress.json"), *serve_stdio(config),
+                 cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     out = report(tmp_path / "stress.json")
     stress = out["stress"]
-    assert [step["load"] for step in stress["steps"]] == [1, 2, 4, 8]
+    assert [(step["load"], step["bisect"]) for step in stress["steps"]] == [
+        (1, False), (2, False), (4, False), (8, False), (6, True), (5, True)]
     assert stress["last_good"]["load"] == 4 and stress["last_good"]["held"]
-    assert stress["breaking_point"]["load"] == 8 and stress["breaking_point"]["signal"].startswith("errors ")
+    assert stress["breaking_point"]["load"] == 5 and stress["breaking_point"]["signal"].startswith("errors ")
     assert stress["breaking_point"] == stress["steps"][-1]
     assert set(out) >= PINNED and out["calls"] == sum(step["calls"] for step in stress["steps"])
-    assert "last good: 4 clients; breaking point: 8 clients (errors " in done.stdout
+    assert "last good: 4 clients; breaking point: 5 clients (errors " in done.stdout
 
 
 @pytest.mark.parametrize("how", ["stdio", "http 2025-11-25", "http 2026-07-28"])

@@ -59,6 +59,8 @@ def _env(name: str) -> str:
 @click.option("--stress-max", envvar=_env("STRESS_MAX"), type=click.FloatRange(0, min_open=True), default=1024.0,
               help="The highest load tried.")
 @click.option("--stress-hold", envvar=_env("STRESS_HOLD"), default="10s", help="How long each step lasts.")
+@click.option("--stress-bisect", envvar=_env("STRESS_BISECT"), type=click.IntRange(0), default=0,
+              help="Up to N more steps between the last good load and the breaking point.")
 @click.option("--soak", envvar=_env("SOAK"),
               help="Run this long (e.g. 2h) and gate on the server's memory growth after the warm-up.")
 @click.option("--soak-warmup", envvar=_env("SOAK_WARMUP"),
@@ -74,8 +76,8 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
           tool: str | None, args: str | None, concurrency: int | None, rate: float | None, duration: str | None,
           stages: str | None, sessions: int | None, timeout: str | None, thresholds: tuple[str, ...],
           baseline: str | None, tolerances: tuple[str, ...], repeat: int, stress: bool, stress_start: float,
-          stress_step: str, stress_max: float, stress_hold: str, soak: str | None, soak_warmup: str | None,
-          soak_max_growth: str, json_path: str | None, html_path: str | None) -> None:
+          stress_step: str, stress_max: float, stress_hold: str, stress_bisect: int, soak: str | None,
+          soak_warmup: str | None, soak_max_growth: str, json_path: str | None, html_path: str | None) -> None:
     """Load an MCP server and report latency, throughput, errors, memory and CPU.
 
     \b
@@ -106,7 +108,8 @@ def bench(command: tuple[str, ...], url: str | None, protocol: str, pid: int | N
                 repeat=repeat if repeat > 1 else None)
         from webmcp.loadtest.stress import StressPlan
 
-        stress_plan = StressPlan(stress_start, stress_step, stress_max, _duration(stress_hold, "--stress-hold"))
+        stress_plan = StressPlan(stress_start, stress_step, stress_max, _duration(stress_hold, "--stress-hold"),
+                                 stress_bisect)
         next(stress_plan.levels())  # a bad step is a usage error now
         duration = stress_hold
     soak_rule = None

@@ -5,7 +5,9 @@ Each step holds one level for `hold` seconds: concurrent clients (closed model),
 `max`. A step holds when its own figures (not the run's so far) have errors <= 5%, p95 <= 5 s and, in the
 open model, achieved >= 95% of the target rate; the first step that does not is the breaking point,
 named with the signal that tripped, and stepping stops there. A server that exits breaks the step it
-exits in.
+exits in. With `bisect: N`, up to N more steps halve the gap between the last good level and the
+breaking point (stopping when they are one client, or 5% of the rate, apart); the tightest pair found is
+reported. The steps stay in the order they ran, each marked `bisect` or not.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ class StressPlan:
     step: str = "x2"
     max: float = 1024
     hold: float = 10.0
+    bisect: int = 0
 
     def levels(self) -> Iterator[float]:
         """start, then each level plus (or times, with `xN`) the step, up to max."""
@@ -67,24 +70,44 @@ async def stress(scenario: Scenario, plan: StressPlan, run_step: Callable[[Scena
     """Run the steps (`run_step` runs one scenario on the open target and returns its report)."""
     steps: list[dict[str, Any]] = []
     step_reports: list[dict[str, Any]] = []
-    for index, level in enumerate(plan.levels()):
-        load = float(round(level)) if scenario.model == "closed" else level
-        say(f"bench: stress step {index + 1}: {load:g} {'clients' if scenario.model == 'closed' else 'calls/s'} "
-            f"for {plan.hold:g}s")
-        one = dataclasses.replace(scenario, stages=(Stage(plan.hold, load, load),))
-        result = await run_step(one)
+    closed = scenario.model == "closed"
+
+    async def step(level: float, bisecting: bool) -> dict[str, Any]:
+        load = float(round(level)) if closed else level
+        say(f"bench: stress step {len(steps) + 1}{' (bisecting)' if bisecting else ''}: {load:g} "
+            f"{'clients' if closed else 'calls/s'} for {plan.hold:g}s")
+        result = await run_step(dataclasses.replace(scenario, stages=(Stage(plan.hold, load, load),)))
         step_reports.append(result)
         signal = judge(result, scenario.model, load)
-        steps.append({"index": index, "load": load, "model": scenario.model, "held": signal is None,
-                      "signal": signal, **{key: result[key] for key in (
+        steps.append({"index": len(steps), "load": load, "model": scenario.model, "held": signal is None,
+                      "signal": signal, "bisect": bisecting, **{key: result[key] for key in (
                           "calls", "errors", "error_rate", "throughput", "latency_ms", "outcomes")},
                       "server": result["server"]})
-        if signal is not None or stopper.interrupted:
+        return steps[-1]
+
+    good: dict[str, Any] | None = None
+    broken: dict[str, Any] | None = None
+    for level in plan.levels():
+        done = await step(level, False)
+        if not done["held"]:
+            broken = done
+        else:
+            good = done
+        if broken is not None or stopper.interrupted:
             break
+    for _ in range(plan.bisect):
+        if good is None or broken is None or stopper.interrupted:
+            break
+        gap = broken["load"] - good["load"]
+        if gap <= (1 if closed else 0.05 * broken["load"]):
+            break
+        done = await step(good["load"] + gap / 2, True)
+        if done["held"]:
+            good = done
+        else:
+            broken = done
     report = _combine(step_reports)
-    broken = next((step for step in steps if not step["held"]), None)
-    held = [step for step in steps if step["held"]]
-    report["stress"] = {"breaking_point": broken, "last_good": held[-1] if held else None, "steps": steps,
+    report["stress"] = {"breaking_point": broken, "last_good": good, "steps": steps,
                         "rules": {"max_error_rate": MAX_ERROR_RATE, "max_p95_ms": MAX_P95_MS,
                                   "min_achieved": MIN_ACHIEVED if scenario.model == "open" else None},
                         "plan": dataclasses.asdict(plan)}
