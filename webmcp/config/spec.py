@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from webmcp.config.layers import Origins
     from webmcp.config.machine import Machine
     from webmcp.config.models import ModelSpec
+    from webmcp.config.plugins import PluginPin
     from webmcp.config.prompts import PromptSpec
     from webmcp.config.resources import ResourceSpec
     from webmcp.config.tools import ToolSpec
+    from webmcp.config.toolsets import ToolsetSpec
     from webmcp.config.upstreams import BreakerSpec
 
 Transport = Literal["stdio", "http"]
@@ -299,6 +301,7 @@ class MasterToolSpec:
     schema_style: Literal["flat", "one_of"]
     operations: Mapping[str, str]  # operation -> tool name (inline tools get a generated name)
     where: Where = field(compare=False)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +324,8 @@ class ConfigSpec:
     models: Mapping[str, ModelSpec] = field(default_factory=dict)
     scaling: ScalingSpec = ScalingSpec()
     telemetry: TelemetrySpec = TelemetrySpec()
+    toolsets: Mapping[str, ToolsetSpec] = field(default_factory=dict)
+    plugins: tuple[PluginPin, ...] | None = None  # None: every installed plugin kind may be used
     profile_reason: str = ""
     machine: Machine | None = field(default=None, compare=False)  # as the profile and `auto` settings read it
     origins: Origins | None = field(default=None, compare=False)  # which layer wrote each value

@@ -15,7 +15,7 @@ import orjson
 from webmcp.call.results import hide_credentials
 from webmcp.config.interpolate import SECRETS, conceal_text
 from webmcp.config.marked_yaml import Path, dotted
-from webmcp.config.schemas import ENVELOPE_ID, kind_schema_id, known_keys, validator
+from webmcp.config.schemas import envelope_validator, kind_schema_id, known_keys, validator
 from webmcp.errors import Problem, count
 
 if TYPE_CHECKING:
@@ -47,9 +47,11 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 
 
 def validate_document(data: Any, locate: Locate) -> list[Problem]:
+    from webmcp.config.plugins import SECTIONS, usable_names
     from webmcp.config.registry import kinds_of
 
-    problems = _check(ENVELOPE_ID, data, (), locate)
+    extra = tuple((section, tuple(usable_names(section))) for section in SECTIONS)
+    problems = [p for e in envelope_validator(extra).iter_errors(data) for p in _explain(e, (), locate)]
     if not isinstance(data, dict):
         return problems
     # Each entry whose kind is known is checked against its kind's schema even when other parts of

@@ -75,10 +75,11 @@ class Lifecycle:
 
 
 def run(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override] = (),
-        worker: WorkerLink | None = None) -> None:
+        worker: WorkerLink | None = None, toolset: str | None = None) -> None:
     """Serve `spec`; `load` reads the config again (same file and overrides) for reloads. `overrides` (the
     flags and WEBMCP_* variables `spec` was loaded with) go to the run file, for `validate --diff`. `worker`:
-    this process is a worker of a supervisor (server/worker.py), serving HTTP on the socket it inherited."""
+    this process is a worker of a supervisor (server/worker.py), serving HTTP on the socket it inherited.
+    `toolset`: the view of the catalog the stdio client gets (over HTTP each toolset has its own path)."""
     with asyncio.Runner(loop_factory=_loop_factory(spec.server.event_loop)) as runner:
         if spec.server.transport == "http" or worker is not None:
             runner.run(_serve_http(spec, load, overrides, worker))
@@ -86,7 +87,7 @@ def run(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Ov
         from webmcp.transports import stdio
 
         protocol_out = stdio.claim_stdout()  # before any tool code is imported
-        runner.run(_serve_stdio(spec, load, overrides, protocol_out))
+        runner.run(_serve_stdio(spec, load, overrides, protocol_out, toolset))
 
 
 def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -190,13 +191,14 @@ async def _running(
 
 
 async def _serve_stdio(
-    spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override], protocol_out: BinaryIO
+    spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override], protocol_out: BinaryIO,
+    toolset: str | None = None,
 ) -> None:
     from webmcp.transports import stdio
 
     async with _running(spec, load, overrides) as (holder, lifecycle, _):
         log.info("serving over stdio")
-        await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
+        await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force, toolset)
 
 
 async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override],

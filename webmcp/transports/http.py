@@ -63,6 +63,11 @@ KEEPALIVE = 15.0  # seconds of silence on an event stream before a comment line 
 _SSE = "text/event-stream"
 
 
+def toolset_route(path: str) -> str:
+    """The route of the toolsets' endpoints beside `path`: `/mcp/{toolset}`."""
+    return path.rstrip("/") + "/{toolset}"
+
+
 class HttpTransport:
     def __init__(self, holder: GraphHolder, server: ServerSpec, admin: Admin | None = None,
                  state_key: bytes | None = None) -> None:
@@ -91,9 +96,10 @@ class HttpTransport:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.server.max_message_size, middlewares=[self._guard])
         path = self.server.http.path
-        app.router.add_post(path, self.post)
-        app.router.add_get(path, self.get)
-        app.router.add_delete(path, self.delete)
+        for route in (path, toolset_route(path)):  # the default endpoint, and each toolset's (graph/toolsets.py)
+            app.router.add_post(route, self.post)
+            app.router.add_get(route, self.get)
+            app.router.add_delete(route, self.delete)
         if self._admin_token is not None and self.admin is not None:
             add_admin_routes(app, self.admin, self._admin_token)
         add_health_routes(app, self.holder, lambda: self.closing, lambda: {"sessions": len(self.sessions)})
@@ -116,8 +122,12 @@ class HttpTransport:
                     if name.lower().startswith("mcp-") and not _is_utf8(value)), None)
         if bad is not None:  # echoed into an error, it could not even be serialised
             return _error_response(400, None, INVALID_REQUEST, f"the {bad} header is not valid UTF-8")
-        if self._token is not None and request.path in self._guarded and not bearer_ok(request, self._token):
+        toolset = request.match_info.get("toolset")
+        guarded = request.path in self._guarded or toolset is not None
+        if self._token is not None and guarded and not bearer_ok(request, self._token):
             return unauthorized()
+        if toolset is not None and self.holder.current.view(toolset) is None:
+            return _error_response(404, None, INVALID_REQUEST, f"no toolset {toolset!r} on this server")
         try:
             if request.body_exists:  # read here, in full, within body_timeout; handlers get it from memory
                 deadline = self.server.http.body_timeout
@@ -180,6 +190,7 @@ class HttpTransport:
                                        {"Retry-After": "1"})
             hs = HttpSession(None, self.holder, json_only=True, client=self._clients.of(request, None))
             hs.session.can_subscribe = False
+            hs.session.toolset = request.match_info.get("toolset")
         elif is_request and msg["method"] == "initialize":
             if self.closing:
                 return _error_response(503, mid, INVALID_REQUEST, "the server is shutting down",
@@ -190,13 +201,14 @@ class HttpTransport:
             new_sid = secrets.token_urlsafe(24)
             hs = self.sessions[new_sid] = HttpSession(new_sid, self.holder, self.json_only,
                                                       self._clients.of(request, new_sid))
+            hs.session.toolset = request.match_info.get("toolset")
         else:
             sid = request.headers.get(SESSION_HEADER)
             if sid is None:
                 return _error_response(400, mid, INVALID_REQUEST, f"missing {SESSION_HEADER} header; "
                                        "send initialize first")
             found = self.sessions.get(sid)
-            if found is None:
+            if found is None or found.session.toolset != request.match_info.get("toolset"):
                 return _error_response(404, mid, INVALID_REQUEST, "unknown or ended session")
             hs = found
         hs.last_used = asyncio.get_running_loop().time()
@@ -247,6 +259,7 @@ class HttpTransport:
             return envelope.finish(message, method, server) if is_reply_to(message, mid) else message
 
         hs = HttpSession(None, self.holder, json_only=not wants_sse, client=self._clients.of(request, None))
+        hs.session.toolset = request.match_info.get("toolset")
         try:
             repeated = next((h for h in _ROUTING_HEADERS if len(request.headers.getall(h, ())) > 1), None)
             if repeated is not None:
@@ -352,7 +365,7 @@ class HttpTransport:
         if sid is None:
             return _error_response(400, None, INVALID_REQUEST, f"missing {SESSION_HEADER} header")
         hs = self.sessions.get(sid)
-        if hs is None:
+        if hs is None or hs.session.toolset != request.match_info.get("toolset"):
             return _error_response(404, None, INVALID_REQUEST, "unknown or ended session")
         hs.last_used = asyncio.get_running_loop().time()
         return hs
