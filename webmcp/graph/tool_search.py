@@ -1,7 +1,7 @@
 """`mode: search` of a toolset: two tools stand for the whole view.
 
 `find_tools(query, limit)` ranks the view's tools with BM25 (search/bm25.py) over each tool's name (counted
-twice: a name is the densest description there is), description and argument names and descriptions;
+twice: a name is the densest description there is), title, description, tags, and argument names and descriptions;
 its result carries `structuredContent {"tools": [{"name", "description", "score", "inputSchema"}, ...]}`,
 best first. `call_tool(name, arguments)` calls one of them; every tool of the view also stays callable by
 its own name."""
@@ -29,7 +29,8 @@ MAX_LIMIT = 50
 def document(definition: Mapping[str, Any]) -> list[str]:
     """The words a tool is found by."""
     name = definition["name"]
-    parts = [name, name, definition.get("title") or "", definition.get("description") or ""]
+    tags = (definition.get("_meta") or {}).get("dev.webmcp/tags") or []
+    parts = [name, name, definition.get("title") or "", definition.get("description") or "", *tags]
     for arg, schema in ((definition.get("inputSchema") or {}).get("properties") or {}).items():
         parts.append(arg)
         if isinstance(schema, dict) and isinstance(schema.get("description"), str):
