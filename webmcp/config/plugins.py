@@ -24,11 +24,13 @@ import re
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from webmcp.config.marked_yaml import Path, dotted
 from webmcp.errors import Problem
+
+if TYPE_CHECKING:
+    from importlib import metadata
 
 GROUP = "webmcp.kinds"
 SECTIONS = ("tools", "pools", "upstreams")
@@ -74,6 +76,8 @@ def _builtin(section: str) -> set[str]:
 def _entry_points() -> Iterable[tuple[metadata.EntryPoint, str, str]]:
     """(entry point, package, version) of every `webmcp.kinds` entry point installed; in the frozen binary,
     only the packages bundled into it."""
+    from importlib import metadata  # about 10 ms: only configs naming a kind that is not built in pay it
+
     if getattr(sys, "frozen", False):
         dists: Iterable[metadata.Distribution] = metadata.distributions(path=[getattr(sys, "_MEIPASS", "")])
     else:
