@@ -79,18 +79,18 @@ def _entry_points() -> Iterable[tuple[metadata.EntryPoint, str, str]]:
     from importlib import metadata  # about 10 ms: only configs naming a kind that is not built in pay it
 
     if getattr(sys, "frozen", False):
-        dists: Iterable[metadata.Distribution] = metadata.distributions(path=[getattr(sys, "_MEIPASS", "")])
-    else:
-        dists = metadata.distributions()
-    seen = set()
-    for dist in dists:
-        name = dist.metadata["Name"] or "?"
-        if normalize(name) in seen:  # the same package on two sys.path entries: the first one wins, as imports do
-            continue
-        seen.add(normalize(name))
-        for ep in dist.entry_points:
-            if ep.group == GROUP:
-                yield ep, name, dist.version
+        seen = set()
+        for dist in metadata.distributions(path=[getattr(sys, "_MEIPASS", "")]):
+            name = dist.metadata["Name"] or "?"
+            if normalize(name) not in seen:
+                seen.add(normalize(name))
+                yield from ((ep, name, dist.version) for ep in dist.entry_points if ep.group == GROUP)
+        return
+    # entry_points() reads each package's entry_points.txt only (and a package found twice on sys.path once, the
+    # first, as imports do); the metadata of the few packages that have ours is read after.
+    for ep in metadata.entry_points(group=GROUP):
+        owner = ep.dist
+        yield ep, (owner.metadata["Name"] if owner is not None else None) or "?", owner.version if owner else "?"
 
 
 @functools.cache
