@@ -95,6 +95,18 @@ def test_search_needs_a_budget_of_two(workdir: Path) -> None:
     ]
 
 
+def test_a_ranking_model_needs_search_mode_and_a_models_entry(workdir: Path) -> None:
+    """`model:` ranks find_tools: it must name an entry of models:, in a toolset with mode: search."""
+    (workdir / "webmcp.yaml").write_text(TOOLS + "toolsets:\n  a: {model: m}\n  b: {mode: search, model: minilm}\n")
+    with pytest.raises(ConfigError) as info:
+        load("webmcp.yaml", env={})
+    assert [p.render() for p in info.value.problems] == [
+        'webmcp.yaml:13:7: toolsets.a.model: a model ranks find_tools, which only mode: search lists (got "m"); '
+        "set mode: search, or remove model",
+        'webmcp.yaml:14:21: toolsets.b.model: no such entry in models: (got "minilm"); models: has nothing',
+    ]
+
+
 def test_names_that_match_nothing_are_located(workdir: Path) -> None:
     """An include or exclude entry that names no tool is reported at that entry, with a suggestion."""
     assert problems(workdir, "toolsets:\n  t: {include: [a3, 'z*'], exclude: [plan]}\n") == [

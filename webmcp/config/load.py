@@ -180,7 +180,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     check_references(tools, masters, sections, caches, models, [c for c, _ in executor.priorities],
                      scaling.shed if "shed" in scaling_node else (), ctx)
     check_replacements(tools, masters, ctx)
-    toolsets = toolset_specs(merged.get("toolsets") or {}, ctx)
+    toolsets = toolset_specs(merged.get("toolsets") or {}, models, ctx)
     server = ServerSpec.from_config(merged.get("server") or {}, base_dir)
     check_workers(scaling, server, merged.get("telemetry") or {}, ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)

@@ -24,6 +24,7 @@ class ToolsetSpec:
     max_tools: int | None
     mode: Mode
     where: Where = field(compare=False)
+    model: str | None = None  # a models: entry ranking find_tools (mode: search)
     include_where: tuple[Where, ...] = field(default=(), compare=False)  # one per include entry
     exclude_where: tuple[Where, ...] = field(default=(), compare=False)
     budget_where: Where | None = field(default=None, compare=False)  # max_tools (else the entry)
@@ -40,6 +41,7 @@ class ToolsetSpec:
             exclude=exclude,
             max_tools=node.get("max_tools"),
             mode=node.get("mode", "list"),
+            model=node.get("model"),
             where=ctx.where(path),
             include_where=tuple(ctx.where((*path, "include", i)) for i in range(len(include))),
             exclude_where=tuple(ctx.where((*path, "exclude", i)) for i in range(len(exclude))),
@@ -61,10 +63,18 @@ def is_pattern(text: str) -> bool:
     return any(c in text for c in "*?[")
 
 
-def toolset_specs(nodes: Mapping[str, Any], ctx: SpecContext) -> dict[str, ToolsetSpec]:
+def toolset_specs(nodes: Mapping[str, Any], models: Mapping[str, Any], ctx: SpecContext) -> dict[str, ToolsetSpec]:
+    from webmcp.config.validate import suggest
+
     out = {}
     for name, node in nodes.items():
         spec = ToolsetSpec.from_config(name, node, ctx)
+        if spec.model is not None and spec.mode != "search":
+            ctx.problem(("toolsets", name, "model"), "a model ranks find_tools, which only mode: search lists",
+                        f'"{spec.model}"', "set mode: search, or remove model")
+        elif spec.model is not None and spec.model not in models:
+            ctx.problem(("toolsets", name, "model"), "no such entry in models:", f'"{spec.model}"',
+                        suggest(spec.model, models) or f"models: has {', '.join(sorted(models)) or 'nothing'}")
         if spec.mode == "search" and spec.max_tools is not None and spec.max_tools < 2:
             ctx.problem(("toolsets", name, "max_tools"), "mode: search lists two tools (find_tools and call_tool)",
                         str(spec.max_tools), "set max_tools to 2 or more")

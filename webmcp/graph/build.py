@@ -118,8 +118,15 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
             n: t for n, t in tools.items() if is_listed(owners[n], spec.master_tools)
         }
         listed.update(masters)
+        rankers = {}
+        for ts in spec.toolsets.values():
+            if ts.model is not None:
+                try:
+                    rankers[ts.name] = await ctx.model(ts.model)
+                except BuildFailure as exc:
+                    problems.append(exc.problem)
         views, budget_problems = build_views(spec.toolsets, {**tools, **masters}, listed, spec.server.page_size,
-                                             names_known=not ctx.unchecked_tools)
+                                             names_known=not ctx.unchecked_tools, rankers=rankers)
         if problems or budget_problems or resources is None or prompts is None:
             everything = [conceal(p, spec.secrets) for p in (*problems, *budget_problems)]
             # A toolset that cannot meet its budget is a problem of the file, not of a component.

@@ -3,13 +3,20 @@
 `find_tools(query, limit)` ranks the view's tools with BM25 (search/bm25.py) over each tool's name (counted
 twice: a name is the densest description there is), title, description, tags, and argument names and descriptions;
 its result carries `structuredContent {"tools": [{"name", "description", "score", "inputSchema"}, ...]}`,
-best first. `call_tool(name, arguments)` calls one of them; every tool of the view also stays callable by
-its own name."""
+best first. With a `model:` (a `models:` entry), the ranking is the cosine similarity of the query's embedding
+with each tool's (its name, description, tags and arguments in one sentence, embedded at the first query and
+kept for the Graph's life); if the model fails (not loadable, overloaded), that query is ranked with BM25 and
+the failure logged. `call_tool(name, arguments)` calls one of them; every tool of the view also stays callable
+by its own name."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+import asyncio
+import logging
+import math
+import operator
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from webmcp.call.results import error_result, from_value
 from webmcp.callpath.tool import tool_definition
@@ -19,6 +26,8 @@ from webmcp.search.bm25 import Index, tokens
 
 if TYPE_CHECKING:
     from webmcp.call.context import Context
+
+log = logging.getLogger(__name__)
 
 FIND = "find_tools"
 CALL = "call_tool"
@@ -38,13 +47,45 @@ def document(definition: Mapping[str, Any]) -> list[str]:
     return tokens(" ".join(parts))
 
 
-class FindTools:
-    __slots__ = ("_index", "_tools", "definition", "name")
+class Embedded(Protocol):
+    @property
+    def vectors(self) -> list[list[float]]: ...
 
-    def __init__(self, toolset: str, tools: Mapping[str, Invocable]) -> None:
+
+class Embedder(Protocol):
+    """What find_tools needs of a model (models/model.Model)."""
+
+    async def embed(self, texts: Sequence[str]) -> Embedded: ...
+
+
+def sentence(definition: Mapping[str, Any]) -> str:
+    """A tool as one text for an embedding model."""
+    name = str(definition["name"]).replace("_", " ")
+    args = list((definition.get("inputSchema") or {}).get("properties") or {})
+    tags = (definition.get("_meta") or {}).get("dev.webmcp/tags") or []
+    text = f"{name}: {definition.get('description') or definition.get('title') or ''}".strip()
+    if args:
+        text += f" Arguments: {', '.join(args)}."
+    if tags:
+        text += f" Tags: {', '.join(tags)}."
+    return text
+
+
+def _unit(vector: Sequence[float]) -> list[float]:
+    norm = math.sqrt(math.fsum(x * x for x in vector)) or 1.0
+    return [x / norm for x in vector]
+
+
+class FindTools:
+    __slots__ = ("_index", "_lock", "_model", "_tools", "_vectors", "definition", "name")
+
+    def __init__(self, toolset: str, tools: Mapping[str, Invocable], model: Embedder | None = None) -> None:
         self.name = FIND
         self._tools = list(tools.values())
         self._index = Index([document(t.definition) for t in self._tools])
+        self._model = model
+        self._vectors: list[list[float]] | None = None
+        self._lock = asyncio.Lock()
         self.definition = tool_definition(
             FIND, None,
             f"Search the {len(self._tools)} tools of the {toolset!r} toolset by what you want to do; returns the "
@@ -57,9 +98,28 @@ class FindTools:
             annotations={"readOnlyHint": True, "idempotentHint": True, "openWorldHint": False},
         )
 
-    def rank(self, query: str, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
+    async def _embedded(self, query: str) -> list[tuple[int, float]]:
+        """(tool, cosine similarity), best first."""
+        assert self._model is not None
+        async with self._lock:  # concurrent first queries embed the tools once
+            if self._vectors is None:
+                embedded = await self._model.embed([sentence(t.definition) for t in self._tools])
+                self._vectors = [_unit(v) for v in embedded.vectors]
+        q = _unit((await self._model.embed([query])).vectors[0])
+        scores = [(i, sum(map(operator.mul, q, v))) for i, v in enumerate(self._vectors)]
+        return sorted(scores, key=lambda item: (-item[1], item[0]))
+
+    async def ranked(self, query: str) -> list[tuple[int, float]]:
+        if self._model is not None:
+            try:
+                return await self._embedded(query)
+            except Exception as exc:  # a model that cannot answer must not take tool search down with it
+                log.warning("find_tools: the model failed (%s); ranking this query with BM25", exc)
+        return self._index.rank(tokens(query))
+
+    async def rank(self, query: str, limit: int = DEFAULT_LIMIT) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for i, score in self._index.rank(tokens(query)):
+        for i, score in await self.ranked(query):
             if len(out) == limit:
                 break
             if is_retired(self._tools[i]):
@@ -76,7 +136,7 @@ class FindTools:
             return error_result("query must be a non-empty string: what you want to do, in a few words")
         if type(limit) is not int or not 1 <= limit <= MAX_LIMIT:
             return error_result(f"limit must be a whole number from 1 to {MAX_LIMIT} (got {limit!r})")
-        return from_value({"tools": self.rank(query, limit)})
+        return from_value({"tools": await self.rank(query, limit)})
 
 
 class CallTool:

@@ -23,7 +23,7 @@ from webmcp.config.validate import show, suggest
 from webmcp.errors import Problem, count
 from webmcp.graph.invocable import Invocable
 from webmcp.graph.master import MasterTool, conflicts
-from webmcp.graph.tool_search import CALL, FIND, CallTool, FindTools
+from webmcp.graph.tool_search import CALL, FIND, CallTool, Embedder, FindTools
 from webmcp.graph.views import View, is_retired
 
 
@@ -32,16 +32,17 @@ def tags_of(item: Any) -> tuple[str, ...]:
 
 
 def build_views(specs: Mapping[str, ToolsetSpec], pool: Mapping[str, Invocable], listed: Mapping[str, Invocable],
-                page_size: int, names_known: bool = True) -> tuple[dict[str, View], list[Problem]]:
+                page_size: int, names_known: bool = True,
+                rankers: Mapping[str, Embedder] | None = None) -> tuple[dict[str, View], list[Problem]]:
     """Every toolset's View from `pool` (every built tool and master tool by name) and `listed` (what the default
     endpoint lists). `names_known`: False when some tools could not be built yet (an `mcp` import not connected),
-    so a name matching nothing is not a problem."""
+    so a name matching nothing is not a problem. `rankers`: the model of each toolset with `model:`."""
     views: dict[str, View] = {}
     problems: list[Problem] = []
     for name, ts in specs.items():
         chosen, found = select(ts, pool, listed, names_known)
         problems += found
-        shown, found = arrange(ts, chosen, pool)
+        shown, found = arrange(ts, chosen, pool, (rankers or {}).get(name))
         problems += found
         views[name] = View(name, shown, chosen, page_size)
     return views, problems
@@ -64,8 +65,8 @@ def select(ts: ToolsetSpec, pool: Mapping[str, Invocable], listed: Mapping[str, 
     return {n: t for n, t in chosen.items() if not any(matches(p, n) for p in ts.exclude)}, problems
 
 
-def arrange(ts: ToolsetSpec, chosen: dict[str, Invocable],
-            pool: Mapping[str, Invocable]) -> tuple[dict[str, Invocable], list[Problem]]:
+def arrange(ts: ToolsetSpec, chosen: dict[str, Invocable], pool: Mapping[str, Invocable],
+            ranker: Embedder | None = None) -> tuple[dict[str, Invocable], list[Problem]]:
     """What the toolset lists, by its mode, and the problems of doing so (the budget among them)."""
     problems: list[Problem] = []
     if ts.mode == "search":
@@ -73,7 +74,7 @@ def arrange(ts: ToolsetSpec, chosen: dict[str, Invocable],
         if taken:
             problems.append(ts.where.problem(f"mode: search lists {FIND} and {CALL}, and the toolset has a tool "
                                              f"named {taken[0]!r}", hint=f"exclude {taken[0]} or rename it"))
-        return {FIND: FindTools(ts.name, chosen), CALL: CallTool(ts.name, chosen)}, problems
+        return {FIND: FindTools(ts.name, chosen, ranker), CALL: CallTool(ts.name, chosen)}, problems
     shown = dict(chosen)
     groups: dict[str, list[str]] = {}
     if ts.mode == "fold":
