@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from mcp import ClientSession
 from mcp.types import PaginatedRequestParams
@@ -234,3 +235,37 @@ async def test_a_deprecated_call_logs_a_warning(workdir: Path) -> None:
             assert text_of(await session.call_tool("search_v1", {})) == "old results"
     assert "deprecated tool 'search_v1' called: Deprecated: the v1 index is frozen. Use search_v2 instead." in \
         log.read_text()
+
+
+async def test_a_toolset_path_needs_the_bearer_token_too(workdir: Path) -> None:
+    """With auth_token_env, /mcp/<toolset> is guarded like /mcp (an unknown toolset too: no probing without it)."""
+    config = config_text(TOOLSETS).replace("version: 1\n", "version: 1\nserver: {http: {auth_token_env: TS_TOKEN}}\n")
+    with http_server(workdir, config=config, env={"TS_TOKEN": "s3cret"}) as url:
+        async with aiohttp.ClientSession() as http:
+            for path in ("/lean", "/nope"):
+                assert (await post(http, url + path, INIT))[0] == 401
+            assert (await post(http, f"{url}/lean", INIT, {"Authorization": "Bearer s3cret"}))[0] == 200
+
+
+async def test_a_reload_that_changes_only_a_toolset_tells_its_sessions(workdir: Path, runtime_dir: Path) -> None:
+    """Sessions get tools/list_changed when their toolset's list changed, though the default list did not."""
+    from tests.integration.test_reload import cli_reload, wait_for_run_file
+
+    config = write_config(workdir, config_text(TOOLSETS))
+    methods: list[str] = []
+
+    async def on_message(message: Any) -> None:
+        methods.append(str(getattr(getattr(message, "root", message), "method", "")))
+
+    env = {"XDG_RUNTIME_DIR": str(runtime_dir)}
+    async with connect(config, "--toolset", "windsurf", message_handler=on_message, env=env) as session:
+        assert "fs_move_file" in {t.name for t in await listed(session)}
+        wait_for_run_file(runtime_dir)
+        narrower = config.read_text().replace("exclude: [fs_delete_file]", "exclude: [fs_delete_file, fs_move_file]")
+        config.write_text(narrower)
+        done = await anyio.to_thread.run_sync(cli_reload, config)
+        assert done.returncode == 0, done.stdout + done.stderr
+        with anyio.fail_after(5):
+            while "notifications/tools/list_changed" not in methods:
+                await anyio.sleep(0.05)
+        assert "fs_move_file" not in {t.name for t in await listed(session)}
