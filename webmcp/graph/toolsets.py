@@ -100,7 +100,7 @@ def fold(ts: ToolsetSpec, chosen: dict[str, Invocable],
     by_tag: dict[str, list[str]] = {}
     for name, item in chosen.items():
         tags = tags_of(item)
-        if isinstance(item, Tool) and tags:
+        if isinstance(item, Tool) and tags and not is_retired(item):  # a retired tool is no operation of a new one
             by_tag.setdefault(tags[0], []).append(name)
     groups = {tag: names for tag, names in by_tag.items() if len(names) > 1}
     folded = {n for names in groups.values() for n in names}

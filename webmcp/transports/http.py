@@ -96,13 +96,17 @@ class HttpTransport:
     def app(self) -> web.Application:
         app = web.Application(client_max_size=self.server.max_message_size, middlewares=[self._guard])
         path = self.server.http.path
-        for route in (path, toolset_route(path)):  # the default endpoint, and each toolset's (graph/toolsets.py)
-            app.router.add_post(route, self.post)
-            app.router.add_get(route, self.get)
-            app.router.add_delete(route, self.delete)
+        app.router.add_post(path, self.post)
+        app.router.add_get(path, self.get)
+        app.router.add_delete(path, self.delete)
         if self._admin_token is not None and self.admin is not None:
             add_admin_routes(app, self.admin, self._admin_token)
         add_health_routes(app, self.holder, lambda: self.closing, lambda: {"sessions": len(self.sessions)})
+        # Each toolset's endpoint (graph/toolsets.py), last: with `path: /` its pattern would match /metrics too.
+        route = toolset_route(path)
+        app.router.add_post(route, self.post)
+        app.router.add_get(route, self.get)
+        app.router.add_delete(route, self.delete)
         return app
 
     @web.middleware
