@@ -34,7 +34,7 @@ def tools(ctx: click.Context, config: str, profile: str | None, as_json: bool, t
     from webmcp.graph.build import build
     from webmcp.kinds.imports import load
 
-    async def catalog() -> list[dict[str, Any]]:
+    async def catalog() -> tuple[list[dict[str, Any]], int]:
         spec = load(config, overrides=given_overrides(ctx, {"profile": ("profile",)}))
         if toolset is not None:
             check_toolset(spec, toolset)
@@ -43,12 +43,11 @@ def tools(ctx: click.Context, config: str, profile: str | None, as_json: bool, t
         try:
             view = graph.view(toolset)
             assert view is not None
-            return list(view.catalog)
+            return list(view.catalog), view.tokens
         finally:
             await graph.close()
 
-    entries = asyncio.run(catalog())
-    tokens = estimate_tokens(entries)
+    entries, tokens = asyncio.run(catalog())
     if as_json:
         click.echo(orjson.dumps({"tools": entries, "count": len(entries), "tokens": tokens, "toolset": toolset},
                                 option=orjson.OPT_INDENT_2).decode())
@@ -60,14 +59,6 @@ def tools(ctx: click.Context, config: str, profile: str | None, as_json: bool, t
         for op in ops or []:
             click.echo(f"    operation: {op}")
     click.echo(f"{count(len(entries), 'tool')}, about {tokens} tokens" + (f" (toolset {toolset})" if toolset else ""))
-
-
-def estimate_tokens(entries: list[dict[str, Any]]) -> int:
-    """Tokens a model pays for these tools/list entries (names, descriptions, schemas), estimated as the
-    characters of their compact JSON / 4, the usual rule of thumb for English text and JSON under BPE
-    tokenizers. (tiktoken would count exactly for OpenAI models, but it downloads its encodings on first use,
-    which an offline server cannot, and each client's model tokenizes differently anyway.)"""
-    return -(-len(orjson.dumps(entries)) // 4)
 
 
 @click.command()

@@ -12,6 +12,8 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 from webmcp.graph.invocable import Invocable
 
 
@@ -40,6 +42,14 @@ class View:
         self.catalog: tuple[dict[str, Any], ...] = ()
         self._pages: dict[int, dict[str, Any]] = {}
         self._refresh(_today())
+
+    @property
+    def tokens(self) -> int:
+        """About how many tokens this list costs a model (names, descriptions, schemas): the characters of its
+        compact JSON / 4, the usual rule of thumb for English text and JSON under BPE tokenizers. (tiktoken would
+        count exactly for OpenAI models, but it downloads its encodings on first use, which an offline server
+        cannot, and each client's model tokenizes differently anyway.)"""
+        return -(-len(orjson.dumps(list(self.catalog))) // 4)
 
     @property
     def listed(self) -> list[Invocable]:

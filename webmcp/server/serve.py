@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
-from webmcp.errors import TransportUnavailable
+from webmcp.errors import TransportUnavailable, count
 from webmcp.graph.build import build
 from webmcp.graph.holder import GraphHolder
 from webmcp.server.cache_requests import serve_requests
@@ -178,6 +178,11 @@ async def _running(
             log.info("telemetry on http://%s:%d/metrics", host, port)
         log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
                  len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
+        for name, view in holder.current.views.items():
+            ts = spec.toolsets[name]
+            budget = f" of max_tools {ts.max_tools}" if ts.max_tools is not None else ""
+            log.info("toolset %s (mode %s): %s%s, about %d tokens", name, ts.mode, count(len(view.catalog), "tool"),
+                     budget, view.tokens)
         yield holder, lifecycle, reloader
     finally:
         live.cancel()
