@@ -269,3 +269,21 @@ async def test_a_reload_that_changes_only_a_toolset_tells_its_sessions(workdir: 
             while "notifications/tools/list_changed" not in methods:
                 await anyio.sleep(0.05)
         assert "fs_move_file" not in {t.name for t in await listed(session)}
+
+
+async def test_a_toolset_path_serves_sessionless_requests_and_stateless_mode(workdir: Path) -> None:
+    """2026-07-28 requests (no session) and stateless HTTP get the toolset of their path too."""
+    from tests.integration.test_sessionless import _headers, _request
+
+    stateless = config_text(TOOLSETS).replace("version: 1\n", "version: 1\nserver: {http: {stateless: true}}\n")
+    with http_server(workdir, config=stateless) as url:
+        async with aiohttp.ClientSession() as http:
+            status, _, body = await post(http, f"{url}/lean", _request("tools/list"), _headers("tools/list"))
+            assert status == 200, body
+            assert [t["name"] for t in body["result"]["tools"]] == ["find_tools", "call_tool"]
+            call = {"name": "call_tool", "arguments": {"name": "wx_pollen", "arguments": {}}}
+            status, _, body = await post(http, f"{url}/lean", _request("tools/call", call),
+                                         _headers("tools/call", "call_tool"))
+            assert status == 200 and body["result"]["content"][0]["text"] == expected("wx_pollen")
+        async with client(f"{url}/cursor") as session:  # a 2025 client, stateless: one POST each
+            assert len(await listed(session)) == 12
