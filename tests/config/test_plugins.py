@@ -71,7 +71,7 @@ def test_the_frozen_binary_reads_only_its_bundled_metadata(tmp_path: Path, monke
 def test_pins_allow_packages_by_normalized_name_and_exact_version(pins: list[str], allowed: bool) -> None:
     """`plugins:` entries are NAME or NAME==VERSION."""
     kind = plugins.PluginKind("tools", "greeting", "webmcp_greeting.kind", "webmcp-greeting", "0.1.0")
-    parsed = plugins.pins_of({"plugins": pins}, None)
+    parsed = plugins.pins_of({"plugins": pins})
     assert parsed is not None
     assert any(pin.allows(kind) for pin in parsed) is allowed
-    assert plugins.pins_of({}, None) is None
+    assert plugins.pins_of({}) is None

@@ -15,7 +15,7 @@ from webmcp.config import interpolate, layers, marked_yaml, memo
 from webmcp.config.layers import Origins, Override
 from webmcp.config.machine import Machine, choose_profile, current
 from webmcp.config.marked_yaml import Locations
-from webmcp.config.plugins import admit, pins_of
+from webmcp.config.plugins import admit
 from webmcp.config.spec import ConfigSpec, ExecutorSpec, ScalingSpec, ServerSpec, SpecContext, TelemetrySpec
 from webmcp.config.validate import show, validate_document
 from webmcp.errors import ConfigError, Problem
@@ -207,7 +207,6 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         scaling=scaling,
         telemetry=TelemetrySpec.from_config(merged.get("telemetry") or {}, base_dir),
         toolsets=toolsets,
-        plugins=pins_of(merged, ctx),
     )
 
 

@@ -158,7 +158,7 @@ def _pins(node: Any) -> tuple[PluginPin, ...] | None:
     return tuple(pins)
 
 
-def pins_of(merged: Mapping[str, Any], ctx: Any) -> tuple[PluginPin, ...] | None:
+def pins_of(merged: Mapping[str, Any]) -> tuple[PluginPin, ...] | None:
     """The `plugins:` allow-list of the file; None when it has none (every installed plugin may be used)."""
     return _pins(merged.get("plugins"))
 
@@ -170,7 +170,7 @@ def admit(merged: Mapping[str, Any], locate: Any) -> tuple[list[Problem], bool]:
         return [], False
     _DISCOVERED.append(True)
     found = {(pk.section, pk.name): pk for pk in available()}
-    pins = _pins(merged.get("plugins"))
+    pins = pins_of(merged)
     problems: list[Problem] = []
     uses = False
     for section, name, path in wanted:

@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from webmcp.config.layers import Origins
     from webmcp.config.machine import Machine
     from webmcp.config.models import ModelSpec
-    from webmcp.config.plugins import PluginPin
     from webmcp.config.prompts import PromptSpec
     from webmcp.config.resources import ResourceSpec
     from webmcp.config.tools import ToolSpec
@@ -325,7 +324,6 @@ class ConfigSpec:
     scaling: ScalingSpec = ScalingSpec()
     telemetry: TelemetrySpec = TelemetrySpec()
     toolsets: Mapping[str, ToolsetSpec] = field(default_factory=dict)
-    plugins: tuple[PluginPin, ...] | None = None  # None: every installed plugin kind may be used
     profile_reason: str = ""
     machine: Machine | None = field(default=None, compare=False)  # as the profile and `auto` settings read it
     origins: Origins | None = field(default=None, compare=False)  # which layer wrote each value
