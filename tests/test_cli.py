@@ -138,6 +138,11 @@ def test_tools_prints_a_toolset_with_its_count_and_token_estimate(runner: CliRun
     unknown = runner.invoke(main, ["tools", "-c", str(cfg), "--toolset", "leen"])
     assert unknown.exit_code == 2
     assert f"--toolset leen: {cfg} has no such toolset (did you mean 'lean'?)" in unknown.output
+    checked = runner.invoke(main, ["validate", "-c", str(cfg)])
+    assert checked.exit_code == 0, checked.output
+    lines = checked.stdout.splitlines()
+    assert lines[1].startswith("toolset folded (mode fold): 2 tools of max_tools 2, about ")
+    assert lines[2].startswith("toolset lean (mode search): 2 tools, about ")
     http = runner.invoke(main, ["serve", "-c", str(cfg), "--toolset", "lean", "--transport", "http"])
     assert http.exit_code == 2 and "over HTTP the toolset is served at /mcp/lean" in http.output
 

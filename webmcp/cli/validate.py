@@ -57,13 +57,16 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
     connect = connect or diff_against is not None
 
     async def summary_of(path: str, started_with: list[Override]
-                         ) -> tuple[int, int, dict[str, Any], Unchecked, list[Problem]]:
+                         ) -> tuple[int, int, dict[str, Any], Unchecked, list[Problem], list[dict[str, Any]]]:
         overrides = [*started_with, *given_overrides(ctx, {"profile": ("profile",)})]
         with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt our output
             graph = await build(load(path, overrides=overrides), connect=connect)
         try:
+            toolsets = [{"name": name, "mode": graph.spec.toolsets[name].mode, "tools": len(view.catalog),
+                         "max_tools": graph.spec.toolsets[name].max_tools, "tokens": view.tokens}
+                        for name, view in graph.views.items()]
             return (len(graph.catalog), len(graph.spec.tools), summarize(graph), graph.unchecked,
-                    deprecation_warnings(graph.spec))
+                    deprecation_warnings(graph.spec), toolsets)
         finally:
             await graph.close()
 
@@ -72,7 +75,7 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
         # Like with like: the file as the running server reads it, with the flags and WEBMCP_* variables it
         # was started with, so a `serve --port` is no change of the file's.
         started_with = [Override(tuple(o["path"]), o["value"], o["label"]) for o in (server or {}).get("overrides", [])]
-        listed, declared, summary, unchecked, warnings = asyncio.run(summary_of(config, started_with))
+        listed, declared, summary, unchecked, warnings, toolsets = asyncio.run(summary_of(config, started_with))
         before = None
         if diff_against == RUNNING:
             if server is None:
@@ -98,6 +101,7 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
         report: dict[str, Any] = {
             "valid": True, "listed_tools": listed, "tools": declared, "connected": connect,
             "warnings": [p.as_dict() for p in warnings],
+            "toolsets": toolsets,
             "plugins": [{"section": p.section, "kind": p.name, "package": p.dist, "version": p.version,
                          **({"refused": p.refused} if p.refused else {})} for p in plugin_kinds],
             "unchecked": {"tools": [p.as_dict() for p in unchecked.tools],
@@ -108,6 +112,10 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
         click.echo(orjson.dumps(report).decode())
         return
     click.echo(f"{config}: ok ({count(listed, 'tool')} listed, {declared} declared)")
+    for ts in toolsets:
+        budget = f" of max_tools {ts['max_tools']}" if ts["max_tools"] is not None else ""
+        click.echo(f"toolset {ts['name']} (mode {ts['mode']}): {count(ts['tools'], 'tool')}{budget}, "
+                   f"about {ts['tokens']} tokens")
     for problem in warnings:
         click.echo(f"warning: {problem.render()}")
     for plugin in plugin_kinds:
