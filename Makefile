@@ -44,8 +44,10 @@ bench-check: $(TEST_STAMP)
 # `make binary` builds the lean build/dist/webmcp; `make binary EMBED=onnx` builds build/dist/webmcp-embed, which
 # also carries the onnx embedding backend (ONNX Runtime, tokenizers, numpy; never torch).
 EMBED ?=
+# PLUGINS="webmcp-greeting ...": plugin packages (installed in .venv) bundled into the binary; it loads no other.
+PLUGINS ?=
 binary: $(SERVE_STAMP)
-	@build/build.sh $(EMBED)
+	@WEBMCP_BUILD_PLUGINS="$(PLUGINS)" build/build.sh $(EMBED)
 
 # The embedding binary built, then checked end to end by the tests marked `binary` (the real model exported
 # to ONNX, golden values through the official MCP client). Not part of `make test`; needs its venv.

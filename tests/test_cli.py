@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import orjson
 import pytest
 from click.testing import CliRunner
 
@@ -35,8 +36,8 @@ def test_validate_prints_every_problem_and_exits_3(runner: CliRunner, tmp_path: 
     lines = result.stdout.strip().splitlines()
     assert lines == [
         f"{cfg}:6:5: tools.a.timeot: unknown key; did you mean 'timeout'?; allowed: annotations, breaker, cache, "
-        "concurrency, description, expose, fallback, function, input, invalidates, isolation, kind, output, "
-        "priority, rate_limit, split, timeout, title",
+        "concurrency, deprecated, description, expose, fallback, function, input, invalidates, isolation, kind, "
+        "output, priority, rate_limit, split, tags, timeout, title, version",
         f"{cfg}:8:5: tools.b.kind: must be one of: command, embedding, http, mcp, python, semantic_search, static "
         f"(got \"statik\"); "
         "did you mean 'static'?",
@@ -105,9 +106,58 @@ def test_tools_prints_the_catalog(runner: CliRunner) -> None:
     result = runner.invoke(main, ["tools", "-c", str(REPO / "webmcp.yaml")])
     assert result.exit_code == 0, result.output
     assert "    operation: count" in result.stdout
-    assert result.stdout.strip().endswith("5 tools")
     as_json = json.loads(runner.invoke(main, ["tools", "-c", str(REPO / "webmcp.yaml"), "--json"]).stdout)
     assert as_json["count"] == 5 and {t["name"] for t in as_json["tools"]} >= {"text", "about"}
+    tokens = -(-len(orjson.dumps(as_json["tools"])) // 4)
+    assert as_json["tokens"] == tokens
+    assert result.stdout.strip().splitlines()[-1] == f"5 tools, about {tokens} tokens"
+
+
+TOOLSETS = """version: 1
+tools:
+  a: {kind: static, content: a, tags: [x], description: First tool}
+  b: {kind: static, content: b, tags: [x], description: Second tool}
+  c: {kind: static, content: c}
+toolsets:
+  folded: {mode: fold, max_tools: 2}
+  lean: {mode: search}
+"""
+
+
+def test_tools_prints_a_toolset_with_its_count_and_token_estimate(runner: CliRunner, tmp_path: Path) -> None:
+    """`webmcp tools --toolset NAME` prints that view; an unknown name is a usage error naming the toolsets."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(TOOLSETS)
+    folded = runner.invoke(main, ["tools", "-c", str(cfg), "--toolset", "folded"])
+    assert folded.exit_code == 0, folded.output
+    lines = folded.stdout.splitlines()
+    assert lines[:4] == ["c", "x  The 2 tools tagged 'x'.", "    operation: a", "    operation: b"]
+    assert lines[-1].startswith("2 tools, about ") and lines[-1].endswith(" tokens (toolset folded)")
+    lean = json.loads(runner.invoke(main, ["tools", "-c", str(cfg), "--toolset", "lean", "--json"]).stdout)
+    assert [t["name"] for t in lean["tools"]] == ["find_tools", "call_tool"] and lean["toolset"] == "lean"
+    unknown = runner.invoke(main, ["tools", "-c", str(cfg), "--toolset", "leen"])
+    assert unknown.exit_code == 2
+    assert f"--toolset leen: {cfg} has no such toolset (did you mean 'lean'?)" in unknown.output
+    checked = runner.invoke(main, ["validate", "-c", str(cfg)])
+    assert checked.exit_code == 0, checked.output
+    lines = checked.stdout.splitlines()
+    assert lines[1].startswith("toolset folded (mode fold): 2 tools of max_tools 2, about ")
+    assert lines[2].startswith("toolset lean (mode search): 2 tools, about ")
+    http = runner.invoke(main, ["serve", "-c", str(cfg), "--toolset", "lean", "--transport", "http"])
+    assert http.exit_code == 2 and "over HTTP the toolset is served at /mcp/lean" in http.output
+
+
+def test_validate_warns_about_deprecated_tools(runner: CliRunner, tmp_path: Path) -> None:
+    """Each deprecated tool is a located warning; the file is still valid."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("version: 1\ntools:\n  new: {kind: static, content: n}\n"
+                   "  old: {kind: static, content: o, deprecated: {message: use new, sunset: 2020-01-01, "
+                   "replacement: new}}\n")
+    result = runner.invoke(main, ["validate", "-c", str(cfg)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1] == (
+        f"warning: {cfg}:4:3: tools.old: deprecated: use new; its sunset 2020-01-01 is past: it is no longer listed "
+        "and its calls are refused; use new")
 
 
 def test_schema_prints_one_bundled_schema(runner: CliRunner) -> None:

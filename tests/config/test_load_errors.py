@@ -10,8 +10,9 @@ from webmcp.config.layers import Override
 from webmcp.config.load import load
 from webmcp.errors import ConfigError
 
-ALLOWED_STATIC = ("annotations, breaker, cache, concurrency, content, description, expose, fallback, input, "
-                  "invalidates, kind, output, priority, rate_limit, split, structured, timeout, title")
+ALLOWED_STATIC = ("annotations, breaker, cache, concurrency, content, deprecated, description, expose, fallback, "
+                  "input, invalidates, kind, output, priority, rate_limit, split, structured, tags, timeout, title, "
+                  "version")
 DURATION = "must be a duration with a unit, like 250ms, 2s, 5m or 1h"
 
 
@@ -34,9 +35,9 @@ CASES = [
         "version: 1\ntool:\n  a: {kind: static, content: hi}\n",
         [
             "webmcp.yaml:2:1: tool: unknown key; did you mean 'tools'?; "
-            "allowed: breakers, caches, executor, master_tools, model_defaults, models, pools, profile, prompts, "
-            "resources, scaling, server, "
-            "telemetry, tools, upstreams, version"
+            "allowed: breakers, caches, executor, master_tools, model_defaults, models, plugins, pools, profile, "
+            "prompts, resources, scaling, server, "
+            "telemetry, tools, toolsets, upstreams, version"
         ],
         id="unknown-top-level-key",
     ),
@@ -58,7 +59,7 @@ CASES = [
         "master_tools:\n  m: {operations: {x: a}, descripton: d}\n",
         [
             "webmcp.yaml:5:27: master_tools.m.descripton: unknown key; did you mean 'description'?; "
-            "allowed: annotations, description, operations, schema_style, title"
+            "allowed: annotations, description, operations, schema_style, tags, title"
         ],
         id="unknown-key-in-master-tool",
     ),
@@ -245,8 +246,8 @@ def test_several_envelope_problems_are_reported_at_once(workdir: Path) -> None:
     assert len(errors) == 4
     assert errors == [
         "webmcp.yaml:2:1: bogus: unknown key; allowed: breakers, caches, executor, master_tools, model_defaults, "
-        "models, pools, profile, "
-        "prompts, resources, scaling, server, telemetry, tools, upstreams, version",
+        "models, plugins, pools, profile, "
+        "prompts, resources, scaling, server, telemetry, tools, toolsets, upstreams, version",
         "webmcp.yaml:3:10: server.page_size: must be at least 1 (got 0)",
         'webmcp.yaml:3:24: server.log_level: must be one of: debug, info, warning, error (got "loud")',
         'webmcp.yaml:5:7: tools.c.kind: must be one of: command, embedding, http, mcp, python, semantic_search, '
@@ -259,8 +260,8 @@ def test_envelope_problem_does_not_hide_tool_problems(workdir: Path) -> None:
     text = "version: 1\nbogus: 1\ntools:\n  a: {kind: static, content: x, timeout: fast}\n"
     assert problems_of(workdir, text) == [
         "webmcp.yaml:2:1: bogus: unknown key; allowed: breakers, caches, executor, master_tools, model_defaults, "
-        "models, pools, profile, "
-        "prompts, resources, scaling, server, telemetry, tools, upstreams, version",
+        "models, plugins, pools, profile, "
+        "prompts, resources, scaling, server, telemetry, tools, toolsets, upstreams, version",
         f'webmcp.yaml:4:33: tools.a.timeout: {DURATION} (got "fast")',
     ]
 

@@ -91,7 +91,8 @@ class Tool:
     """A built tool: MCP definition + compiled argument check + timeout + backend."""
 
     __slots__ = ("_admission", "_backend", "_cache", "_cap", "_direct", "_gate", "_is_valid", "_output", "_output_ok",
-                 "_priority", "_validator", "_watch", "definition", "error_details", "name", "spec", "timeout")
+                 "_priority", "_retire", "_validator", "_watch",
+                 "definition", "error_details", "name", "spec", "timeout")
 
     def __init__(
         self,
@@ -112,6 +113,7 @@ class Tool:
         self._cache: Caching | None = None
         self._gate: Gate | None = None
         self._watch: ToolWatch | None = None
+        self._retire: Callable[[str], dict[str, Any] | None] | None = None
         self._direct = True  # no gate, cache or watch: the argument check, then run()
         self._is_valid, self._validator = compile_check(input_schema)
         self._output: LazyValidator | None = None
@@ -155,6 +157,12 @@ class Tool:
         self._watch = watch
         self._direct = False
 
+    def deprecate(self, check: Callable[[str], dict[str, Any] | None]) -> None:
+        """Each call first passes `check(name)` (a deprecated tool: it logs and counts the call, and after the
+        sunset returns the isError result that refuses it; set by the graph builder)."""
+        self._retire = check
+        self._direct = False
+
     @property
     def caching(self) -> Caching | None:
         """What the tool's calls go through for caching (a ToolCache or an Invalidator), or None."""
@@ -196,7 +204,12 @@ class Tool:
         return self.run(arguments, ctx, label)
 
     async def _staged(self, arguments: dict[str, Any], ctx: Context, label: str | None) -> dict[str, Any]:
-        """The call with the stages this tool has: observation, argument check, gate, cache."""
+        """The call with the stages this tool has: deprecation, observation, argument check, gate, cache."""
+        retire = self._retire
+        if retire is not None:
+            retired = retire(self.name)
+            if retired is not None:
+                return retired
         watch = self._watch
         probe = Probe(watch, arguments, ctx, label, perf_counter()) if watch is not None else None
         if not self._is_valid(arguments):

@@ -7,13 +7,16 @@ import functools
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from webmcp.call.results import HIDDEN, hide, hide_credentials
 from webmcp.config.layers import Override
 from webmcp.errors import ConfigError, WebmcpError, count
+
+if TYPE_CHECKING:
+    from webmcp.config.spec import ConfigSpec
 
 
 class UsageError(WebmcpError):
@@ -87,3 +90,13 @@ class HidingCredentials(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         line = hide_credentials(super().format(record))
         return hide(line) if HIDDEN else line
+
+
+def check_toolset(spec: ConfigSpec, name: str) -> None:
+    """`--toolset NAME` names an entry of toolsets:."""
+    from webmcp.config.validate import suggest
+
+    if name not in spec.toolsets:
+        known = ", ".join(sorted(spec.toolsets)) or "none"
+        raise UsageError(f"--toolset {name}: {spec.source} has no such toolset "
+                         f"({suggest(name, spec.toolsets) or f'toolsets: {known}'})")

@@ -14,6 +14,7 @@ from webmcp.cli.options import (
     CONFIG_OPTION,
     PROFILE_OPTION,
     UsageError,
+    check_toolset,
     given_overrides,
     pid_file,
     reports_errors,
@@ -34,10 +35,13 @@ from webmcp.errors import count
 @click.option("--workers", envvar="WEBMCP_WORKERS", type=click.IntRange(min=1),
               help="Worker processes on one socket, under a supervisor (HTTP only). Default: scaling.workers, "
                    "else one process.")
+@click.option("--toolset", envvar="WEBMCP_TOOLSET", metavar="NAME",
+              help="Serve this toolset's view of the catalog (stdio; over HTTP each toolset is served at "
+                   "<server.http.path>/NAME). Default: every listed tool.")
 @click.option("--worker", hidden=True, help="Set by the supervisor for its workers: INDEX:LISTEN_FD:CHANNEL_FD.")
 @click.pass_context
 @reports_errors
-def serve(ctx: click.Context, config: str, worker: str | None, **_: Any) -> None:
+def serve(ctx: click.Context, config: str, worker: str | None, toolset: str | None, **_: Any) -> None:
     """Serve the tools of a config file over MCP (stdio by default)."""
     from webmcp.kinds.imports import load
     from webmcp.server.serve import run
@@ -65,8 +69,13 @@ def serve(ctx: click.Context, config: str, worker: str | None, **_: Any) -> None
                              "add --transport http")
     spec = load(config, overrides=overrides)
     setup_logging(spec.server.log_level)
+    if toolset is not None:
+        check_toolset(spec, toolset)
+        if spec.server.transport != "stdio":
+            raise UsageError(f"--toolset serves one stdio client; over HTTP the toolset is served at "
+                             f"{spec.server.http.path}/{toolset}")
     if spec.scaling.workers is None:
-        run(spec, lambda: load(config, overrides=overrides), overrides)
+        run(spec, lambda: load(config, overrides=overrides), overrides, toolset=toolset)
         return
     from webmcp.server.supervisor import self_command, supervise
 

@@ -24,6 +24,9 @@ from webmcp.config.layers import Override
 from webmcp.errors import ConfigError, count
 
 if TYPE_CHECKING:
+    from webmcp.config.plugins import PluginKind
+    from webmcp.config.spec import ConfigSpec
+    from webmcp.errors import Problem
     from webmcp.graph.graph import Unchecked
 
 
@@ -53,12 +56,17 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
     # such tool would show as removed (against a running server) or its changes would go unseen.
     connect = connect or diff_against is not None
 
-    async def summary_of(path: str, started_with: list[Override]) -> tuple[int, int, dict[str, Any], Unchecked]:
+    async def summary_of(path: str, started_with: list[Override]
+                         ) -> tuple[int, int, dict[str, Any], Unchecked, list[Problem], list[dict[str, Any]]]:
         overrides = [*started_with, *given_overrides(ctx, {"profile": ("profile",)})]
         with contextlib.redirect_stdout(sys.stderr):  # a print in a tool module must not corrupt our output
             graph = await build(load(path, overrides=overrides), connect=connect)
         try:
-            return len(graph.catalog), len(graph.spec.tools), summarize(graph), graph.unchecked
+            toolsets = [{"name": name, "mode": graph.spec.toolsets[name].mode, "tools": len(view.catalog),
+                         "max_tools": graph.spec.toolsets[name].max_tools, "tokens": view.tokens}
+                        for name, view in graph.views.items()]
+            return (len(graph.catalog), len(graph.spec.tools), summarize(graph), graph.unchecked,
+                    deprecation_warnings(graph.spec), toolsets)
         finally:
             await graph.close()
 
@@ -67,7 +75,7 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
         # Like with like: the file as the running server reads it, with the flags and WEBMCP_* variables it
         # was started with, so a `serve --port` is no change of the file's.
         started_with = [Override(tuple(o["path"]), o["value"], o["label"]) for o in (server or {}).get("overrides", [])]
-        listed, declared, summary, unchecked = asyncio.run(summary_of(config, started_with))
+        listed, declared, summary, unchecked, warnings, toolsets = asyncio.run(summary_of(config, started_with))
         before = None
         if diff_against == RUNNING:
             if server is None:
@@ -88,9 +96,14 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
             click.echo(f"{count(len(exc.problems), 'problem')} found", err=True)
         sys.exit(exc.exit_code)
     changes = compare(before, summary) if before is not None else None
+    plugin_kinds = available_plugins()
     if fmt == "json":
         report: dict[str, Any] = {
             "valid": True, "listed_tools": listed, "tools": declared, "connected": connect,
+            "warnings": [p.as_dict() for p in warnings],
+            "toolsets": toolsets,
+            "plugins": [{"section": p.section, "kind": p.name, "package": p.dist, "version": p.version,
+                         **({"refused": p.refused} if p.refused else {})} for p in plugin_kinds],
             "unchecked": {"tools": [p.as_dict() for p in unchecked.tools],
                           "pools": [p.as_dict() for p in unchecked.pools]},
         }
@@ -99,6 +112,14 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
         click.echo(orjson.dumps(report).decode())
         return
     click.echo(f"{config}: ok ({count(listed, 'tool')} listed, {declared} declared)")
+    for ts in toolsets:
+        budget = f" of max_tools {ts['max_tools']}" if ts["max_tools"] is not None else ""
+        click.echo(f"toolset {ts['name']} (mode {ts['mode']}): {count(ts['tools'], 'tool')}{budget}, "
+                   f"about {ts['tokens']} tokens")
+    for problem in warnings:
+        click.echo(f"warning: {problem.render()}")
+    for plugin in plugin_kinds:
+        click.echo(f"plugin kind {plugin.label}" + (f": refused, {plugin.refused}" if plugin.refused else ""))
     for line in _unchecked_lines(unchecked):
         click.echo(line)
     if changes is not None:
@@ -106,6 +127,29 @@ def validate(ctx: click.Context, config: str, profile: str | None, fmt: str, con
         click.echo(f"changes from {against} to {config}:")
         for line in changes.lines():
             click.echo(f"  {line}")
+
+
+def deprecation_warnings(spec: ConfigSpec) -> list[Problem]:
+    """One located line per deprecated tool: what it says, and whether its sunset is past."""
+    out = []
+    for tool in spec.tools.values():
+        gone = tool.deprecated
+        if gone is None:
+            continue
+        when = ""
+        if gone.sunset is not None:
+            when = (f"; its sunset {gone.sunset} is past: it is no longer listed and its calls are refused"
+                    if gone.is_past() else f"; listed until {gone.sunset}")
+        out.append(tool.where.problem(f"deprecated: {gone.message}{when}",
+                                      hint=f"use {gone.replacement}" if gone.replacement else None))
+    return out
+
+
+def available_plugins() -> list[PluginKind]:
+    """The plugin kinds installed (package metadata only: no plugin is imported)."""
+    from webmcp.config.plugins import available
+
+    return list(available())
 
 
 def _unchecked_lines(unchecked: Unchecked) -> list[str]:

@@ -15,6 +15,7 @@ from webmcp.config import interpolate, layers, marked_yaml, memo
 from webmcp.config.layers import Origins, Override
 from webmcp.config.machine import Machine, choose_profile, current
 from webmcp.config.marked_yaml import Locations
+from webmcp.config.plugins import admit
 from webmcp.config.spec import ConfigSpec, ExecutorSpec, ScalingSpec, ServerSpec, SpecContext, TelemetrySpec
 from webmcp.config.validate import show, validate_document
 from webmcp.errors import ConfigError, Problem
@@ -90,7 +91,9 @@ def _load(
     profile, profile_doc, profile_locs = _profile(data, overrides, base_dir, env, locations, problems, machine)
     merged = layers.apply(layers.merge(profile_doc, data), overrides)
     origins = Origins(locations, profile_locs, overrides)
-    problems += _validate(merged, origins, problems)
+    plugin_problems, uses_plugins = admit(merged, origins.locate)  # before the schema check: their schemas
+    problems += plugin_problems
+    problems += _validate(merged, origins, problems, memoize=not uses_plugins)
     if problems:
         raise ConfigError(problems)
 
@@ -101,9 +104,10 @@ def _load(
     return spec
 
 
-def _validate(merged: dict[str, Any], origins: Origins, earlier: list[Problem]) -> list[Problem]:
-    """The schema check of the merged document, or nothing when it passed before."""
-    key = memo.key_of("config", merged)
+def _validate(merged: dict[str, Any], origins: Origins, earlier: list[Problem], memoize: bool = True) -> list[Problem]:
+    """The schema check of the merged document, or nothing when it passed before (not memoized when it uses plugin
+    kinds: the digest does not cover their schemas)."""
+    key = memo.key_of("config", merged) if memoize else None
     if key is not None and not earlier and memo.passed(key):
         return []
     problems = validate_document(merged, origins.locate)
@@ -160,6 +164,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     from webmcp.config.references import check_references, check_session_pool, upstream_sections
     from webmcp.config.registry import kind
     from webmcp.config.resources import ResourceSpec
+    from webmcp.config.toolsets import toolset_specs
 
     tools = {}
     for name, node in (merged.get("tools") or {}).items():
@@ -174,6 +179,8 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     # The default shed classes are not checked: a config with classes of its own need not name them.
     check_references(tools, masters, sections, caches, models, [c for c, _ in executor.priorities],
                      scaling.shed if "shed" in scaling_node else (), ctx)
+    check_replacements(tools, masters, ctx)
+    toolsets = toolset_specs(merged.get("toolsets") or {}, models, ctx)
     server = ServerSpec.from_config(merged.get("server") or {}, base_dir)
     check_session_pool(server.http.sessions, sections["pools"], ctx)
     check_workers(scaling, server, merged.get("telemetry") or {}, ctx)
@@ -200,7 +207,24 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
         models=models,
         scaling=scaling,
         telemetry=TelemetrySpec.from_config(merged.get("telemetry") or {}, base_dir),
+        toolsets=toolsets,
     )
+
+
+def check_replacements(tools: Mapping[str, Any], masters: Mapping[str, Any], ctx: SpecContext) -> None:
+    """A deprecated tool's `replacement` names a tool or master tool of this file."""
+    from webmcp.config.validate import suggest
+
+    known = {*tools, *masters}
+    for tool in tools.values():
+        gone = tool.deprecated
+        if gone is not None and gone.replacement is not None and gone.replacement not in known:
+            ctx.problem((*_path_of(tool.where.path), "deprecated", "replacement"), "no such tool in tools: or "
+                        "master_tools:", show(gone.replacement), suggest(gone.replacement, known))
+
+
+def _path_of(dotted_path: str) -> tuple[str, ...]:
+    return tuple(dotted_path.split("."))
 
 
 def check_workers(scaling: ScalingSpec, server: ServerSpec, telemetry: Mapping[str, Any], ctx: SpecContext) -> None:

@@ -41,6 +41,7 @@ def master_specs(
             schema_style=node.get("schema_style", "flat"),
             operations=operations,
             where=ctx.where(path),
+            tags=tuple(node.get("tags", ())),
         )
     for name in out:
         if name in tools and (name not in used or tools[name].expose):

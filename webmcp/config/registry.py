@@ -68,6 +68,10 @@ def kind(section: str, name: str) -> Kind:
     return found
 
 
+def is_registered(section: str, name: str) -> bool:
+    return (section, name) in _KINDS
+
+
 def kinds_of(section: str) -> list[str]:
     """The names of the kinds of `section` (no kind module is imported)."""
     _ensure_declared(section)

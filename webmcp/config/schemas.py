@@ -45,6 +45,28 @@ def all_schemas() -> dict[str, dict[str, Any]]:
     return {schema["$id"]: schema for schema in schemas}
 
 
+def add_schema(schema: dict[str, Any]) -> None:
+    """A plugin kind's schema (config/plugins.py), beside the shipped ones from now on."""
+    all_schemas()[schema["$id"]] = schema
+    _registry.cache_clear()
+    validator.cache_clear()
+    envelope_validator.cache_clear()
+
+
+@functools.cache
+def envelope_validator(extra: tuple[tuple[str, tuple[str, ...]], ...]) -> Draft202012Validator:
+    """The envelope's validator, its `kind` enums extended by plugin kinds: ((section, names), ...)."""
+    if not any(names for _, names in extra):
+        return validator(ENVELOPE_ID)
+    from jsonschema import Draft202012Validator
+
+    envelope = orjson.loads(orjson.dumps(all_schemas()[ENVELOPE_ID]))
+    for section, names in extra:
+        kind = envelope["$defs"][f"{section.removesuffix('s')}_entry"]["properties"]["kind"]
+        kind["enum"] = [*kind["enum"], *names]
+    return Draft202012Validator(envelope, registry=_registry())
+
+
 @functools.cache
 def _registry() -> Registry:
     from referencing import Registry, Resource

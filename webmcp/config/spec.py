@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from webmcp.config.prompts import PromptSpec
     from webmcp.config.resources import ResourceSpec
     from webmcp.config.tools import ToolSpec
+    from webmcp.config.toolsets import ToolsetSpec
     from webmcp.config.upstreams import BreakerSpec
 
 Transport = Literal["stdio", "http"]
@@ -314,6 +315,7 @@ class MasterToolSpec:
     schema_style: Literal["flat", "one_of"]
     operations: Mapping[str, str]  # operation -> tool name (inline tools get a generated name)
     where: Where = field(compare=False)
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +338,7 @@ class ConfigSpec:
     models: Mapping[str, ModelSpec] = field(default_factory=dict)
     scaling: ScalingSpec = ScalingSpec()
     telemetry: TelemetrySpec = TelemetrySpec()
+    toolsets: Mapping[str, ToolsetSpec] = field(default_factory=dict)
     profile_reason: str = ""
     machine: Machine | None = field(default=None, compare=False)  # as the profile and `auto` settings read it
     origins: Origins | None = field(default=None, compare=False)  # which layer wrote each value

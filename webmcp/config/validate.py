@@ -15,7 +15,7 @@ import orjson
 from webmcp.call.results import hide_credentials
 from webmcp.config.interpolate import SECRETS, conceal_text
 from webmcp.config.marked_yaml import Path, dotted
-from webmcp.config.schemas import ENVELOPE_ID, kind_schema_id, known_keys, validator
+from webmcp.config.schemas import all_schemas, envelope_validator, kind_schema_id, known_keys, validator
 from webmcp.errors import Problem, count
 
 if TYPE_CHECKING:
@@ -47,20 +47,23 @@ def suggest(word: str, choices: Iterable[str]) -> str | None:
 
 
 def validate_document(data: Any, locate: Locate) -> list[Problem]:
+    from webmcp.config.plugins import SECTIONS, usable_names
     from webmcp.config.registry import kinds_of
 
-    problems = _check(ENVELOPE_ID, data, (), locate)
+    extra = tuple((section, tuple(usable_names(section))) for section in SECTIONS)
+    problems = [p for e in envelope_validator(extra).iter_errors(data) for p in _explain(e, (), locate)]
     if not isinstance(data, dict):
         return problems
     # Each entry whose kind is known is checked against its kind's schema even when other parts of
     # the file are broken: every problem is reported at once. (A bad kind is an envelope error.)
-    known = kinds_of("tools")
+    # A plugin kind that failed to load registered nothing, or no schema: its problem is reported (config/plugins.py).
+    known = [k for k in kinds_of("tools") if kind_schema_id("tools", k) in all_schemas()]
     for name, entry in _entries(data.get("tools")):
         if entry.get("kind") in known:
             problems += validate_tool(entry, ("tools", name), locate)
     for section in ("pools", "upstreams"):
         for name, entry in _entries(data.get(section)):
-            if entry.get("kind") in kinds_of(section):
+            if entry.get("kind") in kinds_of(section) and kind_schema_id(section, entry["kind"]) in all_schemas():
                 problems += _check(kind_schema_id(section, entry["kind"]), entry, (section, name), locate)
     for name, master in _entries(data.get("master_tools")):
         for op, target in _entries(master.get("operations")):
@@ -85,7 +88,10 @@ def validate_tool(entry: Any, path: Path, locate: Locate, *, inline: bool = Fals
             src, line, col = locate((*path, "kind"))
             return [Problem(src, line, col, dotted((*path, "kind")), "unknown tool kind", show(kind),
                             _join(suggest(str(kind), kinds), f"kinds: {', '.join(sorted(kinds))}"))]
-    return _check(kind_schema_id("tools", entry["kind"]), entry, path, locate)
+    schema_id = kind_schema_id("tools", entry["kind"])
+    if schema_id not in all_schemas():
+        return []  # a plugin kind that failed to load: that problem is reported already
+    return _check(schema_id, entry, path, locate)
 
 
 def _check(schema_id: str, data: Any, base: Path, locate: Locate) -> list[Problem]:

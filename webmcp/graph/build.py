@@ -24,12 +24,14 @@ from webmcp.config.master import is_listed
 from webmcp.config.registry import kind
 from webmcp.config.spec import ConfigSpec
 from webmcp.config.tools import ToolSpec
-from webmcp.errors import BuildError, BuildFailure, Problem
+from webmcp.errors import BuildError, BuildFailure, ConfigError, Problem
 from webmcp.graph.caches import open_caches, use_caches, uses_caches
 from webmcp.graph.context import GraphContext
+from webmcp.graph.deprecation import annotate
 from webmcp.graph.graph import Graph, Unchecked, close_stack
 from webmcp.graph.master import MasterTool, conflicts
 from webmcp.graph.stages import guard_tools, split_tools
+from webmcp.graph.toolsets import build_views
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,8 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
                 owners[tool.name] = tspec
         problems.extend(await split_tools(tools, owners, ctx))
         problems.extend(guard_tools(spec, tools, owners, ctx))
+        for tool in tools.values():
+            annotate(tool, owners[tool.name])  # before master tools read the definitions
         masters: dict[str, MasterTool] = {}
         for name, mspec in spec.master_tools.items():
             ops = {op: tools[t] for op, t in mspec.operations.items() if t in tools}
@@ -110,15 +114,27 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
             prompts = await build_prompts(spec.prompts, ctx)
         except BuildFailure as exc:
             problems.append(exc.problem)
-        if problems or resources is None or prompts is None:
-            raise BuildError([conceal(p, spec.secrets) for p in problems])
         listed: dict[str, Tool | MasterTool] = {
             n: t for n, t in tools.items() if is_listed(owners[n], spec.master_tools)
         }
         listed.update(masters)
+        rankers = {}
+        for ts in spec.toolsets.values():
+            if ts.model is not None:
+                try:
+                    rankers[ts.name] = await ctx.model(ts.model)
+                except BuildFailure as exc:
+                    problems.append(exc.problem)
+        views, budget_problems = build_views(spec.toolsets, {**tools, **masters}, listed, spec.server.page_size,
+                                             names_known=not ctx.unchecked_tools, rankers=rankers)
+        if problems or budget_problems or resources is None or prompts is None:
+            everything = [conceal(p, spec.secrets) for p in (*problems, *budget_problems)]
+            # A toolset that cannot meet its budget is a problem of the file, not of a component.
+            failed = problems or resources is None or prompts is None
+            raise BuildError(everything) if failed else ConfigError(everything)
         unchecked = Unchecked(tuple(sorted(ctx.unchecked_tools, key=lambda p: p.place)),
                               tuple(sorted(ctx.unreached_pools, key=lambda p: p.place)))
-        return Graph(generation, spec, listed, stack, resources, prompts, ctx.shared, unchecked)
+        return Graph(generation, spec, listed, stack, resources, prompts, ctx.shared, unchecked, views)
     except BaseException:
         await close_stack(stack)
         raise

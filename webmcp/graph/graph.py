@@ -7,29 +7,20 @@ Contract: nothing in a Graph changes after build except its lease count. Request
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 from webmcp.catalog.prompts import Prompts
 from webmcp.catalog.resources import Resources
 from webmcp.config.spec import ConfigSpec
 from webmcp.errors import Problem
+from webmcp.graph.invocable import Invocable
 from webmcp.graph.shared import Key, Shared
-
-if TYPE_CHECKING:
-    from webmcp.call.context import Context
+from webmcp.graph.views import View
 
 log = logging.getLogger(__name__)
-
-
-class Invocable(Protocol):
-    name: str
-    definition: dict[str, Any]
-
-    async def call(self, arguments: dict[str, Any], ctx: Context) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +36,8 @@ class Unchecked:
 
 
 class Graph:
-    __slots__ = ("__weakref__", "_idle", "_pages", "_stack", "catalog", "generation", "leases", "prompts",
-                 "resources", "shared", "spec", "tools", "unchecked")
+    __slots__ = ("__weakref__", "_idle", "_stack", "default", "generation", "leases", "prompts",
+                 "resources", "shared", "spec", "tools", "unchecked", "views")
 
     def __init__(
         self,
@@ -58,6 +49,7 @@ class Graph:
         prompts: Prompts,
         shared: dict[Key, Shared] | None = None,
         unchecked: Unchecked | None = None,
+        views: dict[str, View] | None = None,
     ) -> None:
         self.unchecked = unchecked or Unchecked()  # empty unless built without connecting
         self.resources = resources
@@ -66,30 +58,24 @@ class Graph:
         self.generation = generation
         self.spec = spec
         self.tools: dict[str, Invocable] = tools
-        self.catalog: tuple[dict[str, Any], ...] = tuple(t.definition for t in tools.values())
+        self.default = View(None, tools, tools, spec.server.page_size)  # the default endpoint's
+        self.views: dict[str, View] = views or {}  # toolsets by name
         self.leases = 0
         self._stack = stack
         self._idle: asyncio.Event | None = None
-        self._pages: dict[int, dict[str, Any]] = {}
+
+    @property
+    def catalog(self) -> tuple[dict[str, Any], ...]:
+        """The default endpoint's tools/list entries (today's: sunset tools are left out)."""
+        return self.default.catalog
+
+    def view(self, toolset: str | None) -> View | None:
+        """The default view (None), a toolset's, or None for a toolset this config does not have."""
+        return self.default if toolset is None else self.views.get(toolset)
 
     def page(self, cursor: str | None) -> dict[str, Any] | None:
-        """One tools/list result; None when the cursor is not one of ours."""
-        offset = 0
-        if cursor is not None:
-            try:
-                offset = int(base64.urlsafe_b64decode(cursor.encode()).decode())
-            except (ValueError, UnicodeDecodeError):
-                return None
-            if offset < 0 or offset > len(self.catalog):
-                return None
-        cached = self._pages.get(offset)
-        if cached is None:
-            size = self.spec.server.page_size
-            cached = {"tools": list(self.catalog[offset : offset + size])}
-            if offset + size < len(self.catalog):
-                cached["nextCursor"] = base64.urlsafe_b64encode(str(offset + size).encode()).decode()
-            self._pages[offset] = cached
-        return cached
+        """One tools/list result of the default view; None when the cursor is not one of ours."""
+        return self.default.page(cursor)
 
     def release(self) -> None:
         self.leases -= 1

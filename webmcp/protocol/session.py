@@ -34,6 +34,7 @@ from webmcp.config.tools import DEFAULT_TIMEOUT
 from webmcp.errors import ProtocolError
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
+from webmcp.graph.views import View
 from webmcp.protocol.capabilities import capabilities, grant_listen
 from webmcp.protocol.client_requests import ClientRequests
 from webmcp.protocol.drain import drain
@@ -56,6 +57,7 @@ class Session:
         holder.sessions.add(self)
         self.emit = emit
         self.client_id = "stdio"  # the transport names its client (HTTP: the session, else the address)
+        self.toolset: str | None = None  # the toolset this session is served (its HTTP path, serve --toolset)
         self.keeps_state = True  # False: it serves one request (stateless HTTP, 2026-07-28)
         self.protocol_version: str | None = None
         self.client_capabilities: dict[str, Any] = {}
@@ -98,15 +100,16 @@ class Session:
         """What another process needs to serve this session's next requests as this one would."""
         return {"version": self.protocol_version, "capabilities": self.client_capabilities,
                 "declared": sorted(self.declared), "level": self.log_level,
-                "subscriptions": self.subscriptions.uris()}
+                "subscriptions": self.subscriptions.uris(), "toolset": self.toolset}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take up `state` (from `state()` in this process or another): the negotiated revision, the
-        client's capabilities, the logging level and the resource subscriptions."""
+        client's capabilities, the logging level, the toolset and the resource subscriptions."""
         self.protocol_version = state.get("version")
         self.client_capabilities = state.get("capabilities") or {}
         self.declared = set(state.get("declared") or ())
         self.log_level = state.get("level")
+        self.toolset = state.get("toolset")
         self.subscriptions.replace(state.get("subscriptions") or ())
 
     def adopt(self, envelope: Envelope, seal: Seal) -> None:
@@ -213,7 +216,8 @@ class Session:
             arguments = params.get("arguments")
             if arguments is None:
                 arguments = {}
-            tool = graph.tools.get(name) if isinstance(name, str) else None
+            view = self.view_of(graph)
+            tool = view.tools.get(name) if isinstance(name, str) and view is not None else None
             if tool is None:
                 message = "params.name must be a string" if not isinstance(name, str) else f"Unknown tool: {name}"
                 self.emit(jsonrpc.error(mid, INVALID_PARAMS, message))
@@ -325,10 +329,18 @@ class Session:
         cursor = params.get("cursor")
         if cursor is not None and not isinstance(cursor, str):
             raise ProtocolError(INVALID_PARAMS, "cursor must be a string")
-        page = self.holder.current.page(cursor)
+        view = self.view_of(self.holder.current)
+        if view is None:
+            raise ProtocolError(INVALID_PARAMS, f"this server has no toolset {self.toolset!r} any more")
+        page = view.page(cursor)
         if page is None:
             raise ProtocolError(INVALID_PARAMS, f"invalid cursor {cursor!r}")
         return page
+
+    def view_of(self, graph: Graph) -> View | None:
+        """The one place that decides which tools this session sees and may call: its toolset's view of `graph`
+        (None when a reload removed that toolset)."""
+        return graph.view(self.toolset)
 
     def _set_level(self, params: dict[str, Any]) -> dict[str, Any]:
         level = params.get("level")

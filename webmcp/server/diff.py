@@ -20,7 +20,7 @@ import orjson
 if TYPE_CHECKING:
     from webmcp.graph.graph import Graph
 
-SECTIONS = ("tools", "prompts", "resources")
+SECTIONS = ("tools", "prompts", "resources", "toolsets")
 # Server settings the running transport read at start: a reload reports them, never applies them.
 RESTART_ONLY = ("transport", "http", "max_message_size", "pid_file", "event_loop", "request_state")
 
@@ -55,6 +55,7 @@ def summarize(graph: Graph) -> dict[str, Any]:
         "tool_specs": {name: _digest(_comparable(_built_from(tool))) for name, tool in graph.tools.items()},
         "prompts": {name: _digest(p.entry) for name, p in graph.prompts.by_name.items()},
         "resources": {r.spec.name: _digest(r.entry) for r in resources},
+        "toolsets": {name: _digest(view.catalog) for name, view in graph.views.items()},
         "restart_only": {**{name: _digest(getattr(server, name)) for name in RESTART_ONLY},
                          "telemetry.listen": _digest(graph.spec.telemetry.listen)},
     }
@@ -69,8 +70,9 @@ class Changes:
     relisted: list[str] = field(default_factory=list)  # sections whose list, as a client sees it, changed
 
     def lists_changed(self) -> list[str]:
-        """Sections whose list a client should fetch again (a tool whose backend alone changed lists the same)."""
-        return self.relisted
+        """Sections whose list a client should fetch again (a tool whose backend alone changed lists the same; a
+        changed toolset is a changed tools list for its sessions)."""
+        return [s for s in self.relisted if s != "toolsets"]
 
     def lines(self) -> list[str]:
         out = []
@@ -98,6 +100,8 @@ def compare(before: dict[str, Any], after: dict[str, Any]) -> Changes:
         changes.changed[section] = sorted(n for n in old.keys() & new.keys() if old[n] != new[n])
         if changes.added[section] or changes.removed[section] or changes.changed[section]:
             changes.relisted.append(section)
+    if "toolsets" in changes.relisted and "tools" not in changes.relisted:
+        changes.relisted.append("tools")  # a toolset's list changed: its sessions fetch it again
     old_specs, new_specs = before.get("tool_specs", {}), after.get("tool_specs", {})
     backend_only = {n for n in old_specs.keys() & new_specs.keys() if old_specs[n] != new_specs[n]}
     changes.changed["tools"] = sorted({*changes.changed["tools"], *backend_only})

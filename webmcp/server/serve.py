@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
-from webmcp.errors import TransportUnavailable
+from webmcp.errors import TransportUnavailable, count
 from webmcp.graph.build import build
 from webmcp.graph.holder import GraphHolder
 from webmcp.server.cache_requests import serve_requests
@@ -76,10 +76,11 @@ class Lifecycle:
 
 
 def run(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override] = (),
-        worker: WorkerLink | None = None) -> None:
+        worker: WorkerLink | None = None, toolset: str | None = None) -> None:
     """Serve `spec`; `load` reads the config again (same file and overrides) for reloads. `overrides` (the
     flags and WEBMCP_* variables `spec` was loaded with) go to the run file, for `validate --diff`. `worker`:
-    this process is a worker of a supervisor (server/worker.py), serving HTTP on the socket it inherited."""
+    this process is a worker of a supervisor (server/worker.py), serving HTTP on the socket it inherited.
+    `toolset`: the view of the catalog the stdio client gets (over HTTP each toolset has its own path)."""
     with asyncio.Runner(loop_factory=_loop_factory(spec.server.event_loop)) as runner:
         if spec.server.transport == "http" or worker is not None:
             runner.run(_serve_http(spec, load, overrides, worker))
@@ -87,7 +88,7 @@ def run(spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Ov
         from webmcp.transports import stdio
 
         protocol_out = stdio.claim_stdout()  # before any tool code is imported
-        runner.run(_serve_stdio(spec, load, overrides, protocol_out))
+        runner.run(_serve_stdio(spec, load, overrides, protocol_out, toolset))
 
 
 def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -178,6 +179,11 @@ async def _running(
             log.info("telemetry on http://%s:%d/metrics", host, port)
         log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
                  len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
+        for name, view in holder.current.views.items():
+            ts = spec.toolsets[name]
+            budget = f" of max_tools {ts.max_tools}" if ts.max_tools is not None else ""
+            log.info("toolset %s (mode %s): %s%s, about %d tokens", name, ts.mode, count(len(view.catalog), "tool"),
+                     budget, view.tokens)
         yield holder, lifecycle, reloader
     finally:
         live.cancel()
@@ -191,13 +197,14 @@ async def _running(
 
 
 async def _serve_stdio(
-    spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override], protocol_out: BinaryIO
+    spec: ConfigSpec, load: Callable[[], ConfigSpec], overrides: Sequence[Override], protocol_out: BinaryIO,
+    toolset: str | None = None,
 ) -> None:
     from webmcp.transports import stdio
 
     async with _running(spec, load, overrides) as (holder, lifecycle, _):
         log.info("serving over stdio")
-        await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force)
+        await stdio.serve(holder, sys.stdin.buffer, protocol_out, lifecycle.stop, lifecycle.force, toolset)
 
 
 def session_store(spec: ConfigSpec, worker: WorkerLink | None) -> SessionStore | None:

@@ -23,7 +23,16 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from webmcp.status.components import State
-from webmcp.telemetry.stats import QUEUE_WAIT, REJECTIONS, RELOADS, SPANS_DROPPED, STARTED, TOOLS, Histogram
+from webmcp.telemetry.stats import (
+    DEPRECATED_CALLS,
+    QUEUE_WAIT,
+    REJECTIONS,
+    RELOADS,
+    SPANS_DROPPED,
+    STARTED,
+    TOOLS,
+    Histogram,
+)
 
 if TYPE_CHECKING:
     from webmcp.graph.holder import GraphHolder
@@ -58,6 +67,11 @@ class _Collector(Collector):
                                   value=RELOADS["ok"])
         yield CounterMetricFamily("webmcp_reload_failures", "Reloads that kept the running configuration.",
                                   value=RELOADS["failed"])
+        deprecated = CounterMetricFamily("webmcp_deprecated_calls", "Calls of deprecated tools (after the sunset "
+                                         "too, when they are refused).", labels=["tool"])
+        for name, count in sorted(DEPRECATED_CALLS.items()):
+            deprecated.add_metric([name], count)
+        yield deprecated
         yield CounterMetricFamily("webmcp_spans_dropped", "Span records dropped because the buffer was full.",
                                   value=SPANS_DROPPED[0])
         yield GaugeMetricFamily("webmcp_memory_rss_bytes", "Resident memory of the server process.",

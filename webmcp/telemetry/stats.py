@@ -51,6 +51,7 @@ REJECTIONS: dict[str, int] = {}
 SPANS_DROPPED = [0]
 
 RELOADS = {"ok": 0, "failed": 0}
+DEPRECATED_CALLS: dict[str, int] = {}  # tool name -> calls of it while deprecated (refused ones included)
 STARTED = time.time()
 
 

@@ -67,6 +67,11 @@ KEEPALIVE = 15.0  # seconds of silence on an event stream before a comment line 
 _SSE = "text/event-stream"
 
 
+def toolset_route(path: str) -> str:
+    """The route of the toolsets' endpoints beside `path`: `/mcp/{toolset}`."""
+    return path.rstrip("/") + "/{toolset}"
+
+
 class HttpTransport:
     def __init__(self, holder: GraphHolder, server: ServerSpec, admin: Admin | None = None,
                  state_key: bytes | None = None, store: SessionStore | None = None) -> None:
@@ -106,6 +111,11 @@ class HttpTransport:
         if self._admin_token is not None and self.admin is not None:
             add_admin_routes(app, self.admin, self._admin_token)
         add_health_routes(app, self.holder, lambda: self.closing, lambda: {"sessions": len(self.sessions)})
+        # Each toolset's endpoint (graph/toolsets.py), last: with `path: /` its pattern would match /metrics too.
+        route = toolset_route(path)
+        app.router.add_post(route, self.post)
+        app.router.add_get(route, self.get)
+        app.router.add_delete(route, self.delete)
         return app
 
     @web.middleware
@@ -125,8 +135,12 @@ class HttpTransport:
                     if name.lower().startswith("mcp-") and not _is_utf8(value)), None)
         if bad is not None:  # echoed into an error, it could not even be serialised
             return _error_response(400, None, INVALID_REQUEST, f"the {bad} header is not valid UTF-8")
-        if self._token is not None and request.path in self._guarded and not bearer_ok(request, self._token):
+        toolset = request.match_info.get("toolset")
+        guarded = request.path in self._guarded or toolset is not None
+        if self._token is not None and guarded and not bearer_ok(request, self._token):
             return unauthorized()
+        if toolset is not None and self.holder.current.view(toolset) is None:
+            return _error_response(404, None, INVALID_REQUEST, f"no toolset {toolset!r} on this server")
         try:
             if request.body_exists:  # read here, in full, within body_timeout; handlers get it from memory
                 deadline = self.server.http.body_timeout
@@ -189,6 +203,7 @@ class HttpTransport:
                                        {"Retry-After": "1"})
             hs = HttpSession(None, self.holder, json_only=True, client=self._clients.of(request, None))
             hs.session.can_subscribe = False
+            hs.session.toolset = request.match_info.get("toolset")
         elif is_request and msg["method"] == "initialize":
             if self.closing:
                 return _error_response(503, mid, INVALID_REQUEST, "the server is shutting down",
@@ -199,6 +214,7 @@ class HttpTransport:
                 return _error_response(503, mid, INVALID_REQUEST, "too many sessions; try again later",
                                        {"Retry-After": "5"})
             hs = opened
+            hs.session.toolset = request.match_info.get("toolset")
         else:
             found = await self._session_of(request, mid)
             if isinstance(found, web.Response):
@@ -258,6 +274,7 @@ class HttpTransport:
             return envelope.finish(message, method, server) if is_reply_to(message, mid) else message
 
         hs = HttpSession(None, self.holder, json_only=not wants_sse, client=self._clients.of(request, None))
+        hs.session.toolset = request.match_info.get("toolset")
         try:
             repeated = next((h for h in _ROUTING_HEADERS if len(request.headers.getall(h, ())) > 1), None)
             if repeated is not None:
@@ -372,7 +389,7 @@ class HttpTransport:
                 hs = await self.sessions.fetch(sid, self._clients.of(request, sid))
             except StoreUnavailable as exc:
                 return _store_down(mid, exc)
-        if hs is None:
+        if hs is None or hs.session.toolset != request.match_info.get("toolset"):
             return _error_response(404, mid, INVALID_REQUEST, "unknown or ended session")
         hs.last_used = asyncio.get_running_loop().time()
         return hs

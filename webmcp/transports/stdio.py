@@ -169,8 +169,10 @@ class _OutputProtocol(asyncio.Protocol):
 
 
 async def serve(
-    holder: GraphHolder, stdin: BinaryIO, stdout: BinaryIO, stop: asyncio.Event, force: asyncio.Event
+    holder: GraphHolder, stdin: BinaryIO, stdout: BinaryIO, stop: asyncio.Event, force: asyncio.Event,
+    toolset: str | None = None,
 ) -> None:
+    """Serve one client on `stdin`/`stdout`; `toolset`: the view of the catalog it gets (serve --toolset)."""
     loop = asyncio.get_running_loop()
     ended = asyncio.Event()
     output = _OutputProtocol(ended)
@@ -182,6 +184,7 @@ async def serve(
         write = _file_writer(stdout)
     out = _Output(loop, write)
     session = Session(holder, out.emit)
+    session.toolset = toolset
     out.busy = lambda: len(session.in_flight) > 1
     reader = _LineReader(session, out, holder.current.spec.server.max_message_size)
     if _pollable(stdin):

@@ -1,0 +1,1 @@
+"""A sample webmcp plugin: the `greeting` tool kind (see kind.py)."""
