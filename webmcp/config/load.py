@@ -157,7 +157,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     from webmcp.config.master import master_specs
     from webmcp.config.models import model_specs
     from webmcp.config.prompts import PromptSpec
-    from webmcp.config.references import check_references, upstream_sections
+    from webmcp.config.references import check_redis_pool, check_references, upstream_sections
     from webmcp.config.registry import kind
     from webmcp.config.resources import ResourceSpec
 
@@ -167,6 +167,11 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     masters = master_specs(merged.get("master_tools") or {}, tools, ctx)
     sections = upstream_sections(merged, ctx)
     executor = ExecutorSpec.from_config(merged.get("executor") or {})
+    if executor.rate_limits.pool is not None and executor.rate_limits.backend == "memory":
+        ctx.problem(("executor", "rate_limits", "pool"), "a pool is for backend: redis (memory buckets need none)",
+                    show(executor.rate_limits.pool), "add backend: redis, or remove pool")
+    elif executor.rate_limits.pool is not None:
+        check_redis_pool(("executor", "rate_limits", "pool"), executor.rate_limits.pool, sections["pools"], ctx)
     scaling_node = merged.get("scaling") or {}
     scaling = ScalingSpec.from_config(scaling_node)
     caches = cache_specs(merged.get("caches") or {}, ctx)

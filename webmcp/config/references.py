@@ -37,6 +37,11 @@ def _refer(ctx: SpecContext, path: Path, name: str, section: str, known: Mapping
         ctx.problem(path, f"{section} entry {name!r} is of kind {known[name].kind}, not {kind}", show(name))
 
 
+def check_redis_pool(path: Path, name: str, pools: Mapping[str, Any], ctx: SpecContext) -> None:
+    """A key outside pools: that names a Redis pool (`executor.rate_limits.pool`)."""
+    _refer(ctx, path, name, "pools", pools, "redis")
+
+
 def check_references(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterToolSpec],
                      sections: Mapping[str, Any], caches: Mapping[str, CacheSpec], models: Mapping[str, ModelSpec],
                      classes: Sequence[str],

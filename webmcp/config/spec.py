@@ -187,6 +187,22 @@ class RateLimitSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitStoreSpec:
+    """`executor.rate_limits`: where the token buckets live (memory: per process; redis: one for every
+    instance sharing the pool) and what a call gets while Redis fails."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    pool: str | None = None
+    on_error: Literal["local", "allow", "deny"] = "local"
+    prefix: str = "webmcp:rl"
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> RateLimitStoreSpec:
+        return cls(backend=node.get("backend", "memory"), pool=node.get("pool"),
+                   on_error=node.get("on_error", "local"), prefix=node.get("prefix", "webmcp:rl"))
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutorSpec:
     threads: int
     max_concurrency: int = 256
@@ -195,6 +211,7 @@ class ExecutorSpec:
     priorities: tuple[tuple[str, int], ...] = tuple(DEFAULT_PRIORITIES.items())
     client_rate_limit: RateLimitSpec | None = None
     processes: int = 1
+    rate_limits: RateLimitStoreSpec = RateLimitStoreSpec()
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ExecutorSpec:
@@ -213,6 +230,7 @@ class ExecutorSpec:
             queue_limit=node.get("queue_limit", 1000),
             queue_timeout=parse_duration(node.get("queue_timeout", "30s")),
             priorities=tuple((node.get("priorities") or DEFAULT_PRIORITIES).items()),
+            rate_limits=RateLimitStoreSpec.from_config(node.get("rate_limits") or {}),
         )
 
 

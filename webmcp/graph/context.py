@@ -174,9 +174,21 @@ class GraphContext:
     def rate_buckets(self, owner: str, spec: RateLimitSpec) -> Buckets:
         """The buckets of one limit (a tool's, or the per-client one): kept, with their tokens, across
         reloads that leave that limit as it was."""
-        buckets: Buckets = self.share(("rate_limit", owner, spec), lambda: MemoryBuckets(spec, key(owner, "")),
-                                      lambda _b: None)
-        return buckets
+        store = self.spec.executor.rate_limits
+        if store.backend == "memory":
+            buckets: Buckets = self.share(("rate_limit", owner, spec), lambda: MemoryBuckets(spec, key(owner, "")),
+                                          lambda _b: None)
+            return buckets
+        from webmcp.executor.redis_buckets import RedisBuckets
+        from webmcp.kinds.pools.redis import client
+
+        assert store.pool is not None
+        pool = self.spec.pools[store.pool]
+        redis = client(self, pool)
+        prefix = f"{store.prefix}:{owner}:"
+        shared: Buckets = self.share(("rate_limit", owner, spec, store, pool.settings),
+                                     lambda: RedisBuckets(spec, prefix, redis, store.on_error), lambda _b: None)
+        return shared
 
     def gate(self, tspec: ToolSpec) -> Gate | None:
         """What a tool's calls pass before admission; None when no limit applies to it."""
