@@ -135,6 +135,7 @@ class ServerSpec:
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     cache_hints: CacheHintsSpec = CacheHintsSpec()
     request_state: RequestStateSpec = RequestStateSpec()
+    watch: bool = False
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any], base_dir: FsPath) -> ServerSpec:
@@ -155,6 +156,7 @@ class ServerSpec:
             event_loop=node.get("event_loop", "auto"),
             cache_hints=CacheHintsSpec.from_config(node.get("cache_hints") or {}),
             request_state=RequestStateSpec.from_config(node.get("request_state") or {}),
+            watch=node.get("watch", False),
         )
 
 

@@ -17,6 +17,7 @@ from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable
 from webmcp.graph.build import build
 from webmcp.graph.holder import GraphHolder
+from webmcp.server import watch
 from webmcp.server.cache_requests import serve_requests
 from webmcp.server.diff import summarize
 from webmcp.server.reload import Reloader, ReloadReport
@@ -167,6 +168,7 @@ async def _running(
     lifecycle.cache_clear = cache_clear
     telemetry = None
     live = asyncio.get_running_loop().create_task(keep_status_live())
+    watcher = watch.start(spec.source, lifecycle.handle_hup, lifecycle.stop) if spec.server.watch else None
     try:
         run_file.create(status)
         if spec.telemetry.listen is not None:
@@ -180,6 +182,7 @@ async def _running(
         yield holder, lifecycle, reloader
     finally:
         live.cancel()
+        await watch.cancel(watcher)
         if telemetry is not None:
             await telemetry.cleanup()
         run_file.remove()

@@ -40,6 +40,7 @@ from typing import Any
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable, WebmcpError
+from webmcp.server import watch
 from webmcp.server.cache_requests import serve_requests_with
 from webmcp.server.runfiles import RunFile
 from webmcp.server.worker_channel import Channel
@@ -147,6 +148,8 @@ class Supervisor:
                      ", ".join(str(w.proc.pid) for w in self.workers.values()), self.spec.source)
             self._spawn_task(self._watch())
             self._spawn_task(self._keep_status())
+            if self.spec.server.watch:  # server.watch: a change of the file is a SIGHUP (server/watch.py)
+                self._spawn_task(watch.watch(self.spec.source, self.handle_hup, self._stop))
             await self._stop.wait()
         finally:
             await self._stop_all()
