@@ -181,6 +181,9 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
                      scaling.shed if "shed" in scaling_node else (), ctx)
     server = ServerSpec.from_config(merged.get("server") or {}, base_dir)
     check_workers(scaling, server, merged.get("telemetry") or {}, ctx)
+    if scaling.replicas is not None and scaling.replicas.min > scaling.replicas.max:
+        ctx.problem(("scaling", "replicas", "min"), f"min must not be more than max ({scaling.replicas.max})",
+                    show(scaling.replicas.min))
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)

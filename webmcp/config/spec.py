@@ -252,6 +252,19 @@ class WorkersSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicasSpec:
+    """`scaling.replicas`: pods behind a load balancer (`webmcp deploy kubernetes`: the HPA's bounds)."""
+
+    min: int
+    max: int
+    cooldown: float = 300.0
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> ReplicasSpec:
+        return cls(node["min"], node["max"], parse_duration(node.get("cooldown", "5m")))
+
+
+@dataclass(frozen=True, slots=True)
 class ScalingSpec:
     p95_latency: float | None = None  # seconds
     error_rate: float | None = None  # a fraction: 0.001 for 0.1%
@@ -259,11 +272,13 @@ class ScalingSpec:
     window: float = 60.0
     shed: tuple[str, ...] = ("low", "normal")
     workers: WorkersSpec | None = None  # None: one process, no supervisor
+    replicas: ReplicasSpec | None = None  # None: one replica, no autoscaler
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ScalingSpec:
         targets = node.get("targets") or {}
         return cls(
+            replicas=ReplicasSpec.from_config(node["replicas"]) if node.get("replicas") is not None else None,
             workers=WorkersSpec.from_config(node["workers"]) if node.get("workers") is not None else None,
             p95_latency=parse_duration(targets["p95_latency"]) if "p95_latency" in targets else None,
             error_rate=parse_percent(targets["error_rate"]) if "error_rate" in targets else None,
