@@ -145,9 +145,12 @@ class Load:
                     self.pids[text(result)] += 1
 
     async def run(self, during: Any) -> None:
-        """Run the load while `during()` runs in a thread, then stop it."""
+        """Run the load while `during()` runs in a thread, then stop it. Each call opens its own connection to
+        nginx: a reload of nginx closes the idle client connections of its old worker, and a client reusing one
+        at that moment fails before its request is sent (nginx's matter, not the instances')."""
         timeout = aiohttp.ClientTimeout(total=60)
-        async with aiohttp.ClientSession(timeout=timeout) as http:
+        connector = aiohttp.TCPConnector(force_close=True, limit=0)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as http:
             loops = [asyncio.create_task(self._loop(i, http)) for i in range(self.clients)]
             try:
                 await anyio.to_thread.run_sync(during)
