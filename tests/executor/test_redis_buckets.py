@@ -121,3 +121,31 @@ async def test_the_shared_bucket_is_used_again_once_redis_answers(tmp_path: Path
     finally:
         await r.aclose()
         server.kill()
+
+
+async def test_a_required_pool_that_does_not_answer_fails_the_build(tmp_path: Path) -> None:
+    """executor.rate_limits on a required pool nobody listens on: the build fails naming the pool; a static
+    build (validate) lists the pool as not reached; with required: false it builds."""
+    from webmcp.errors import BuildError
+    from webmcp.graph.build import build
+    from webmcp.kinds.imports import load
+
+    port = free_port()
+    text = ("version: 1\npools:\n  r: {{kind: redis, url: \"redis://127.0.0.1:{port}/0\", connect_timeout: 200ms"
+            "{extra}}}\nexecutor:\n  rate_limits: {{backend: redis, pool: r}}\ntools:\n"
+            "  t: {{kind: static, content: hi, rate_limit: 1/s}}\n")
+    config = tmp_path / "webmcp.yaml"
+    config.write_text(text.format(port=port, extra=""))
+    with pytest.raises(BuildError) as failed:
+        await build(load(str(config)))
+    assert [p.render() for p in failed.value.problems] == [
+        f"{config}:3:3: pools.r: cannot reach Redis at redis://127.0.0.1:{port}/0 within connect_timeout (0.2s); "
+        "start Redis or fix the URL; with required: false the server starts without it, and rate limits follow "
+        "executor.rate_limits.on_error until it answers"]
+    static = await build(load(str(config)), connect=False)
+    assert [p.message for p in static.unchecked.pools] == [
+        f"Redis at redis://127.0.0.1:{port}/0 not reached: a required pool must answer at start"]
+    await static.close()
+    config.write_text(text.format(port=port, extra=", required: false"))
+    graph = await build(load(str(config)))
+    await graph.close()

@@ -111,6 +111,7 @@ async def _running(
     """Build the graph, install signals, announce the process in its run file; undo all on exit. A worker
     announces itself to its supervisor instead, which owns its reloads."""
     started = time.perf_counter()
+    baseline = watch.digest(spec.source) if spec.server.watch and worker is None else None
     lifecycle = Lifecycle()
     lifecycle.install(asyncio.get_running_loop())
     holder = GraphHolder(await build(spec, worker.generation if worker is not None else 1))
@@ -168,7 +169,7 @@ async def _running(
     lifecycle.cache_clear = cache_clear
     telemetry = None
     live = asyncio.get_running_loop().create_task(keep_status_live())
-    watcher = watch.start(spec.source, lifecycle.handle_hup, lifecycle.stop) if spec.server.watch else None
+    watcher = watch.start(spec.source, lifecycle.handle_hup, lifecycle.stop, baseline) if spec.server.watch else None
     try:
         run_file.create(status)
         if spec.telemetry.listen is not None:

@@ -136,6 +136,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             loop.add_signal_handler(sig, self.dispatch, sig)
         try:
+            baseline = watch.digest(self.spec.source) if self.spec.server.watch else None
             self.reloads.text = self.reloads.read()
             self._run_file.create(self.status)
             self._listener = listener
@@ -149,7 +150,7 @@ class Supervisor:
             self._spawn_task(self._watch())
             self._spawn_task(self._keep_status())
             if self.spec.server.watch:  # server.watch: a change of the file is a SIGHUP (server/watch.py)
-                self._spawn_task(watch.watch(self.spec.source, self.handle_hup, self._stop))
+                self._spawn_task(watch.watch(self.spec.source, self.handle_hup, self._stop, baseline))
             await self._stop.wait()
         finally:
             await self._stop_all()

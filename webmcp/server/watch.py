@@ -29,8 +29,9 @@ STEP = 100  # ms of quiet that end a burst of changes
 DEBOUNCE = 1000  # ms at most that one burst is gathered
 
 
-def digest(config: Path) -> str:
+def digest(config: str | Path) -> str:
     """What a change must alter to cause a reload: the config file and the python files beside it."""
+    config = Path(config).absolute()
     h = hashlib.blake2b(digest_size=16)
     for path in [config, *sorted(config.parent.glob("*.py"))]:
         h.update(path.name.encode())
@@ -41,20 +42,22 @@ def digest(config: Path) -> str:
     return h.hexdigest()
 
 
-async def watch(config: str, reload: Callable[[], None], stop: asyncio.Event) -> None:
-    """Call `reload()` after each change of the config file's content, until `stop` is set. A failing
-    watcher is logged, never fatal."""
+async def watch(config: str, reload: Callable[[], None], stop: asyncio.Event, baseline: str | None = None) -> None:
+    """Call `reload()` after each change of the config file's content, until `stop` is set. `baseline`: the
+    digest when the running config was read (a change made before the watch is set up is then caught by the
+    first look, half a second in). A failing watcher is logged, never fatal."""
     try:
-        await _watch(config, reload, stop)
+        await _watch(config, reload, stop, baseline)
     except Exception:
         log.exception("server.watch: the watcher stopped; reload with SIGHUP or `webmcp reload`")
 
 
-async def _watch(config: str, reload: Callable[[], None], stop: asyncio.Event) -> None:
+async def _watch(config: str, reload: Callable[[], None], stop: asyncio.Event, baseline: str | None) -> None:
     from watchfiles import awatch
 
     path = Path(config).absolute()
-    seen = await asyncio.to_thread(digest, path)
+    seen = baseline or await asyncio.to_thread(digest, path)
+    first = True
 
     def relevant(_change: object, changed: str) -> bool:
         """The config file, the python files beside it, and Kubernetes' `..data` swaps."""
@@ -62,8 +65,11 @@ async def _watch(config: str, reload: Callable[[], None], stop: asyncio.Event) -
         return name == path.name or name.endswith(".py") or name.startswith("..")
 
     log.info("watching %s for changes (server.watch)", path.parent)
-    async for _changes in awatch(path.parent, watch_filter=relevant, stop_event=stop, recursive=False,
-                                 debounce=DEBOUNCE, step=STEP, rust_timeout=500):
+    async for changes in awatch(path.parent, watch_filter=relevant, stop_event=stop, recursive=False,
+                                debounce=DEBOUNCE, step=STEP, rust_timeout=500, yield_on_timeout=True):
+        if not changes and not first:
+            continue  # a quiet half second
+        first = False
         now = await asyncio.to_thread(digest, path)
         if now == seen:
             continue
@@ -72,9 +78,10 @@ async def _watch(config: str, reload: Callable[[], None], stop: asyncio.Event) -
         reload()
 
 
-def start(config: str, reload: Callable[[], None], stop: asyncio.Event) -> asyncio.Task[None]:
+def start(config: str, reload: Callable[[], None], stop: asyncio.Event, baseline: str | None = None
+          ) -> asyncio.Task[None]:
     """The watcher as a task of the running loop."""
-    return asyncio.get_running_loop().create_task(watch(config, reload, stop))
+    return asyncio.get_running_loop().create_task(watch(config, reload, stop, baseline))
 
 
 async def cancel(task: asyncio.Task[None] | None) -> None:
