@@ -296,3 +296,13 @@ def test_the_probes_reach_the_real_routes_and_readyz_fails_while_draining(genera
         slow.join(30)
         assert answered == [200] and not (workdir / "cancelled").exists()
         assert proc.wait(30) == 0
+
+
+def test_what_the_configmap_cannot_carry_is_a_warning(workdir: Path) -> None:
+    """A command tool run from the config folder, and no max_memory: warned about, and written."""
+    text = CONFIG.replace("  targets: {max_memory: 512MB}\n", "") + "  reindex: {kind: command, argv: [./reindex.sh]}\n"
+    result = deploy(write_config(workdir, text), workdir / "k8s")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
+    assert [w.split(": ", 3)[2] for w in warnings] == ["scaling.targets", "tools.reindex.argv"], warnings
+    assert "memory limit is a guess (1Gi)" in warnings[0] and "install the program in the image" in warnings[1]

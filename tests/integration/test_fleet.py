@@ -29,7 +29,7 @@ CONFIG = """
 version: 1
 server:
   graceful_timeout: 10s
-  http: {{stateless: true}}
+  http: {{stateless: true, trusted_proxies: [127.0.0.1]}}
 pools:
   r: {{kind: redis, url: "{url}", timeout: 200ms, connect_timeout: 200ms}}
 executor:
@@ -39,6 +39,7 @@ caches:
 tools:
   pid_after: {{kind: python, function: "sample_tools:pid_after"}}
   limited: {{kind: python, function: "sample_tools:pid_after", rate_limit: {{rate: 1/hour, burst: 5}}}}
+  mine: {{kind: python, function: "sample_tools:pid_after", rate_limit: {{rate: 1/hour, burst: 2, per: client}}}}
   roomy: {{kind: python, function: "sample_tools:pid_after", rate_limit: 10000/s}}
   profile:
     kind: python
@@ -99,6 +100,26 @@ async def test_a_rate_limit_holds_across_instances(three: Fleet) -> None:
     assert len({text(r) for r in passed}) >= 2  # served by more than one instance
     for r in refused:
         assert re.fullmatch(r"rate limit 1/hour for tool 'limited' exceeded; retry in \d+(\.\d)?m?s", text(r)), r
+
+
+async def test_a_per_client_limit_holds_across_instances(three: Fleet) -> None:
+    """Behind nginx (trusted_proxies: the client is the X-Forwarded-For address): each of two clients gets
+    exactly its burst of 2 out of 6 concurrent calls spread over the three instances."""
+    async with aiohttp.ClientSession() as http:
+
+        async def one(address: str) -> dict[str, Any]:
+            body = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "mine", "arguments": {}}}
+            status, _, answer = await post(http, three.url, body, {"X-Forwarded-For": address})
+            assert status == 200, answer
+            result: dict[str, Any] = answer["result"]
+            return result
+
+        results = await asyncio.gather(*(one(a) for a in ("10.0.0.1", "10.0.0.2") * 6))
+    for address in ("10.0.0.1", "10.0.0.2"):
+        mine = results[("10.0.0.1", "10.0.0.2").index(address)::2]
+        assert sum(1 for r in mine if not r.get("isError")) == 2, [text(r) for r in mine]
+        refused = [text(r) for r in mine if r.get("isError")]
+        assert all(t.startswith("rate limit 1/hour per client for tool 'mine' exceeded; retry in") for t in refused)
 
 
 async def test_no_stale_read_after_an_invalidating_call_on_another_instance(three: Fleet, workdir: Path) -> None:

@@ -60,6 +60,21 @@ def warnings(spec: ConfigSpec) -> list[Problem]:
         out.append(_at(spec, ("scaling", "targets"), "without max_memory the pod's memory limit is a guess (1Gi), "
                        "and the kernel kills the pod where webmcp could have refused calls first", None,
                        "set scaling.targets.max_memory (the limit becomes max_memory plus a quarter)"))
+    for name, model in spec.models.items():
+        if model.path.startswith(str(spec.base_dir) + "/"):
+            out.append(_at(spec, ("models", name, "path"), "the model folder is under the config folder, and only "
+                           "the config and its python files go into the ConfigMap", None,
+                           "put the model in the image (or a volume) and give its absolute path"))
+    for name, tool in spec.tools.items():
+        if getattr(tool, "kind", None) == "semantic_search":
+            out.append(_at(spec, ("tools", name, "files"), "the files to search are not in the ConfigMap (only the "
+                           "config and its python files are)", None,
+                           "put them in the image or a volume, with globs that reach them there"))
+        argv = getattr(tool, "argv", None)
+        if getattr(tool, "kind", None) == "command" and argv and argv[0].startswith("."):
+            out.append(_at(spec, ("tools", name, "argv"), "the program is a path relative to the config folder, "
+                           "and only the config and its python files go into the ConfigMap", None,
+                           "install the program in the image and name it by an absolute path or on PATH"))
     written = ((spec.document.get("telemetry") or {}).get("spans") or {}).get("path")
     if isinstance(written, str) and not written.startswith("/"):
         out.append(_at(spec, ("telemetry", "spans", "path"), "span files go beside the config, in the ConfigMap "
