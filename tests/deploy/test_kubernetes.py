@@ -306,3 +306,23 @@ def test_what_the_configmap_cannot_carry_is_a_warning(workdir: Path) -> None:
     warnings = [line for line in result.output.splitlines() if line.startswith("warning: ")]
     assert [w.split(": ", 3)[2] for w in warnings] == ["scaling.targets", "tools.reindex.argv"], warnings
     assert "memory limit is a guess (1Gi)" in warnings[0] and "install the program in the image" in warnings[1]
+
+
+def test_file_names_become_valid_configmap_keys(workdir: Path) -> None:
+    """A config file named with a space, and a tool module in a package: keys Kubernetes accepts, mounted at
+    the files' own paths."""
+    pkg = workdir / "team_tools"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "text.py").write_text("def shout(text: str) -> str:\n    return text.upper()\n")
+    config = workdir / "my tools.yaml"
+    config.write_text(CONFIG.replace('"sample_tools:greet"', '"team_tools.text:shout"').replace(
+        '  slow: {kind: python, function: "sample_tools:slow"}\n', ""))
+    assert deploy(config, workdir / "k8s").exit_code == 0
+    found = objects(workdir / "k8s")
+    kubernetes_validate.validate(found["configmap.yaml"], VERSIONS[-1], strict=True)
+    keys = set(found["configmap.yaml"]["data"])
+    assert all(re.fullmatch(r"[-._a-zA-Z0-9]+", k) for k in keys), keys
+    items = found["deployment.yaml"]["spec"]["template"]["spec"]["volumes"][0]["configMap"]["items"]
+    assert sorted(i["path"] for i in items) == ["my tools.yaml", "team_tools/__init__.py", "team_tools/text.py"]
+    assert container(found)["args"][2] == "/etc/webmcp/my tools.yaml"

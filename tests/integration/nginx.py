@@ -9,6 +9,11 @@ A rolling restart takes an instance out of the upstream (`down`, then `nginx -s 
 as Kubernetes removes a terminating pod's endpoint before its preStop hook ends: nginx (open source) has
 no active health checks, and it does not pass a POST that reached an instance on to another one, so the
 instance must stop getting new requests before it drains.
+
+Use: `with fleet(folder, config, 3) as running:` starts three instances of `config` and nginx; clients go to
+`running.url`; `running.instances[i]` can be stopped, started or killed; `running.nginx.set_down(port)`
+takes one out; `running.rolling_restart()` restarts them all; `running.nginx.upstreams()` lists which
+instance served each request. Request the `nginx_installed` fixture so that nginx is there.
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,7 +116,7 @@ def manifests(spec: ConfigSpec, options: Options) -> dict[str, dict[str, Any]]:
         meta["namespace"] = options.namespace
     port = spec.server.http.port
     files = config_files(spec)
-    keys = {rel: rel.replace("/", "__") for rel in files}
+    keys = {rel: re.sub(r"[^-._a-zA-Z0-9]", "_", rel.replace("/", "__")) for rel in files}  # ConfigMap key rules
     replicas = spec.scaling.replicas
     autoscaled = replicas is not None and replicas.min < replicas.max
     workers = spec.scaling.workers.max if spec.scaling.workers is not None else 1
