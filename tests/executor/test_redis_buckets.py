@@ -149,3 +149,19 @@ async def test_a_required_pool_that_does_not_answer_fails_the_build(tmp_path: Pa
     config.write_text(text.format(port=port, extra=", required: false"))
     graph = await build(load(str(config)))
     await graph.close()
+
+
+async def test_a_call_refused_for_a_failed_store_says_so() -> None:
+    """on_error: deny: the call's isError text names the store, not a limit it did not reach."""
+    from types import SimpleNamespace
+
+    from webmcp.executor.gate import Gate
+
+    dead = client(f"redis://127.0.0.1:{free_port()}/0")
+    try:
+        buckets = RedisBuckets(RateLimitSpec.from_config("5/s"), "x:", dead, "deny")
+        refused = await Gate("t", "normal", None, buckets, None).refuse(SimpleNamespace(client="c"))  # type: ignore[arg-type]
+        assert refused is not None and str(refused) == ("rate limit store unavailable (Redis failed; "
+                                                        "executor.rate_limits.on_error: deny); retry in 1.0s")
+    finally:
+        await dead.aclose()
