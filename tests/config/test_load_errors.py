@@ -161,6 +161,28 @@ CASES = [
         id="threads-out-of-range",
     ),
     pytest.param(
+        "version: 1\npools:\n  shared: {kind: redis}\nexecutor:\n  rate_limits: {backend: redis, pool: sharde}\n",
+        ["webmcp.yaml:5:33: executor.rate_limits.pool: no such entry in pools: (got \"sharde\"); did you mean "
+         "'shared'?"],
+        id="rate-limits-unknown-pool",
+    ),
+    pytest.param(
+        "version: 1\npools:\n  web: {kind: http}\nexecutor:\n  rate_limits: {backend: redis, pool: web}\n",
+        ["webmcp.yaml:5:33: executor.rate_limits.pool: pools entry 'web' is of kind http, not redis (got \"web\")"],
+        id="rate-limits-pool-not-redis",
+    ),
+    pytest.param(
+        "version: 1\nexecutor:\n  rate_limits: {backend: redis}\n",
+        ["webmcp.yaml:3:3: executor.rate_limits: missing required key 'pool'"],
+        id="rate-limits-redis-without-pool",
+    ),
+    pytest.param(
+        "version: 1\npools:\n  shared: {kind: redis}\nexecutor:\n  rate_limits: {pool: shared}\n",
+        ["webmcp.yaml:5:17: executor.rate_limits.pool: a pool is for backend: redis (memory buckets need none) "
+         "(got \"shared\"); add backend: redis, or remove pool"],
+        id="rate-limits-pool-without-redis",
+    ),
+    pytest.param(
         "version: 1\ntools:\n  word_count: {kind: static, content: hi}\n"
         "master_tools:\n  text:\n    operations:\n      count: word_cont\n",
         [

@@ -12,6 +12,7 @@ import click
 from webmcp import __version__
 from webmcp.cli.bench import bench
 from webmcp.cli.catalog import schema, tools
+from webmcp.cli.deploy import deploy
 from webmcp.cli.index import index
 from webmcp.cli.profile import profile
 from webmcp.cli.serving import cache, reload, serve, status
@@ -24,5 +25,5 @@ def main() -> None:
     """webmcp: a declarative MCP server. One YAML file declares the tools; webmcp serves them."""
 
 
-for command in (validate, serve, tools, index, reload, cache, status, schema, profile, bench):
+for command in (validate, serve, tools, index, reload, cache, status, schema, profile, bench, deploy):
     main.add_command(command)

@@ -119,6 +119,25 @@ def expand(text: str, env: Mapping[str, str], source: str) -> tuple[str, ColumnM
     return "".join(out), cmap, problems
 
 
+def references(text: str) -> dict[str, bool]:
+    """The variables `text` refers to (comments excluded), each with whether it may be unset (it has a
+    `:-` or `-` default): what `webmcp deploy` turns into Secret references."""
+    found: dict[str, bool] = {}
+    if "${" not in text:
+        return found
+    scalars, failed_at = _scalars(text)
+    starts = [s.start for s in scalars]
+    for m in _REF.finditer(text):
+        if m.group(0) == "$${" or (_containing(scalars, starts, m.start()) is None
+                                   and (failed_at is None or m.start() < failed_at)):
+            continue
+        body = _BODY.match(m.group(1))
+        if body is not None:
+            name, optional = body.group(1), body.group(2) is not None
+            found[name] = found.get(name, True) and optional
+    return found
+
+
 # The values the load under way took from the environment (set by config/load.py), for `show`.
 SECRETS: ContextVar[Mapping[str, str] | None] = ContextVar("SECRETS", default=None)
 

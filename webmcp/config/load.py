@@ -161,7 +161,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     from webmcp.config.master import master_specs
     from webmcp.config.models import model_specs
     from webmcp.config.prompts import PromptSpec
-    from webmcp.config.references import check_references, check_session_pool, upstream_sections
+    from webmcp.config.references import check_redis_pool, check_references, check_session_pool, upstream_sections
     from webmcp.config.registry import kind
     from webmcp.config.resources import ResourceSpec
     from webmcp.config.toolsets import toolset_specs
@@ -172,6 +172,11 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     masters = master_specs(merged.get("master_tools") or {}, tools, ctx)
     sections = upstream_sections(merged, ctx)
     executor = ExecutorSpec.from_config(merged.get("executor") or {})
+    if executor.rate_limits.pool is not None and executor.rate_limits.backend == "memory":
+        ctx.problem(("executor", "rate_limits", "pool"), "a pool is for backend: redis (memory buckets need none)",
+                    show(executor.rate_limits.pool), "add backend: redis, or remove pool")
+    elif executor.rate_limits.pool is not None:
+        check_redis_pool(("executor", "rate_limits", "pool"), executor.rate_limits.pool, sections["pools"], ctx)
     scaling_node = merged.get("scaling") or {}
     scaling = ScalingSpec.from_config(scaling_node)
     caches = cache_specs(merged.get("caches") or {}, ctx)
@@ -184,6 +189,9 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     server = ServerSpec.from_config(merged.get("server") or {}, base_dir)
     check_session_pool(server.http.sessions, sections["pools"], ctx)
     check_workers(scaling, server, merged.get("telemetry") or {}, ctx)
+    if scaling.replicas is not None and scaling.replicas.min > scaling.replicas.max:
+        ctx.problem(("scaling", "replicas", "min"), f"min must not be more than max ({scaling.replicas.max})",
+                    show(scaling.replicas.min))
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)

@@ -50,6 +50,11 @@ def check_session_pool(sessions: SessionsSpec, pools: Mapping[str, Any], ctx: Sp
                     "set backend: redis, or remove pool")
 
 
+def check_redis_pool(path: Path, name: str, pools: Mapping[str, Any], ctx: SpecContext) -> None:
+    """A key outside pools: that names a Redis pool (`executor.rate_limits.pool`)."""
+    _refer(ctx, path, name, "pools", pools, "redis")
+
+
 def check_references(tools: Mapping[str, ToolSpec], masters: Mapping[str, MasterToolSpec],
                      sections: Mapping[str, Any], caches: Mapping[str, CacheSpec], models: Mapping[str, ModelSpec],
                      classes: Sequence[str],

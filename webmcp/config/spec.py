@@ -151,6 +151,7 @@ class ServerSpec:
     event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
     cache_hints: CacheHintsSpec = CacheHintsSpec()
     request_state: RequestStateSpec = RequestStateSpec()
+    watch: bool = False
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any], base_dir: FsPath) -> ServerSpec:
@@ -171,6 +172,7 @@ class ServerSpec:
             event_loop=node.get("event_loop", "auto"),
             cache_hints=CacheHintsSpec.from_config(node.get("cache_hints") or {}),
             request_state=RequestStateSpec.from_config(node.get("request_state") or {}),
+            watch=node.get("watch", False),
         )
 
 
@@ -203,6 +205,22 @@ class RateLimitSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class RateLimitStoreSpec:
+    """`executor.rate_limits`: where the token buckets live (memory: per process; redis: one for every
+    instance sharing the pool) and what a call gets while Redis fails."""
+
+    backend: Literal["memory", "redis"] = "memory"
+    pool: str | None = None
+    on_error: Literal["local", "allow", "deny"] = "local"
+    prefix: str = "webmcp:rl"
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> RateLimitStoreSpec:
+        return cls(backend=node.get("backend", "memory"), pool=node.get("pool"),
+                   on_error=node.get("on_error", "local"), prefix=node.get("prefix", "webmcp:rl"))
+
+
+@dataclass(frozen=True, slots=True)
 class ExecutorSpec:
     threads: int
     max_concurrency: int = 256
@@ -211,6 +229,7 @@ class ExecutorSpec:
     priorities: tuple[tuple[str, int], ...] = tuple(DEFAULT_PRIORITIES.items())
     client_rate_limit: RateLimitSpec | None = None
     processes: int = 1
+    rate_limits: RateLimitStoreSpec = RateLimitStoreSpec()
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ExecutorSpec:
@@ -229,6 +248,7 @@ class ExecutorSpec:
             queue_limit=node.get("queue_limit", 1000),
             queue_timeout=parse_duration(node.get("queue_timeout", "30s")),
             priorities=tuple((node.get("priorities") or DEFAULT_PRIORITIES).items()),
+            rate_limits=RateLimitStoreSpec.from_config(node.get("rate_limits") or {}),
         )
 
 
@@ -248,6 +268,19 @@ class WorkersSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicasSpec:
+    """`scaling.replicas`: pods behind a load balancer (`webmcp deploy kubernetes`: the HPA's bounds)."""
+
+    min: int
+    max: int
+    cooldown: float = 300.0
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any]) -> ReplicasSpec:
+        return cls(node["min"], node["max"], parse_duration(node.get("cooldown", "5m")))
+
+
+@dataclass(frozen=True, slots=True)
 class ScalingSpec:
     p95_latency: float | None = None  # seconds
     error_rate: float | None = None  # a fraction: 0.001 for 0.1%
@@ -255,11 +288,13 @@ class ScalingSpec:
     window: float = 60.0
     shed: tuple[str, ...] = ("low", "normal")
     workers: WorkersSpec | None = None  # None: one process, no supervisor
+    replicas: ReplicasSpec | None = None  # None: one replica, no autoscaler
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any]) -> ScalingSpec:
         targets = node.get("targets") or {}
         return cls(
+            replicas=ReplicasSpec.from_config(node["replicas"]) if node.get("replicas") is not None else None,
             workers=WorkersSpec.from_config(node["workers"]) if node.get("workers") is not None else None,
             p95_latency=parse_duration(targets["p95_latency"]) if "p95_latency" in targets else None,
             error_rate=parse_percent(targets["error_rate"]) if "error_rate" in targets else None,

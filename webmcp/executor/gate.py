@@ -10,11 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from webmcp.executor.admission import Refused
-from webmcp.executor.ratelimit import Buckets, retry_text
+from webmcp.executor.ratelimit import UNAVAILABLE, Buckets, retry_text
 
 if TYPE_CHECKING:
     from webmcp.call.context import Context
     from webmcp.executor.memory import MemoryGuard
+
+
+_STORE_DOWN = ("rate limit store unavailable (Redis failed; executor.rate_limits.on_error: deny); "
+               "retry in 1.0s")
 
 
 class RateLimited(Refused):
@@ -50,12 +54,16 @@ class Gate:
             return MemoryShed(guard.message(self._priority))
         if self._client is not None:
             wait = await self._client.take(ctx.client)
+            if wait == UNAVAILABLE:
+                return RateLimited(_STORE_DOWN)
             if wait:
                 return RateLimited(f"rate limit {self._client.spec.text} per client exceeded "
                                    f"(executor.client_rate_limit); retry in {retry_text(wait)}")
         tool = self._tool
         if tool is not None:
             wait = await tool.take(ctx.client if self._per_client else "*")
+            if wait == UNAVAILABLE:
+                return RateLimited(_STORE_DOWN)
             if wait:
                 each = " per client" if self._per_client else ""
                 return RateLimited(f"rate limit {tool.spec.text}{each} for tool {self._name!r} exceeded; "

@@ -10,6 +10,7 @@ Contract:
   Redis-backed store can replace the in-memory one (keys `prefix + client`) without changing them.
 - In memory, a bucket that has refilled completely is the same as no bucket: such buckets are pruned
   when the table grows, so clients that come and go do not grow memory.
+- Shared buckets (executor.rate_limits: {backend: redis}) are in redis_buckets.py.
 - All state is touched from the event loop thread only.
 """
 
@@ -21,6 +22,8 @@ from typing import Protocol
 from webmcp.config.spec import RateLimitSpec
 
 _PRUNE_AT = 4096  # buckets held before full ones are dropped
+STORE_FAILURES: dict[str, int] = {}  # on_error -> calls decided without the shared store (/metrics)
+UNAVAILABLE = -1.0  # what `take` returns when the shared store failed and on_error is deny
 
 
 def key(tool: str, client: str) -> str:
@@ -35,7 +38,7 @@ class Buckets(Protocol):
 
     async def take(self, client: str) -> float:
         """Take a token from bucket `prefix + client`: 0.0 when granted, else the seconds until one is
-        available."""
+        available (UNAVAILABLE: refused because the shared store failed)."""
         ...
 
 

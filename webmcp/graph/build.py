@@ -62,6 +62,10 @@ async def build(spec: ConfigSpec, generation: int = 1, previous: Graph | None = 
             caches, cache_problems = await open_caches(ctx)
             problems.extend(cache_problems)
         ctx.memory_guard()  # sampled (and reported) even when no tool's class is shed
+        try:
+            await ctx.check_rate_limit_store()
+        except BuildFailure as exc:
+            problems.append(exc.problem)
         for i, (name, tspec) in enumerate(spec.tools.items()):
             if i % 8 == 7:
                 await asyncio.sleep(0)  # a reload builds while serving: let waiting calls run between tools

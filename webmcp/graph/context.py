@@ -4,6 +4,7 @@ in a Graph, carried over from the previous Graph when its key (name and settings
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Hashable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -174,9 +175,49 @@ class GraphContext:
     def rate_buckets(self, owner: str, spec: RateLimitSpec) -> Buckets:
         """The buckets of one limit (a tool's, or the per-client one): kept, with their tokens, across
         reloads that leave that limit as it was."""
-        buckets: Buckets = self.share(("rate_limit", owner, spec), lambda: MemoryBuckets(spec, key(owner, "")),
-                                      lambda _b: None)
-        return buckets
+        store = self.spec.executor.rate_limits
+        if store.backend == "memory":
+            buckets: Buckets = self.share(("rate_limit", owner, spec), lambda: MemoryBuckets(spec, key(owner, "")),
+                                          lambda _b: None)
+            return buckets
+        from webmcp.executor.redis_buckets import RedisBuckets
+        from webmcp.kinds.pools.redis import client
+
+        assert store.pool is not None
+        pool = self.spec.pools[store.pool]
+        redis = client(self, pool)
+        prefix = f"{store.prefix}:{owner}:"
+        shared: Buckets = self.share(("rate_limit", owner, spec, store, pool.settings),
+                                     lambda: RedisBuckets(spec, prefix, redis, store.on_error), lambda _b: None)
+        return shared
+
+    async def check_rate_limit_store(self) -> None:
+        """executor.rate_limits: {backend: redis}: a required pool new to this build must answer (as for
+        caches), else BuildFailure; once running, an outage only makes calls decide by on_error."""
+        store = self.spec.executor.rate_limits
+        if store.backend != "redis" or store.pool is None:
+            return
+        pool = self.spec.pools[store.pool]
+        if not pool.required:
+            return
+        if not self.connects:
+            note = pool.where.problem(f"Redis at {pool.address} not reached: a required pool must answer at start")
+            if note not in self.unreached_pools:
+                self.unreached_pools.append(note)
+            return
+        if ("redis_pool", *pool.settings) in self.previous:
+            return  # carried over from the running config: it answered then
+        from redis.exceptions import RedisError
+
+        from webmcp.kinds.pools.redis import client
+
+        try:
+            await asyncio.wait_for(client(self, pool).ping(), pool.connect_timeout + pool.timeout)
+        except (RedisError, OSError, TimeoutError):
+            raise self.fail(pool.where, f"cannot reach Redis at {pool.address} within connect_timeout "
+                            f"({pool.connect_timeout:g}s)", hint="start Redis or fix the URL; with required: false "
+                            "the server starts without it, and rate limits follow executor.rate_limits.on_error "
+                            "until it answers") from None
 
     def gate(self, tspec: ToolSpec) -> Gate | None:
         """What a tool's calls pass before admission; None when no limit applies to it."""

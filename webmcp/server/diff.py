@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 SECTIONS = ("tools", "prompts", "resources", "toolsets")
 # Server settings the running transport read at start: a reload reports them, never applies them.
-RESTART_ONLY = ("transport", "http", "max_message_size", "pid_file", "event_loop", "request_state")
+RESTART_ONLY = ("transport", "http", "max_message_size", "pid_file", "event_loop", "request_state", "watch")
 
 
 def _digest(value: Any) -> str:

@@ -17,6 +17,7 @@ from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable, count
 from webmcp.graph.build import build
 from webmcp.graph.holder import GraphHolder
+from webmcp.server import watch
 from webmcp.server.cache_requests import serve_requests
 from webmcp.server.diff import summarize
 from webmcp.server.reload import Reloader, ReloadReport
@@ -112,6 +113,7 @@ async def _running(
     """Build the graph, install signals, announce the process in its run file; undo all on exit. A worker
     announces itself to its supervisor instead, which owns its reloads."""
     started = time.perf_counter()
+    baseline = watch.digest(spec.source) if spec.server.watch and worker is None else None
     lifecycle = Lifecycle()
     lifecycle.install(asyncio.get_running_loop())
     holder = GraphHolder(await build(spec, worker.generation if worker is not None else 1))
@@ -169,6 +171,7 @@ async def _running(
     lifecycle.cache_clear = cache_clear
     telemetry = None
     live = asyncio.get_running_loop().create_task(keep_status_live())
+    watcher = watch.start(spec.source, lifecycle.handle_hup, lifecycle.stop, baseline) if spec.server.watch else None
     try:
         run_file.create(status)
         if spec.telemetry.listen is not None:
@@ -187,6 +190,7 @@ async def _running(
         yield holder, lifecycle, reloader
     finally:
         live.cancel()
+        await watch.cancel(watcher)
         if telemetry is not None:
             await telemetry.cleanup()
         run_file.remove()

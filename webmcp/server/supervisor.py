@@ -40,6 +40,7 @@ from typing import Any
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable, WebmcpError
+from webmcp.server import watch
 from webmcp.server.cache_requests import serve_requests_with
 from webmcp.server.runfiles import RunFile
 from webmcp.server.session_host import SessionHost
@@ -139,6 +140,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             loop.add_signal_handler(sig, self.dispatch, sig)
         try:
+            baseline = watch.digest(self.spec.source) if self.spec.server.watch else None
             self.reloads.text = self.reloads.read()
             self._run_file.create(self.status)
             self._listener = listener
@@ -152,6 +154,8 @@ class Supervisor:
             self._spawn_task(self._watch())
             self._spawn_task(self._keep_status())
             self._spawn_task(self._sweep_sessions())
+            if self.spec.server.watch:  # server.watch: a change of the file is a SIGHUP (server/watch.py)
+                self._spawn_task(watch.watch(self.spec.source, self.handle_hup, self._stop, baseline))
             await self._stop.wait()
         finally:
             await self._stop_all()

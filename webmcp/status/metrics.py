@@ -63,6 +63,14 @@ class _Collector(Collector):
         for reason, count in sorted(REJECTIONS.items()):
             rejected.add_metric([reason], count)
         yield rejected
+        from webmcp.executor.ratelimit import STORE_FAILURES
+
+        store = CounterMetricFamily("webmcp_rate_limit_store_failures", "Rate-limited calls decided without Redis "
+                                    "(executor.rate_limits: {backend: redis}) because it failed, by on_error.",
+                                    labels=["on_error"])
+        for mode, count in sorted(STORE_FAILURES.items()):
+            store.add_metric([mode], count)
+        yield store
         yield CounterMetricFamily("webmcp_reloads", "Reloads that swapped in a new configuration.",
                                   value=RELOADS["ok"])
         yield CounterMetricFamily("webmcp_reload_failures", "Reloads that kept the running configuration.",

@@ -1,0 +1,1 @@
+"""Deployment manifests generated from a config (`webmcp deploy kubernetes`)."""
