@@ -232,3 +232,52 @@ async def test_calls_go_on_while_redis_is_stopped_and_started(workdir: Path, ngi
             assert failures > 0
     finally:
         server.kill()
+
+
+SESSIONS = CONFIG.replace("stateless: true", "sessions: {{backend: redis, pool: r}}") + (
+    '  ask_user: {{kind: python, function: "sample_tools:ask_user"}}\n')
+
+
+async def test_2025_sessions_are_served_round_robin_and_survive_a_rolling_restart(
+        workdir: Path, redis_url: str, prefix: str, nginx_installed: str) -> None:  # noqa: F811
+    """server.http.sessions in Redis: one official 2025 session through nginx without affinity has its calls
+    served by all three instances, its elicitations answered wherever the answer lands, and goes on, every call
+    succeeding, while each instance in turn drains and restarts."""
+    config = write_config(workdir, SESSIONS.format(url=redis_url, prefix=prefix))
+
+    async def elicit(context: Any, params: Any) -> Any:
+        from mcp import types
+
+        return types.ElicitResult(action="accept", content={"name": "Bo"})
+
+    with fleet(workdir, config, 3) as three:
+        pids = {str(p) for p in three.pids()}
+        async with client(three.url, elicitation_callback=elicit) as session:
+            served = [(await session.call_tool("pid_after", {})).content[0].text for _ in range(6)]
+            assert set(served) == pids, served
+            asked = await asyncio.gather(*(session.call_tool("ask_user", {}) for _ in range(6)))
+            assert [r.content[0].text for r in asked] == ["accept: {'name': 'Bo'}"] * 6
+
+            failures: list[str] = []
+            seen: set[str] = set()
+            stop = asyncio.Event()
+
+            async def keep_calling() -> None:
+                while not stop.is_set():
+                    result = await session.call_tool("pid_after", {"seconds": 0.05})
+                    if result.is_error:
+                        failures.append(result.content[0].text)
+                    else:
+                        seen.add(result.content[0].text)
+
+            def restart() -> None:
+                time.sleep(0.3)
+                three.rolling_restart()
+                time.sleep(0.3)
+
+            loops = [asyncio.create_task(keep_calling()) for _ in range(4)]
+            await anyio.to_thread.run_sync(restart)
+            stop.set()
+            await asyncio.gather(*loops)
+            assert failures == []
+            assert seen & {str(p) for p in three.pids()}  # the restarted instances served the same session
