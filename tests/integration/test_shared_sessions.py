@@ -211,6 +211,34 @@ async def test_subscriptions_and_the_get_stream_follow_the_session(two: Any, wor
                     assert [m async for m in events(stream_a)] == []
 
 
+async def test_a_shared_reload_tells_the_client_once(workdir: Path, redis_url: str) -> None:  # noqa: F811
+    """Both instances watch one config file; a tool added to it reloads both, and the session's GET stream
+    (held by B, the session opened on A) carries exactly one tools/list_changed."""
+    (workdir / "notes.txt").write_text("first")
+    text = REDIS.replace("NAME", f"watched-{uuid.uuid4().hex[:8]}").replace("URL", redis_url).replace(
+        "  graceful_timeout: 3s\n", "  graceful_timeout: 3s\n  watch: true\n")
+    config = write_config(workdir, text)
+    with instance(workdir, config) as (a, _), instance(workdir, config) as (b, _):
+        async with aiohttp.ClientSession() as http:
+            wire = Wire(http)
+            await wire.initialize(a)
+            async with http.get(b, headers={**wire.headers(), "Accept": "text/event-stream"}) as stream:
+                await asyncio.sleep(0.5)
+                config.write_text(text.replace("tools:\n", 'tools:\n  about: {kind: static, content: "added"}\n'))
+                received: list[dict[str, Any]] = []
+
+                async def collect() -> None:
+                    async for message in events(stream):
+                        received.append(message)
+
+                reader = asyncio.ensure_future(collect())
+                await asyncio.sleep(4)  # both reload within 2 s of the write
+                reader.cancel()
+            assert [m.get("method") for m in received] == ["notifications/tools/list_changed"]
+            status, [reply] = await wire.call(a, "tools/list", {})
+            assert "about" in {t["name"] for t in reply["result"]["tools"]}
+
+
 async def test_a_session_outlives_the_instance_that_opened_it(two: Any) -> None:
     """A stops (SIGTERM); the session it opened goes on at B. A session id no instance knows is 404."""
     a, b, proc_a = two
