@@ -235,7 +235,7 @@ async def test_a_shared_reload_tells_the_client_once(workdir: Path, redis_url: s
                 await asyncio.sleep(4)  # both reload within 2 s of the write
                 reader.cancel()
             assert [m.get("method") for m in received] == ["notifications/tools/list_changed"]
-            status, [reply] = await wire.call(a, "tools/list", {})
+            _, [reply] = await wire.call(a, "tools/list", {})
             assert "about" in {t["name"] for t in reply["result"]["tools"]}
 
 
