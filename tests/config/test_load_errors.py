@@ -11,7 +11,7 @@ from webmcp.config.load import load
 from webmcp.errors import ConfigError
 
 ALLOWED_STATIC = ("annotations, breaker, cache, concurrency, content, description, expose, fallback, input, "
-                  "invalidates, kind, output, priority, rate_limit, split, structured, timeout, title")
+                  "invalidates, kind, output, priority, rate_limit, scopes, split, structured, timeout, title")
 DURATION = "must be a duration with a unit, like 250ms, 2s, 5m or 1h"
 
 
@@ -58,7 +58,7 @@ CASES = [
         "master_tools:\n  m: {operations: {x: a}, descripton: d}\n",
         [
             "webmcp.yaml:5:27: master_tools.m.descripton: unknown key; did you mean 'description'?; "
-            "allowed: annotations, description, operations, schema_style, title"
+            "allowed: annotations, description, operations, schema_style, scopes, title"
         ],
         id="unknown-key-in-master-tool",
     ),

@@ -41,6 +41,7 @@ def master_specs(
             schema_style=node.get("schema_style", "flat"),
             operations=operations,
             where=ctx.where(path),
+            scopes=tuple(node.get("scopes", ())),
         )
     for name in out:
         if name in tools and (name not in used or tools[name].expose):

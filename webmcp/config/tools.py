@@ -35,6 +35,7 @@ class ToolSpec:
     breaker: str | None
     fallback: FallbackSpec | None
     split: SplitSpec | None
+    scopes: tuple[str, ...]  # OAuth scopes a caller needs (server.http.auth)
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -57,4 +58,5 @@ class ToolSpec:
             "breaker": node.get("breaker"),
             "fallback": FallbackSpec.from_config(node.get("fallback")),
             "split": SplitSpec.from_config(node.get("split"), (*path, "split"), ctx),
+            "scopes": tuple(node.get("scopes", ())),
         }

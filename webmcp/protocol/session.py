@@ -34,6 +34,7 @@ from webmcp.config.tools import DEFAULT_TIMEOUT
 from webmcp.errors import ProtocolError
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
+from webmcp.protocol import scopes
 from webmcp.protocol.capabilities import capabilities, grant_listen
 from webmcp.protocol.client_requests import ClientRequests
 from webmcp.protocol.drain import drain
@@ -205,6 +206,10 @@ class Session:
             if not isinstance(arguments, dict):
                 self.emit(jsonrpc.error(mid, INVALID_PARAMS, "params.arguments must be an object"))
                 return
+            lacking = scopes.missing(tool, arguments)
+            if lacking:  # the HTTP transport answers 403 before this; here for any other way in
+                self.emit(jsonrpc.error(mid, INVALID_PARAMS, scopes.refusal(tool.name, lacking), {"scopes": lacking}))
+                return
             meta = params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
             ctx = Context(self, tool.name, token, mid)
@@ -309,10 +314,11 @@ class Session:
         cursor = params.get("cursor")
         if cursor is not None and not isinstance(cursor, str):
             raise ProtocolError(INVALID_PARAMS, "cursor must be a string")
-        page = self.holder.current.page(cursor)
+        graph = self.holder.current
+        page = graph.page(cursor)
         if page is None:
             raise ProtocolError(INVALID_PARAMS, f"invalid cursor {cursor!r}")
-        return page
+        return scopes.visible(page, graph)
 
     def _set_level(self, params: dict[str, Any]) -> dict[str, Any]:
         level = params.get("level")

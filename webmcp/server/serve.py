@@ -222,6 +222,13 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         app = transport.app()
         endpoints.add_routes(app)  # /metrics beside /healthz and /readyz
         http = spec.server.http
+        tls = None
+        if http.tls is not None:
+            from webmcp.transports.http_tls import Certificates
+
+            tls = Certificates(http.tls)
+            reloader.also.append(tls.reload)
+        reloader.also.append(transport.auth.reload)
         # keepalive_timeout: aiohttp closes a connection that has not sent a complete request this long after
         # it opened or after its last response: the header deadline. lingering_time: how long a body left
         # unread (408, 413) is still drained so that the client sees the answer.
@@ -231,10 +238,11 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         assert runner.server is not None
         transport.limit_connections(runner.server)
         site: web.BaseSite
+        context = tls.context if tls is not None else None
         if worker is None:
-            site = web.TCPSite(runner, http.host, http.port, backlog=1024)
+            site = web.TCPSite(runner, http.host, http.port, backlog=1024, ssl_context=context)
         else:  # the supervisor's socket, shared by every worker: the kernel hands each connection to one
-            site = web.SockSite(runner, worker.listen_socket(), backlog=1024)
+            site = web.SockSite(runner, worker.listen_socket(), backlog=1024, ssl_context=context)
         try:
             await site.start()
         except OSError as exc:
@@ -243,7 +251,7 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         reaper = asyncio.create_task(transport.reap())
         port = runner.addresses[0][1] if runner.addresses else http.port
         if worker is None:
-            log.info("serving on http://%s:%d%s", http.host, port, http.path)
+            log.info("serving on %s://%s:%d%s", "https" if tls else "http", http.host, port, http.path)
         else:
             worker.ready()
         try:
