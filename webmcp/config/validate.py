@@ -42,6 +42,8 @@ def show(value: Any) -> str:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
+    if not isinstance(word, str):  # a YAML key may be null, a number, a list...
+        return None
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
