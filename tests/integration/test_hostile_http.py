@@ -165,3 +165,42 @@ async def test_connections_over_the_caps_get_503_at_once(workdir: Path) -> None:
             w.close()
         await asyncio.sleep(0.2)
         assert (await raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"))[0] == 200
+
+
+async def test_sessions_and_event_streams_are_capped(workdir: Path) -> None:
+    """max_sessions: 2 sessions, both busy (each holds its GET stream), so a third initialize gets 503 with
+    Retry-After; a second GET stream on one session gets 409; 2026-07-28 listen streams stop at max_sessions
+    too (503); once a stream ends, its session can be evicted and initialize succeeds again."""
+    from tests.integration.test_sessionless import _headers, _request
+
+    with serve(workdir, "{max_sessions: 2}") as (port, _):
+        url = f"http://127.0.0.1:{port}/mcp"
+        sse = {"Accept": "text/event-stream"}
+        async with aiohttp.ClientSession() as http:
+            sids = []
+            for _ in range(2):
+                status, headers, _ = await post(http, url, INIT)
+                assert status == 200
+                sids.append(headers["Mcp-Session-Id"])
+            streams = [await http.get(url, headers={**sse, "Mcp-Session-Id": sid}) for sid in sids]
+            assert all(s.status == 200 for s in streams)
+            status, headers, body = await post(http, url, INIT)
+            assert status == 503 and headers["Retry-After"] and "too many sessions" in body["error"]["message"]
+            async with http.get(url, headers={**sse, "Mcp-Session-Id": sids[0]}) as second:
+                assert second.status == 409
+
+            listen = {**_headers("subscriptions/listen"), "Accept": "application/json, text/event-stream"}
+            held = [await http.post(url, data=orjson.dumps(_request("subscriptions/listen", {"notifications": {}},
+                                                                    mid=f"l{i}")),
+                                    headers={"Content-Type": "application/json", **listen}) for i in range(2)]
+            assert all(h.status == 200 and h.content_type == "text/event-stream" for h in held)
+            status, _, body = await post(http, url, _request("subscriptions/listen", {"notifications": {}}), listen)
+            assert status == 503 and "too many listen streams" in body["error"]["message"]
+            for response in (*streams, *held):
+                response.close()
+            for _ in range(50):
+                status, _, _ = await post(http, url, INIT)
+                if status == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert status == 200
