@@ -32,7 +32,8 @@ SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 70000), st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from(["5s", "250ms", "1m", "4MiB", "100/min", "http", "python", "static", "http://127.0.0.1:9/{q}",
                      "https://{host}/x", "{x}", "{", "}}", "${X}", "${X:-d}", "$${X}", "mod:fn", "lru", "redis",
-                     "0.0.0.0", "10.0.0.0/8", "high", "", " ", "\x00", "é", "-1s", "1e9h"]),
+                     "0.0.0.0", "10.0.0.0/8", "high", "", " ", "\x00", "é", "-1s", "1e9h", "http://[::1",
+                     "https://[x]:1/", "http://h:99999/", "http://u:p@h/"]),
     st.text(max_size=12),
 )
 DOCUMENTS = st.recursive(
@@ -150,3 +151,29 @@ def test_a_full_config_with_any_part_replaced_gives_a_spec_or_located_problems(
 def test_the_base_config_is_valid(folder: Path) -> None:
     """The config the previous test mutates loads as it is (so the mutations are what the test exercises)."""
     assert isinstance(outcome(folder, yaml.safe_dump(BASE)), ConfigSpec)
+
+
+def _at(node: Any, path: tuple[Any, ...]) -> Any:
+    for step in path:
+        node = node[step]
+    return node
+
+
+# Every string of BASE that is a URL, an address or a template: where parsing code lives.
+URL_PATHS = [p for p in PATHS if isinstance(_at(BASE, p), str) and any(c in _at(BASE, p) for c in ":/{")]
+URLISH = st.builds(lambda head, body, tail: head + body + tail,
+                   st.sampled_from(["http://", "https://", "htp://", "http://[", "http://[::1]:", "redis://", "//",
+                                    "http://u:p@", "http://{h}", "", "http://127.0.0.1:", "unix:"]),
+                   st.text(alphabet="[]:@/?#%{}.0123456789abcdefx-_ ", max_size=12),
+                   st.sampled_from(["", "/", ":99999", "]", "/{q}", "?a=b", "#f", "%zz"]))
+
+
+@FUZZ
+@given(changes=st.lists(st.tuples(st.sampled_from(URL_PATHS), URLISH), min_size=1, max_size=3))
+def test_urls_addresses_and_templates_of_any_shape(folder: Path, changes: list[tuple[tuple[Any, ...], str]]) -> None:
+    """Every URL, address and template of the full config replaced by URL-like text (brackets, ports out of
+    range, credentials, bad escapes): a Spec or located problems."""
+    document: Any = BASE
+    for path, value in changes:
+        document = _replaced(document, path, value)
+    outcome(folder, yaml.safe_dump(document, allow_unicode=True))

@@ -204,3 +204,28 @@ async def test_sessions_and_event_streams_are_capped(workdir: Path) -> None:
                     break
                 await asyncio.sleep(0.1)
             assert status == 200
+
+
+@pytest.mark.slow
+async def test_the_telemetry_listener_cuts_trickling_and_greedy_clients(workdir: Path) -> None:
+    """telemetry.listen (a stdio server's /metrics): a connection trickling header lines is closed within the
+    10s header deadline; from one address, 16 idle connections are kept and a 17th gets 503 at once, while
+    /healthz still answers from another address."""
+    from tests.integration.conftest import connect
+
+    port = free_port()
+    config = write_config(workdir, f'version: 1\ntelemetry: {{metrics: true, listen: "127.0.0.1:{port}"}}\n'
+                                   "tools:\n  about: {kind: static, content: hi}\n")
+    async with connect(config):
+        took, _ = await trickle(port, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-Slow: 1\r\n",
+                                every=1.0, limit=20.0)
+        assert took < 13.0, took
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
+        refused = await raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        assert refused[0] == 503
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0))
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 200")
+        writer.close()
+        for _, w in idle:
+            w.close()

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TELEMETRY_CONNECTIONS = 64  # open connections at most on telemetry.listen (16 from one address)
+
 
 class Lifecycle:
     """What the process does on each signal. Handlers run on the event loop (asyncio's signal
@@ -174,6 +176,13 @@ async def _running(
 
             host, port = spec.telemetry.listen
             telemetry = await endpoints.listen(host, port, holder, lifecycle.stop)
+            from webmcp.config.spec import HttpSpec
+            from webmcp.transports.http_access import Clients
+            from webmcp.transports.http_limits import ConnectionCap
+
+            assert telemetry.server is not None  # a scraper needs one connection; 503 beyond these
+            ConnectionCap(HttpSpec(max_connections=TELEMETRY_CONNECTIONS, max_connections_per_client=16),
+                          Clients(())).install(telemetry.server)
             log.info("telemetry on http://%s:%d/metrics", host, port)
         log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
                  len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)

@@ -33,6 +33,7 @@ from cachetools import LRUCache
 from webmcp.call import jsonrpc
 from webmcp.call.jsonrpc import INVALID_PARAMS, INVALID_REQUEST
 from webmcp.config.spec import AuthSpec, HttpSpec
+from webmcp.errors import TransportUnavailable
 from webmcp.graph.holder import GraphHolder
 from webmcp.protocol import scopes
 from webmcp.transports.http_access import SUBJECT, StaticToken, bearer, static_token, unauthorized
@@ -70,7 +71,11 @@ class Authorization:
         self._verified: LRUCache[str, Principal] = LRUCache(VERIFIED_CACHE)
         if self.spec is not None:
             self._keys = Keys(self.spec.jwks_url, self.spec.jwks_file, self._verified.clear)
-            self.metadata_url = _metadata_url(self.spec.audience)
+            try:
+                self.metadata_url = _metadata_url(self.spec.audience)
+            except ValueError as exc:
+                raise TransportUnavailable(f"server.http.auth.audience: cannot use {self.spec.audience}: {exc}"
+                                           ) from None
             self._required = frozenset(self.spec.required_scopes)
 
     @property
@@ -98,6 +103,7 @@ class Authorization:
             log.warning("cannot check an access token: %s", exc)
             return _error(503, None, INVALID_REQUEST, f"cannot check access tokens now: {exc}", {"Retry-After": "5"})
         except Refused as exc:
+            log.debug("refused an access token from %s: %s", request.remote, exc)
             return self._challenge(401, "invalid_token", str(exc))
         lacking = self._required - principal.scopes
         if lacking:

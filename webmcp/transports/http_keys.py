@@ -165,7 +165,11 @@ async def _fetch(url: str) -> list[dict[str, Any]]:
 
 def _check_url(url: str) -> None:
     """Keys fetched over plain HTTP could be anyone's: only https, or http on loopback (tests, sidecars)."""
-    parts = urllib.parse.urlsplit(url)
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- raises for a port out of range
+    except ValueError as exc:
+        raise TransportUnavailable(f"server.http.auth.jwks_url: cannot use {url}: {exc}") from None
     if parts.scheme == "https":
         return
     host = parts.hostname or ""
