@@ -209,6 +209,19 @@ CASES = [
          "leave dtype out, or use backend: torch for half precision"],
         id="onnx-model-in-half-precision",
     ),
+    pytest.param(
+        "version: 1\nupstreams:\n  api:\n    kind: mcp\n    endpoints: ['htp://a/mcp']\n",
+        ['webmcp.yaml:5:17: upstreams.api.endpoints[0]: must be a mapping (got "htp://a/mcp")'],
+        id="mcp-endpoint-not-a-mapping-once",
+    ),
+    pytest.param(
+        "version: 1\nupstreams:\n  api:\n    kind: http\n    endpoints: ['http://[::1', 'http://h:99999']\n",
+        ['webmcp.yaml:5:17: upstreams.api.endpoints[0]: is not a URL that can be used: Invalid IPv6 URL '
+         '(got "http://[::1")',
+         'webmcp.yaml:5:32: upstreams.api.endpoints[1]: is not a URL that can be used: Port out of range 0-65535 '
+         '(got "http://h:99999")'],
+        id="endpoint-urls-that-do-not-parse",
+    ),
 ]
 
 

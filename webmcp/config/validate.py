@@ -93,7 +93,7 @@ def validate_tool(entry: Any, path: Path, locate: Locate, *, inline: bool = Fals
 def _check(schema_id: str, data: Any, base: Path, locate: Locate) -> list[Problem]:
     problems: list[Problem] = []
     for error in validator(schema_id).iter_errors(data):
-        problems += _explain(error, base, locate)
+        problems += [p for p in _explain(error, base, locate) if p not in problems]  # two errors, one problem
     return problems
 
 
@@ -123,6 +123,10 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
     if kw == "required":
         missing = [k for k in wanted if isinstance(error.instance, dict) and k not in error.instance]
         return [problem(f"missing required key {k!r}") for k in missing]
+    if schema.get("type") == "object" and not isinstance(error.instance, dict):
+        if kw != "type":
+            return []  # `required`, `oneOf` of requireds...: vacuous for a value that is not a mapping at all
+        return [problem("must be a mapping", got=show(error.instance))]
     if "x-message" in schema:
         got = None if isinstance(error.instance, dict) else show(error.instance)  # a whole mapping is noise
         return [problem(schema["x-message"], got=got, hint=name_hint)]
