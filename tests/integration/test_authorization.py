@@ -31,6 +31,7 @@ from mcp.shared.exceptions import MCPError
 from tests.integration.conftest import write_config
 from tests.integration.issuer import ISSUER, Issuer
 from tests.integration.test_http import INIT, free_port, post, wait_for_port
+from tests.integration.test_sessionless import _headers, _request
 
 pytestmark = pytest.mark.anyio
 
@@ -162,6 +163,11 @@ async def test_challenges_and_metadata_on_the_wire(workdir: Path) -> None:
             assert 'error="insufficient_scope"' in challenge(headers) and 'scope="admin mcp"' in challenge(headers)
             assert f'resource_metadata="{metadata_url}"' in challenge(headers)
             assert body["id"] == 7 and body["error"]["data"] == {"scopes": ["admin"]}
+
+            # Revision 2026-07-28 (sessionless): the filtered list says a shared cache must not keep it.
+            status, _, body = await post(http, url, _request("tools/list"), {**auth, **_headers("tools/list")})
+            assert status == 200 and {t["name"] for t in body["result"]["tools"]} == {"greet", "box"}
+            assert body["result"]["cacheScope"] == "private"
 
             for token, expected in (("static-s3cret", 200), (issuer.token(url), 200), ("wrong", 401), (None, 401)):
                 async with http.get(base + "/metrics", headers={"Authorization": f"Bearer {token}"} if token else {}

@@ -48,8 +48,10 @@ def refusal(name: str, lacking: tuple[str, ...]) -> str:
             "access token does not grant")
 
 
-def visible(page: dict[str, Any], graph: Graph) -> dict[str, Any]:
-    """A tools/list page without the tools the current request's token may not see."""
+def visible(page: dict[str, Any], graph: Graph, hinted: bool = False) -> dict[str, Any]:
+    """A tools/list page without the tools the current request's token may not see. `hinted` (revision
+    2026-07-28, whose results carry cache hints): such a page says `cacheScope: private`, since a token with
+    other scopes sees other tools."""
     granted = GRANTED.get()
     if granted is None:
         return page
@@ -60,7 +62,7 @@ def visible(page: dict[str, Any], graph: Graph) -> dict[str, Any]:
     if not any(listing.values()):
         return page
     tools = [t for t in page["tools"] if listing.get(t["name"], frozenset()) <= granted]
-    return {**page, "tools": tools}
+    return {**page, "tools": tools, **({"cacheScope": "private"} if hinted else {})}
 
 
 def supported(graph: Graph) -> list[str]:

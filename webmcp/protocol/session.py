@@ -318,7 +318,7 @@ class Session:
         page = graph.page(cursor)
         if page is None:
             raise ProtocolError(INVALID_PARAMS, f"invalid cursor {cursor!r}")
-        return scopes.visible(page, graph)
+        return scopes.visible(page, graph, hinted=self.envelope is not None)
 
     def _set_level(self, params: dict[str, Any]) -> dict[str, Any]:
         level = params.get("level")
