@@ -222,6 +222,20 @@ CASES = [
          '(got "http://h:99999")'],
         id="endpoint-urls-that-do-not-parse",
     ),
+    pytest.param(
+        "version: 1\nserver:\n  http:\n    auth: {issuer: i, audience: 'https://a/mcp', "
+        "jwks_url: 'http://idp.example/jwks'}\n",
+        ['webmcp.yaml:4:50: server.http.auth.jwks_url: the issuer\'s keys must come over https (plain http only '
+         'from loopback) (got "http://idp.example/jwks"); use the https:// URL, or pin the keys with jwks_file'],
+        id="jwks-over-plain-http",
+    ),
+    pytest.param(
+        "version: 1\nserver:\n  http:\n    auth: {issuer: i, audience: a, jwks_url: 'https://i/k', jwks_file: k}\n",
+        ["webmcp.yaml:4:5: server.http.auth: needs issuer, audience, and one of jwks_url or jwks_file",
+         'webmcp.yaml:4:23: server.http.auth.audience: must be this MCP endpoint\'s public URL, like '
+         'https://tools.example/mcp (got "a")'],
+        id="auth-with-two-key-sources",
+    ),
 ]
 
 
