@@ -70,6 +70,7 @@ class Authorization:
         self._keys: Keys | None = None
         self._verified: LRUCache[str, Principal] = LRUCache(VERIFIED_CACHE)
         if self.spec is not None:
+            _need_crypto()
             self._keys = Keys(self.spec.jwks_url, self.spec.jwks_file, self._verified.clear)
             try:
                 self.metadata_url = _metadata_url(self.spec.audience)
@@ -114,28 +115,29 @@ class Authorization:
         return None
 
     def check_call(self, request: web.Request, body: bytes) -> web.Response | None:
-        """403 for a tools/call of a tool whose scopes the request's token does not grant."""
+        """403 for a tools/call of a tool whose scopes the request's token does not grant. (A body that
+        spells the method with JSON escapes passes this quick look; the Session refuses that call itself.)"""
         if scopes.GRANTED.get() is None or b"tools/call" not in body:
             return None
         try:
             msg = orjson.loads(body)
         except orjson.JSONDecodeError:
             return None  # the handler answers it
-        params = msg.get("params") if isinstance(msg, dict) and msg.get("method") == "tools/call" else None
-        name = params.get("name") if isinstance(params, dict) else None
+        if not isinstance(msg, dict) or msg.get("method") != "tools/call" or not isinstance(msg.get("params"), dict):
+            return None
+        params: dict[str, Any] = msg["params"]
+        name, arguments = params.get("name"), params.get("arguments")
         graph: Graph = self._holder.current
         tool = graph.tools.get(name) if isinstance(name, str) else None
-        if tool is None:
-            return None
-        lacking = scopes.missing(tool, params.get("arguments"))  # type: ignore[union-attr]
+        lacking = scopes.missing(tool, arguments) if tool is not None else ()
         if not lacking:
             return None
-        message = scopes.refusal(name, lacking)  # type: ignore[arg-type]
-        needed = sorted(self._required | set(scopes.needed(tool, params.get("arguments"))))  # type: ignore[union-attr]
+        message = scopes.refusal(str(name), lacking)
+        needed = sorted(self._required | set(scopes.needed(tool, arguments)))
         mid = msg.get("id")
-        body_out = jsonrpc.error(mid if type(mid) in (str, int) else None, INVALID_PARAMS, message,
-                                 {"scopes": list(lacking)})
-        return self._challenge(403, "insufficient_scope", message, needed, body_out)
+        answer = jsonrpc.error(mid if type(mid) in (str, int) else None, INVALID_PARAMS, message,
+                               {"scopes": list(lacking)})
+        return self._challenge(403, "insufficient_scope", message, needed, answer)
 
     async def _verify(self, token: str) -> Principal:
         import jwt
@@ -222,6 +224,16 @@ def is_owner(request: web.Request, client_id: str) -> bool:
     answers to no access token."""
     subject = request.get(SUBJECT)
     return (client_id if client_id.startswith("sub:") else None) == (None if subject is None else "sub:" + subject)
+
+
+def _need_crypto() -> None:
+    try:
+        from jwt.algorithms import has_crypto
+    except ImportError:
+        has_crypto = False
+    if not has_crypto:
+        raise TransportUnavailable("server.http.auth needs the pyjwt and cryptography packages, which this build "
+                                   "leaves out (the one-file binary does): run webmcp from its Python package")
 
 
 def _scopes_of(claims: dict[str, Any]) -> frozenset[str]:
