@@ -167,7 +167,8 @@ async def test_challenges_and_metadata_on_the_wire(workdir: Path) -> None:
             escaped = b'{"jsonrpc":"2.0","id":8,"method":"tools\\/call","params":{"name":"wipe","arguments":{}}}'
             status, _, body = await post(http, url, None, session, raw=escaped)
             assert status == 200 and body["error"]["code"] == -32602
-            assert body["error"]["message"] == "tool 'wipe' needs the scope admin, which the access token does not grant"
+            assert body["error"]["message"] == ("tool 'wipe' needs the scope admin, which the access token does "
+                                                "not grant")
 
             # Revision 2026-07-28 (sessionless): the filtered list says a shared cache must not keep it.
             status, _, body = await post(http, url, _request("tools/list"), {**auth, **_headers("tools/list")})
