@@ -56,12 +56,12 @@ master_tools:
 
 
 @contextlib.contextmanager
-def serve(workdir: Path, keys: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+def serve(workdir: Path, keys: str, issuer: str = ISSUER) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`webmcp serve` over HTTP with CONFIG, its keys from `keys` (`jwks_url: ...` or `jwks_file: ...`);
     yields the endpoint URL (also the tokens' audience) and the process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    config = write_config(workdir, CONFIG.replace("ISSUER", ISSUER).replace("AUDIENCE", url).replace("KEYS", keys))
+    config = write_config(workdir, CONFIG.replace("ISSUER", issuer).replace("AUDIENCE", url).replace("KEYS", keys))
     proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http",
                              "--port", str(port)], cwd=workdir,
                             env={**os.environ, "TEST_STATIC_TOKEN": "static-s3cret"},
@@ -278,3 +278,49 @@ async def test_pinned_keys_in_a_file_are_read_again_on_sighup(workdir: Path) -> 
                     break
             else:
                 raise AssertionError("the key added to the file was not accepted after SIGHUP")
+
+
+class Tokens:
+    """The client's token storage (TokenStorage of the mcp SDK), in memory."""
+
+    def __init__(self) -> None:
+        self.tokens: Any = None
+        self.info: Any = None
+
+    async def get_tokens(self) -> Any:
+        return self.tokens
+
+    async def set_tokens(self, tokens: Any) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> Any:
+        return self.info
+
+    async def set_client_info(self, info: Any) -> None:
+        self.info = info
+
+
+async def test_the_official_client_discovers_the_issuer_gets_a_token_and_steps_up(workdir: Path) -> None:
+    """The SDK's OAuth client (client_credentials), given only the endpoint and its credentials: the 401 leads
+    it to the resource metadata, that to the authorization server, whose token (for this resource, scope mcp)
+    opens the session. Calling a tool that needs admin gets 403 insufficient_scope naming `admin mcp`; the
+    client asks for a token with those scopes and the call goes through."""
+    from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+
+    issuer = Issuer()
+    async with issuer.serving(authorization_server=True) as jwks:
+        issuer.clients["robot"] = ("s3cret", {"mcp", "admin"})
+        with serve(workdir, f"jwks_url: {jwks}", issuer=issuer.issuer) as (url, _):
+            auth = ClientCredentialsOAuthProvider(server_url=url, storage=Tokens(), client_id="robot",
+                                                  client_secret="s3cret", scope="mcp", issuer=issuer.issuer)
+            async with (
+                create_mcp_http_client(auth=auth) as http,
+                streamable_http_client(url, http_client=http) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                assert {t.name for t in (await session.list_tools()).tools} == {"greet", "box"}
+                wiped = await session.call_tool("wipe", {})
+                assert not wiped.is_error and wiped.content[0].text == "wiped"  # type: ignore[union-attr]
+    asked = [(set(str(form.get("scope")).split()), form.get("resource")) for form in issuer.issued]
+    assert asked == [({"mcp"}, url), ({"admin", "mcp"}, url)]  # the second one: the step-up
