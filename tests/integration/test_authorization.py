@@ -56,12 +56,14 @@ master_tools:
 
 
 @contextlib.contextmanager
-def serve(workdir: Path, keys: str, issuer: str = ISSUER) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`webmcp serve` over HTTP with CONFIG, its keys from `keys` (`jwks_url: ...` or `jwks_file: ...`);
-    yields the endpoint URL (also the tokens' audience) and the process."""
+def serve(workdir: Path, keys: str, issuer: str = ISSUER, extra: str = ""
+          ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`webmcp serve` over HTTP with CONFIG (and `extra` top-level YAML), its keys from `keys` (`jwks_url: ...`
+    or `jwks_file: ...`); yields the endpoint URL (also the tokens' audience) and the process."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/mcp"
-    config = write_config(workdir, CONFIG.replace("ISSUER", issuer).replace("AUDIENCE", url).replace("KEYS", keys))
+    text = CONFIG.replace("ISSUER", issuer).replace("AUDIENCE", url).replace("KEYS", keys) + extra
+    config = write_config(workdir, text)
     proc = subprocess.Popen([sys.executable, "-m", "webmcp", "serve", "-c", str(config), "--transport", "http",
                              "--port", str(port)], cwd=workdir,
                             env={**os.environ, "TEST_STATIC_TOKEN": "static-s3cret"},
@@ -236,10 +238,13 @@ async def test_an_unknown_kid_refetches_the_keys_but_a_flood_of_them_does_not(wo
 
 
 async def test_the_subject_is_the_client_and_owns_its_session(workdir: Path) -> None:
-    """Spans name the token's subject as the client; a session opened by alice is not found with bob's token."""
+    """Spans name the token's subject as the client; a session opened by alice is not found with bob's token;
+    executor.client_rate_limit counts per subject, across sessions: alice's third call (in a new session)
+    is refused, bob's first goes through."""
     issuer = Issuer()
     async with issuer.serving() as jwks, aiohttp.ClientSession() as http:
-        with serve(workdir, f"jwks_url: {jwks}") as (url, _):
+        with serve(workdir, f"jwks_url: {jwks}", extra="executor: {client_rate_limit: 2/hour}\n"
+                   ) as (url, _):
             alice = {"Authorization": f"Bearer {issuer.token(url, sub='alice')}"}
             bob = {"Authorization": f"Bearer {issuer.token(url, sub='bob')}"}
             status, headers, _ = await post(http, url, INIT, alice)
@@ -256,6 +261,17 @@ async def test_the_subject_is_the_client_and_owns_its_session(workdir: Path) -> 
                 await asyncio.sleep(0.1)
             records = [json.loads(line) for line in spans.read_text().splitlines()]
             assert [r["client"] for r in records] == ["sub:alice"]
+
+            async def call_in_a_new_session(who: dict[str, str]) -> dict[str, Any]:
+                _, headers, _ = await post(http, url, INIT, who)
+                status, _, body = await post(http, url, call, {**who, "Mcp-Session-Id": headers["Mcp-Session-Id"]})
+                assert status == 200
+                return dict(body["result"])
+
+            assert not (await call_in_a_new_session(alice))["isError"]
+            refused = await call_in_a_new_session(alice)
+            assert refused["isError"] and "per client exceeded" in refused["content"][0]["text"]
+            assert not (await call_in_a_new_session(bob))["isError"]
 
 
 async def test_pinned_keys_in_a_file_are_read_again_on_sighup(workdir: Path) -> None:
