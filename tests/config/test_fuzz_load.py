@@ -17,7 +17,7 @@ from webmcp.config.load import load
 from webmcp.config.spec import ConfigSpec
 from webmcp.errors import ConfigError
 
-FUZZ = settings(derandomize=True, max_examples=300, deadline=2000,
+FUZZ = settings(derandomize=True, database=None, max_examples=300, deadline=2000,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 # Words the loader knows, so generated documents reach past the first unknown key into the kinds' own code.

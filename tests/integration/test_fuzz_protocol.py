@@ -45,7 +45,7 @@ prompts:
 master_tools:
   box: {description: Helpers., operations: {hello: greet}}
 """
-FUZZ = settings(derandomize=True, max_examples=150, deadline=5000,
+FUZZ = settings(derandomize=True, database=None, max_examples=150, deadline=5000,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 METHODS = ["initialize", "ping", "tools/list", "tools/call", "resources/list", "resources/read",
            "resources/templates/list", "resources/subscribe", "resources/unsubscribe", "prompts/list", "prompts/get",
