@@ -156,8 +156,10 @@ class Authorization:
                           f"(accepted: {', '.join(sorted(ALGORITHMS))})")
         kid = header.get("kid")
         key = await self._keys.find(kid if isinstance(kid, str) else None, alg)
-        if key is None:
+        if key is None and isinstance(kid, str):
             raise Refused("the access token names a signing key the issuer does not publish")
+        if key is None:
+            raise Refused("the access token names no key (kid), and the issuer has no single key for its algorithm")
         try:
             claims = jwt.decode(token, key, algorithms=[alg], audience=self.spec.audience, issuer=self.spec.issuer,
                                 leeway=LEEWAY, options={"require": ["exp", "iss", "aud", "sub"]})
