@@ -37,7 +37,7 @@ def test_validate_prints_every_problem_and_exits_3(runner: CliRunner, tmp_path: 
     assert lines == [
         f"{cfg}:6:5: tools.a.timeot: unknown key; did you mean 'timeout'?; allowed: annotations, breaker, cache, "
         "concurrency, deprecated, description, expose, fallback, function, input, invalidates, isolation, kind, "
-        "output, priority, rate_limit, split, tags, timeout, title, version",
+        "output, priority, rate_limit, scopes, split, tags, timeout, title, version",
         f"{cfg}:8:5: tools.b.kind: must be one of: command, embedding, http, mcp, python, semantic_search, static "
         f"(got \"statik\"); "
         "did you mean 'static'?",

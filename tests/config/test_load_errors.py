@@ -11,8 +11,8 @@ from webmcp.config.load import load
 from webmcp.errors import ConfigError
 
 ALLOWED_STATIC = ("annotations, breaker, cache, concurrency, content, deprecated, description, expose, fallback, "
-                  "input, invalidates, kind, output, priority, rate_limit, split, structured, tags, timeout, title, "
-                  "version")
+                  "input, invalidates, kind, output, priority, rate_limit, scopes, split, structured, tags, timeout, "
+                  "title, version")
 DURATION = "must be a duration with a unit, like 250ms, 2s, 5m or 1h"
 
 
@@ -59,7 +59,7 @@ CASES = [
         "master_tools:\n  m: {operations: {x: a}, descripton: d}\n",
         [
             "webmcp.yaml:5:27: master_tools.m.descripton: unknown key; did you mean 'description'?; "
-            "allowed: annotations, description, operations, schema_style, tags, title"
+            "allowed: annotations, description, operations, schema_style, scopes, tags, title"
         ],
         id="unknown-key-in-master-tool",
     ),
@@ -231,6 +231,33 @@ CASES = [
         ['webmcp.yaml:3:31: models.m.dtype: the onnx backend runs float32 only (got "float16"); '
          "leave dtype out, or use backend: torch for half precision"],
         id="onnx-model-in-half-precision",
+    ),
+    pytest.param(
+        "version: 1\nupstreams:\n  api:\n    kind: mcp\n    endpoints: ['htp://a/mcp']\n",
+        ['webmcp.yaml:5:17: upstreams.api.endpoints[0]: must be a mapping (got "htp://a/mcp")'],
+        id="mcp-endpoint-not-a-mapping-once",
+    ),
+    pytest.param(
+        "version: 1\nupstreams:\n  api:\n    kind: http\n    endpoints: ['http://[::1', 'http://h:99999']\n",
+        ['webmcp.yaml:5:17: upstreams.api.endpoints[0]: is not a URL that can be used: Invalid IPv6 URL '
+         '(got "http://[::1")',
+         'webmcp.yaml:5:32: upstreams.api.endpoints[1]: is not a URL that can be used: Port out of range 0-65535 '
+         '(got "http://h:99999")'],
+        id="endpoint-urls-that-do-not-parse",
+    ),
+    pytest.param(
+        "version: 1\nserver:\n  http:\n    auth: {issuer: i, audience: 'https://a/mcp', "
+        "jwks_url: 'http://idp.example/jwks'}\n",
+        ['webmcp.yaml:4:50: server.http.auth.jwks_url: the issuer\'s keys must come over https (plain http only '
+         'from loopback) (got "http://idp.example/jwks"); use the https:// URL, or pin the keys with jwks_file'],
+        id="jwks-over-plain-http",
+    ),
+    pytest.param(
+        "version: 1\nserver:\n  http:\n    auth: {issuer: i, audience: a, jwks_url: 'https://i/k', jwks_file: k}\n",
+        ["webmcp.yaml:4:5: server.http.auth: needs issuer, audience, and one of jwks_url or jwks_file",
+         'webmcp.yaml:4:23: server.http.auth.audience: must be this MCP endpoint\'s public URL, like '
+         'https://tools.example/mcp (got "a")'],
+        id="auth-with-two-key-sources",
     ),
 ]
 

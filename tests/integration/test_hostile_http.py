@@ -165,3 +165,67 @@ async def test_connections_over_the_caps_get_503_at_once(workdir: Path) -> None:
             w.close()
         await asyncio.sleep(0.2)
         assert (await raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n"))[0] == 200
+
+
+async def test_sessions_and_event_streams_are_capped(workdir: Path) -> None:
+    """max_sessions: 2 sessions, both busy (each holds its GET stream), so a third initialize gets 503 with
+    Retry-After; a second GET stream on one session gets 409; 2026-07-28 listen streams stop at max_sessions
+    too (503); once a stream ends, its session can be evicted and initialize succeeds again."""
+    from tests.integration.test_sessionless import _headers, _request
+
+    with serve(workdir, "{max_sessions: 2}") as (port, _):
+        url = f"http://127.0.0.1:{port}/mcp"
+        sse = {"Accept": "text/event-stream"}
+        async with aiohttp.ClientSession() as http:
+            sids = []
+            for _ in range(2):
+                status, headers, _ = await post(http, url, INIT)
+                assert status == 200
+                sids.append(headers["Mcp-Session-Id"])
+            streams = [await http.get(url, headers={**sse, "Mcp-Session-Id": sid}) for sid in sids]
+            assert all(s.status == 200 for s in streams)
+            status, headers, body = await post(http, url, INIT)
+            assert status == 503 and headers["Retry-After"] and "too many sessions" in body["error"]["message"]
+            async with http.get(url, headers={**sse, "Mcp-Session-Id": sids[0]}) as second:
+                assert second.status == 409
+
+            listen = {**_headers("subscriptions/listen"), "Accept": "application/json, text/event-stream"}
+            held = [await http.post(url, data=orjson.dumps(_request("subscriptions/listen", {"notifications": {}},
+                                                                    mid=f"l{i}")),
+                                    headers={"Content-Type": "application/json", **listen}) for i in range(2)]
+            assert all(h.status == 200 and h.content_type == "text/event-stream" for h in held)
+            status, _, body = await post(http, url, _request("subscriptions/listen", {"notifications": {}}), listen)
+            assert status == 503 and "too many listen streams" in body["error"]["message"]
+            for response in (*streams, *held):
+                response.close()
+            for _ in range(50):
+                status, _, _ = await post(http, url, INIT)
+                if status == 200:
+                    break
+                await asyncio.sleep(0.1)
+            assert status == 200
+
+
+@pytest.mark.slow
+async def test_the_telemetry_listener_cuts_trickling_and_greedy_clients(workdir: Path) -> None:
+    """telemetry.listen (a stdio server's /metrics): a connection trickling header lines is closed within the
+    10s header deadline; from one address, 16 idle connections are kept and a 17th gets 503 at once, while
+    /healthz still answers from another address."""
+    from tests.integration.conftest import connect
+
+    port = free_port()
+    config = write_config(workdir, f'version: 1\ntelemetry: {{metrics: true, listen: "127.0.0.1:{port}"}}\n'
+                                   "tools:\n  about: {kind: static, content: hi}\n")
+    async with connect(config):
+        took, _ = await trickle(port, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n", b"X-Slow: 1\r\n",
+                                every=1.0, limit=20.0)
+        assert took < 13.0, took
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(16)]
+        refused = await raw_request(port, b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        assert refused[0] == 503
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=("127.0.0.2", 0))
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert (await asyncio.wait_for(reader.read(), 5)).startswith(b"HTTP/1.1 200")
+        writer.close()
+        for _, w in idle:
+            w.close()

@@ -3,8 +3,10 @@ ConfigError listing every problem at once. Same code path for `validate`, `serve
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path as FsPath
@@ -192,6 +194,7 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     if scaling.replicas is not None and scaling.replicas.min > scaling.replicas.max:
         ctx.problem(("scaling", "replicas", "min"), f"min must not be more than max ({scaling.replicas.max})",
                     show(scaling.replicas.min))
+    check_auth(server, ctx)
     resources = {name: ResourceSpec.from_config(name, node, ("resources", name), ctx)
                  for name, node in (merged.get("resources") or {}).items()}
     prompts = {name: PromptSpec.from_config(name, node, ("prompts", name), ctx)
@@ -233,6 +236,21 @@ def check_replacements(tools: Mapping[str, Any], masters: Mapping[str, Any], ctx
 
 def _path_of(dotted_path: str) -> tuple[str, ...]:
     return tuple(dotted_path.split("."))
+def check_auth(server: ServerSpec, ctx: SpecContext) -> None:
+    """Keys fetched over plain HTTP could be anyone's: jwks_url is https, or http on loopback only."""
+    auth = server.http.auth
+    if auth is None or auth.jwks_url is None:
+        return
+    parts = urllib.parse.urlsplit(auth.jwks_url)
+    if parts.scheme == "https":
+        return
+    try:
+        loopback = ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        loopback = parts.hostname == "localhost"
+    if not loopback:
+        ctx.problem(("server", "http", "auth", "jwks_url"), "the issuer's keys must come over https (plain http "
+                    "only from loopback)", show(auth.jwks_url), "use the https:// URL, or pin the keys with jwks_file")
 
 
 def check_workers(scaling: ScalingSpec, server: ServerSpec, telemetry: Mapping[str, Any], ctx: SpecContext) -> None:

@@ -42,6 +42,7 @@ def master_specs(
             operations=operations,
             where=ctx.where(path),
             tags=tuple(node.get("tags", ())),
+            scopes=tuple(node.get("scopes", ())),
         )
     for name in out:
         if name in tools and (name not in used or tools[name].expose):

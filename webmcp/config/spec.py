@@ -71,6 +71,32 @@ class SessionsSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthSpec:
+    """`server.http.auth`: the MCP endpoint as an OAuth 2.1 resource server (bearer JWTs)."""
+
+    issuer: str
+    audience: str
+    jwks_url: str | None = None
+    jwks_file: str | None = None  # absolute (resolved against the config file's folder)
+    required_scopes: tuple[str, ...] = ()
+
+    @classmethod
+    def from_config(cls, node: Mapping[str, Any], base_dir: FsPath) -> AuthSpec:
+        jwks_file = node.get("jwks_file")
+        return cls(issuer=node["issuer"], audience=node["audience"], jwks_url=node.get("jwks_url"),
+                   jwks_file=str(base_dir / jwks_file) if jwks_file else None,
+                   required_scopes=tuple(node.get("required_scopes", ())))
+
+
+@dataclass(frozen=True, slots=True)
+class TlsSpec:
+    """`server.http.tls`: PEM files (absolute paths), loaded at start and again on SIGHUP."""
+
+    cert: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSpec:
     host: str = "127.0.0.1"
     port: int = 8765
@@ -88,10 +114,15 @@ class HttpSpec:
     max_connections: int = 1000
     max_connections_per_client: int = 256
     sessions: SessionsSpec = SessionsSpec()
+    auth: AuthSpec | None = None
+    tls: TlsSpec | None = None
 
     @classmethod
-    def from_config(cls, node: Mapping[str, Any]) -> HttpSpec:
+    def from_config(cls, node: Mapping[str, Any], base_dir: FsPath = FsPath()) -> HttpSpec:
+        auth, tls = node.get("auth"), node.get("tls")
         return cls(
+            auth=AuthSpec.from_config(auth, base_dir) if auth else None,
+            tls=TlsSpec(str(base_dir / tls["cert"]), str(base_dir / tls["key"])) if tls else None,
             host=node.get("host", "127.0.0.1"),
             port=node.get("port", 8765),
             path=node.get("path", "/mcp"),
@@ -162,7 +193,7 @@ class ServerSpec:
             version=node.get("version", __version__),
             instructions=node.get("instructions"),
             transport=node.get("transport", "stdio"),
-            http=HttpSpec.from_config(node.get("http") or {}),
+            http=HttpSpec.from_config(node.get("http") or {}, base_dir),
             log_level=node.get("log_level", "info"),
             page_size=node.get("page_size", 500),
             max_message_size=parse_size(node.get("max_message_size", "4MiB")),
@@ -351,6 +382,7 @@ class MasterToolSpec:
     operations: Mapping[str, str]  # operation -> tool name (inline tools get a generated name)
     where: Where = field(compare=False)
     tags: tuple[str, ...] = ()
+    scopes: tuple[str, ...] = ()  # OAuth scopes a caller needs (server.http.auth)
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,6 +85,7 @@ class ToolSpec:
     tags: tuple[str, ...]
     version: str | None
     deprecated: DeprecationSpec | None
+    scopes: tuple[str, ...]  # OAuth scopes a caller needs (server.http.auth)
 
     @staticmethod
     def common(name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> dict[str, Any]:
@@ -110,4 +111,5 @@ class ToolSpec:
             "tags": tuple(node.get("tags", ())),
             "version": node.get("version"),
             "deprecated": DeprecationSpec.from_config(node.get("deprecated"), (*path, "deprecated"), ctx),
+            "scopes": tuple(node.get("scopes", ())),
         }

@@ -42,6 +42,8 @@ def show(value: Any) -> str:
 
 
 def suggest(word: str, choices: Iterable[str]) -> str | None:
+    if not isinstance(word, str):  # a YAML key may be null, a number, a list...
+        return None
     close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
@@ -97,7 +99,7 @@ def validate_tool(entry: Any, path: Path, locate: Locate, *, inline: bool = Fals
 def _check(schema_id: str, data: Any, base: Path, locate: Locate) -> list[Problem]:
     problems: list[Problem] = []
     for error in validator(schema_id).iter_errors(data):
-        problems += _explain(error, base, locate)
+        problems += [p for p in _explain(error, base, locate) if p not in problems]  # two errors, one problem
     return problems
 
 
@@ -127,6 +129,10 @@ def _explain(error: ValidationError, base: Path, locate: Locate) -> list[Problem
     if kw == "required":
         missing = [k for k in wanted if isinstance(error.instance, dict) and k not in error.instance]
         return [problem(f"missing required key {k!r}") for k in missing]
+    if schema.get("type") == "object" and not isinstance(error.instance, dict):
+        if kw != "type":
+            return []  # `required`, `oneOf` of requireds...: vacuous for a value that is not a mapping at all
+        return [problem("must be a mapping", got=show(error.instance))]
     if "x-message" in schema:
         got = None if isinstance(error.instance, dict) else show(error.instance)  # a whole mapping is noise
         return [problem(schema["x-message"], got=got, hint=name_hint)]

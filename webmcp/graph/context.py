@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from webmcp.executor.memory import MemoryGuard
     from webmcp.executor.processes import WorkerProcesses
     from webmcp.models.model import Model
+    from webmcp.upstreams.destinations import Destinations
     from webmcp.upstreams.upstream import Upstream
 
 T = TypeVar("T")
@@ -120,6 +121,17 @@ class GraphContext:
 
         session = await self._pool(pool, "http")
         assert isinstance(session, aiohttp.ClientSession)
+        return session
+
+    async def guarded_http_session(self, pool: str | None, destinations: Destinations) -> aiohttp.ClientSession:
+        from webmcp.kinds.pools.http import DEFAULT, make_session
+        from webmcp.upstreams.destinations import GuardedResolver
+
+        spec = DEFAULT if pool is None else self.spec.pools[pool]
+        session: aiohttp.ClientSession = self.share(
+            (f"pool {spec.name} (guarded)", spec, destinations),
+            lambda: make_session(spec, GuardedResolver(destinations), f"{spec.name} (guarded)"),
+            lambda s: s.close())
         return session
 
     async def redis(self, pool: str) -> Redis:

@@ -7,7 +7,8 @@ best first. With a `model:` (a `models:` entry), the ranking is the cosine simil
 with each tool's (its name, description, tags and arguments in one sentence, embedded at the first query and
 kept for the Graph's life); if the model fails (not loadable, overloaded), that query is ranked with BM25 and
 the failure logged. `call_tool(name, arguments)` calls one of them; every tool of the view also stays callable
-by its own name."""
+by its own name. Both honour the caller's access token (graph/scopes.py): find_tools leaves out what it may
+not see, and call_tool refuses what it may not call, as tools/list and tools/call do."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from webmcp.call.results import error_result, from_value
 from webmcp.callpath.tool import tool_definition
+from webmcp.graph import scopes
 from webmcp.graph.invocable import Invocable
 from webmcp.graph.views import is_retired
 from webmcp.search.bm25 import Index, tokens
@@ -124,6 +126,8 @@ class FindTools:
                 break
             if is_retired(self._tools[i]):
                 continue  # past its sunset: no longer offered (a call still names the replacement)
+            if scopes.missing(self._tools[i], None):
+                continue  # the caller's access token may not see it (server.http.auth, scopes:)
             d = self._tools[i].definition
             out.append({"name": d["name"], "description": d.get("description", ""), "score": round(score, 4),
                         "inputSchema": d["inputSchema"]})
@@ -163,4 +167,7 @@ class CallTool:
             return error_result(f"no tool named {name!r} in this toolset; {FIND} lists the tools there are")
         if not isinstance(args, dict):
             return error_result(f"arguments must be an object (got {type(args).__name__})")
+        lacking = scopes.missing(tool, args)
+        if lacking:  # as a direct call of the tool would be refused
+            return error_result(scopes.refusal(str(name), lacking))
         return await tool.call(args, ctx)

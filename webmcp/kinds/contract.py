@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from webmcp.executor.processes import WorkerProcesses
     from webmcp.executor.threads import WorkerThreads
     from webmcp.models.model import Model
+    from webmcp.upstreams.destinations import Destinations
     from webmcp.upstreams.upstream import Upstream
 
 T = TypeVar("T")
@@ -71,6 +72,10 @@ class BuildContext(Protocol):
 
     async def http_session(self, pool: str | None) -> aiohttp.ClientSession:
         """The session of the `pools:` entry `pool` (kind http), or of the default pool for None."""
+
+    async def guarded_http_session(self, pool: str | None, destinations: Destinations) -> aiohttp.ClientSession:
+        """A session with the settings of the `pools:` entry `pool` (or the default pool), on a connector of
+        its own whose connections go only where `destinations` allows (one per pool and policy)."""
 
     async def redis(self, pool: str) -> Redis:
         """The client of the `pools:` entry `pool` (kind redis)."""

@@ -32,6 +32,7 @@ from webmcp.catalog.completions import complete
 from webmcp.catalog.subscriptions import Subscriptions
 from webmcp.config.tools import DEFAULT_TIMEOUT
 from webmcp.errors import ProtocolError
+from webmcp.graph import scopes
 from webmcp.graph.graph import Graph
 from webmcp.graph.holder import GraphHolder
 from webmcp.graph.views import View
@@ -100,16 +101,18 @@ class Session:
         """What another process needs to serve this session's next requests as this one would."""
         return {"version": self.protocol_version, "capabilities": self.client_capabilities,
                 "declared": sorted(self.declared), "level": self.log_level,
-                "subscriptions": self.subscriptions.uris(), "toolset": self.toolset}
+                "subscriptions": self.subscriptions.uris(), "toolset": self.toolset, "client": self.client_id}
 
     def restore(self, state: dict[str, Any]) -> None:
         """Take up `state` (from `state()` in this process or another): the negotiated revision, the
-        client's capabilities, the logging level, the toolset and the resource subscriptions."""
+        client's capabilities, the logging level, the toolset, the client's identity and the resource
+        subscriptions."""
         self.protocol_version = state.get("version")
         self.client_capabilities = state.get("capabilities") or {}
         self.declared = set(state.get("declared") or ())
         self.log_level = state.get("level")
         self.toolset = state.get("toolset")
+        self.client_id = state.get("client") or self.client_id  # the identity it was opened with (a token's subject)
         self.subscriptions.replace(state.get("subscriptions") or ())
 
     def adopt(self, envelope: Envelope, seal: Seal) -> None:
@@ -225,6 +228,10 @@ class Session:
             if not isinstance(arguments, dict):
                 self.emit(jsonrpc.error(mid, INVALID_PARAMS, "params.arguments must be an object"))
                 return
+            lacking = scopes.missing(tool, arguments)
+            if lacking:  # the HTTP transport answers 403 before this; here for any other way in
+                self.emit(jsonrpc.error(mid, INVALID_PARAMS, scopes.refusal(tool.name, lacking), {"scopes": lacking}))
+                return
             meta = params.get("_meta")
             token = meta.get("progressToken") if isinstance(meta, dict) else None
             ctx = Context(self, tool.name, token, mid)
@@ -329,13 +336,14 @@ class Session:
         cursor = params.get("cursor")
         if cursor is not None and not isinstance(cursor, str):
             raise ProtocolError(INVALID_PARAMS, "cursor must be a string")
-        view = self.view_of(self.holder.current)
+        graph = self.holder.current
+        view = self.view_of(graph)
         if view is None:
             raise ProtocolError(INVALID_PARAMS, f"this server has no toolset {self.toolset!r} any more")
         page = view.page(cursor)
         if page is None:
             raise ProtocolError(INVALID_PARAMS, f"invalid cursor {cursor!r}")
-        return page
+        return scopes.visible(page, graph, hinted=self.envelope is not None)
 
     def view_of(self, graph: Graph) -> View | None:
         """The one place that decides which tools this session sees and may call: its toolset's view of `graph`

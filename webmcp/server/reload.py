@@ -77,6 +77,7 @@ class Reloader:
         self._again = False
         self._retiring: set[asyncio.Task[None]] = set()
         self.last: ReloadReport | None = None
+        self.also: list[Callable[[], None]] = []  # run at the start of each reload: files the transport reads
 
     def request(self) -> None:
         """Ask for a reload (from a signal handler or an endpoint); returns at once."""
@@ -120,6 +121,8 @@ class Reloader:
         swapping it in: the Graph to `commit` or `discard`, or the report of a failure (the old Graph stays)."""
         started = time.perf_counter()
         old = self.holder.current
+        for step in self.also:  # TLS certificates, pinned signing keys: they keep their old value on failure
+            step()
         try:
             forget_user_modules(old.spec.base_dir)
             loop = asyncio.get_running_loop()

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+TELEMETRY_CONNECTIONS = 64  # open connections at most on telemetry.listen (16 from one address)
+
 
 class Lifecycle:
     """What the process does on each signal. Handlers run on the event loop (asyncio's signal
@@ -179,6 +181,13 @@ async def _running(
 
             host, port = spec.telemetry.listen
             telemetry = await endpoints.listen(host, port, holder, lifecycle.stop)
+            from webmcp.config.spec import HttpSpec
+            from webmcp.transports.http_access import Clients
+            from webmcp.transports.http_limits import ConnectionCap
+
+            assert telemetry.server is not None  # a scraper needs one connection; 503 beyond these
+            ConnectionCap(HttpSpec(max_connections=TELEMETRY_CONNECTIONS, max_connections_per_client=16),
+                          Clients(())).install(telemetry.server)
             log.info("telemetry on http://%s:%d/metrics", host, port)
         log.info("built %d tools from %s (generation 1) in %.0f ms; reload with SIGHUP or `webmcp reload -c %s`",
                  len(holder.current.catalog), spec.source, (time.perf_counter() - started) * 1000, spec.source)
@@ -255,6 +264,13 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         app = transport.app()
         endpoints.add_routes(app)  # /metrics beside /healthz and /readyz
         http = spec.server.http
+        tls = None
+        if http.tls is not None:
+            from webmcp.transports.http_tls import Certificates
+
+            tls = Certificates(http.tls)
+            reloader.also.append(tls.reload)
+        reloader.also.append(transport.auth.reload)
         # keepalive_timeout: aiohttp closes a connection that has not sent a complete request this long after
         # it opened or after its last response: the header deadline. lingering_time: how long a body left
         # unread (408, 413) is still drained so that the client sees the answer.
@@ -264,10 +280,11 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         assert runner.server is not None
         transport.limit_connections(runner.server)
         site: web.BaseSite
+        context = tls.context if tls is not None else None
         if worker is None:
-            site = web.TCPSite(runner, http.host, http.port, backlog=1024)
+            site = web.TCPSite(runner, http.host, http.port, backlog=1024, ssl_context=context)
         else:  # the supervisor's socket, shared by every worker: the kernel hands each connection to one
-            site = web.SockSite(runner, worker.listen_socket(), backlog=1024)
+            site = web.SockSite(runner, worker.listen_socket(), backlog=1024, ssl_context=context)
         try:
             await site.start()
         except OSError as exc:
@@ -276,7 +293,7 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         reaper = asyncio.create_task(transport.reap())
         port = runner.addresses[0][1] if runner.addresses else http.port
         if worker is None:
-            log.info("serving on http://%s:%d%s", http.host, port, http.path)
+            log.info("serving on %s://%s:%d%s", "https" if tls else "http", http.host, port, http.path)
         else:
             worker.ready()
         try:

@@ -48,12 +48,18 @@ def add_health_routes(app: web.Application, holder: GraphHolder, closing: Callab
     app.router.add_get("/readyz", readyz)
 
 
+LISTEN_HEADER_TIMEOUT = 10.0  # seconds a telemetry connection has to send its request headers
+
+
 async def listen(host: str, port: int, holder: GraphHolder, stopping: asyncio.Event) -> web.AppRunner:
-    """Serve /metrics, /healthz and /readyz on host:port until the returned runner is cleaned up."""
-    app = web.Application()
+    """Serve /metrics, /healthz and /readyz on host:port until the returned runner is cleaned up. Requests are
+    small GETs: a connection that has not sent complete headers within LISTEN_HEADER_TIMEOUT is closed (aiohttp's
+    keep-alive timer), and a body is never read past 64 KiB. (The caller caps the connections.)"""
+    app = web.Application(client_max_size=64 * 1024)
     add_routes(app)
     add_health_routes(app, holder, stopping.is_set)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1,
+                           keepalive_timeout=LISTEN_HEADER_TIMEOUT, lingering_time=1.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

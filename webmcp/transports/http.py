@@ -16,9 +16,10 @@ Contract:
   without a session) is sessionless in every mode: each POST is one request served on its own, with
   the HTTP status its error code maps to (400, 404), and JSON or SSE as for the 2025 revisions.
 - Every request to the endpoint passes the Host/Origin check (DNS-rebinding protection), the bearer
-  token check when one is configured, and the body size limit (413); its body is read in full within
-  `body_timeout` (else 408). Connections are capped and must send their headers within `header_timeout`
-  (http_limits.py).
+  token check when one is configured (a static token, or OAuth access tokens: http_auth.py; a session
+  opened with an access token answers only to tokens of the same subject), and the body size limit
+  (413); its body is read in full within `body_timeout` (else 408). Connections are capped and must send
+  their headers within `header_timeout` (http_limits.py).
 """
 
 from __future__ import annotations
@@ -40,16 +41,9 @@ from webmcp.protocol import envelope, param_headers
 from webmcp.protocol.input_required import Seal
 from webmcp.protocol.versions import SUPPORTED
 from webmcp.status.endpoints import add_health_routes
-from webmcp.transports.http_access import (
-    Clients,
-    allowed_hosts,
-    bearer_ok,
-    env_token,
-    host_name,
-    origin_host,
-    unauthorized,
-)
+from webmcp.transports.http_access import Clients, allowed_hosts, env_token, host_name, origin_host, static_token
 from webmcp.transports.http_admin import Admin, add_admin_routes
+from webmcp.transports.http_auth import Authorization, is_owner
 from webmcp.transports.http_limits import ConnectionCap
 from webmcp.transports.http_session import END, HttpSession, Reply, end_alone, is_reply_to
 from webmcp.transports.http_sessions import STATE_METHODS, SessionTable
@@ -90,8 +84,8 @@ class HttpTransport:
         self.alone: set[HttpSession] = set()  # requests served without a session (stateless, 2026-07-28)
         self._allowed_hosts = allowed_hosts(server)
         self._clients = Clients(http.trusted_proxies)
-        self._token = env_token(http.auth_token_env, "auth_token_env")
-        self._admin_token = env_token(http.admin_token_env, "admin_token_env")
+        self.auth = Authorization(http, holder)  # static token and/or OAuth access tokens (http_auth.py)
+        self._admin_token = static_token(http.admin_token_env, "admin_token_env")
         # What the token guards: the endpoint, and /metrics (tool names and call counts); the probes stay open.
         self._guarded = frozenset({http.path, "/metrics"})
         state = server.request_state
@@ -110,6 +104,7 @@ class HttpTransport:
         app.router.add_delete(path, self.delete)
         if self._admin_token is not None and self.admin is not None:
             add_admin_routes(app, self.admin, self._admin_token)
+        self.auth.add_routes(app, path)
         add_health_routes(app, self.holder, lambda: self.closing, lambda: {"sessions": len(self.sessions)})
         # Each toolset's endpoint (graph/toolsets.py), last: with `path: /` its pattern would match /metrics too.
         route = toolset_route(path)
@@ -136,9 +131,10 @@ class HttpTransport:
         if bad is not None:  # echoed into an error, it could not even be serialised
             return _error_response(400, None, INVALID_REQUEST, f"the {bad} header is not valid UTF-8")
         toolset = request.match_info.get("toolset")
-        guarded = request.path in self._guarded or toolset is not None
-        if self._token is not None and guarded and not bearer_ok(request, self._token):
-            return unauthorized()
+        if (request.path in self._guarded or toolset is not None) and self.auth.active:
+            denied = await self.auth.check(request)
+            if denied is not None:
+                return denied
         if toolset is not None and self.holder.current.view(toolset) is None:
             return _error_response(404, None, INVALID_REQUEST, f"no toolset {toolset!r} on this server")
         try:
@@ -146,12 +142,15 @@ class HttpTransport:
                 deadline = self.server.http.body_timeout
                 try:
                     async with asyncio.timeout(deadline):
-                        await request.read()
+                        body = await request.read()
                 except TimeoutError:
                     response = _error_response(408, None, INVALID_REQUEST, f"the request body did not arrive "
                                                f"within {deadline:g}s (server.http.body_timeout)")
                     response.force_close()
                     return response
+                denied = self.auth.check_call(request, body)
+                if denied is not None:
+                    return denied
             return await handler(request)  # type: ignore[no-any-return]
         except web.HTTPRequestEntityTooLarge:
             limit = self.server.max_message_size
@@ -389,7 +388,8 @@ class HttpTransport:
                 hs = await self.sessions.fetch(sid, self._clients.of(request, sid))
             except StoreUnavailable as exc:
                 return _store_down(mid, exc)
-        if hs is None or hs.session.toolset != request.match_info.get("toolset"):
+        if hs is None or hs.session.toolset != request.match_info.get("toolset") or not is_owner(
+                request, hs.session.client_id):
             return _error_response(404, mid, INVALID_REQUEST, "unknown or ended session")
         hs.last_used = asyncio.get_running_loop().time()
         return hs

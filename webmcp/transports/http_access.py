@@ -1,5 +1,5 @@
-"""Who may use the HTTP listener: bearer tokens (MCP endpoint, admin endpoints) and the Host/Origin
-check against DNS rebinding."""
+"""Who may use the HTTP listener: static bearer tokens (MCP endpoint, admin endpoints), the Host/Origin
+check against DNS rebinding, and who a request comes from. (OAuth access tokens: http_auth.py.)"""
 
 from __future__ import annotations
 
@@ -30,9 +30,39 @@ def env_token(env_name: str | None, key: str, section: str = "server.http") -> b
     return token
 
 
-def bearer_ok(request: web.Request, token: bytes) -> bool:
-    given = request.headers.get("Authorization", "")
-    return bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].encode(), token)
+SUBJECT = "webmcp.subject"  # request key: the `sub` of the request's verified access token (http_auth.py)
+
+
+class StaticToken:
+    """A token from the environment, kept only as its SHA-256 digest; compared in constant time (the
+    digests, so the comparison does not even depend on the length of the token sent)."""
+
+    __slots__ = ("_digest",)
+
+    def __init__(self, token: bytes) -> None:
+        self._digest = hashlib.sha256(token).digest() if token else None  # empty: nothing matches
+
+    def matches(self, given: str) -> bool:
+        candidate = hashlib.sha256(given.encode(errors="surrogateescape")).digest()
+        return self._digest is not None and hmac.compare_digest(candidate, self._digest)
+
+
+def static_token(env_name: str | None, key: str) -> StaticToken | None:
+    """`server.http.<key>`'s token, hashed; None when the key is not set."""
+    token = env_token(env_name, key)
+    return StaticToken(token) if token is not None else None
+
+
+def bearer(request: web.Request) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (the scheme is case-insensitive), else None."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def bearer_ok(request: web.Request, token: StaticToken) -> bool:
+    given = bearer(request)
+    return given is not None and token.matches(given)
 
 
 def unauthorized() -> web.Response:
@@ -67,10 +97,11 @@ def origin_host(origin: str) -> str:
 
 
 class Clients:
-    """Who a request comes from, for per-client rate limits and spans: its session (hashed: a session id
-    is a credential); without one, its address: the peer's, or behind `trusted` proxies the last
-    X-Forwarded-For address that is not one of them. A header or token of the client's own choosing is
-    never the identity. IPv6 addresses count per /64 (a host can pick any address in its network)."""
+    """Who a request comes from, for per-client rate limits and spans: the subject of its verified access
+    token (server.http.auth); else its session (hashed: a session id is a credential); without one, its
+    address: the peer's, or behind `trusted` proxies the last X-Forwarded-For address that is not one of
+    them. A header or token of the client's own choosing (unverified) is never the identity. IPv6
+    addresses count per /64 (a host can pick any address in its network)."""
 
     def __init__(self, trusted: tuple[str, ...]) -> None:
         self._trusted = tuple(ipaddress.ip_network(t, strict=False) for t in trusted)
@@ -83,6 +114,9 @@ class Clients:
         return any(ip in net for net in self._trusted)
 
     def of(self, request: web.Request, sid: str | None) -> str:
+        subject = request.get(SUBJECT)
+        if subject is not None:  # a verified access token: its subject, whichever session or address
+            return "sub:" + str(subject)
         if sid is not None:
             return "session:" + hashlib.sha256(sid.encode()).hexdigest()[:16]
         address = request.remote or "unknown"

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 import orjson
 from aiohttp import web
 
-from webmcp.transports.http_access import bearer_ok, unauthorized
+from webmcp.transports.http_access import StaticToken, bearer_ok, unauthorized
 
 
 class Admin(Protocol):
@@ -22,7 +22,7 @@ class Admin(Protocol):
         """Invalidate as the JSON `request` says; ValueError or KeyError for a request that is wrong."""
 
 
-def add_admin_routes(app: web.Application, admin: Admin, token: bytes) -> None:
+def add_admin_routes(app: web.Application, admin: Admin, token: StaticToken) -> None:
     async def reload(request: web.Request) -> web.StreamResponse:
         """POST /admin/reload: the same reload as SIGHUP; answers with its report."""
         if not bearer_ok(request, token):

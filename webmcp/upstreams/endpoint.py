@@ -42,9 +42,23 @@ class Endpoint:
 
 def url_name(url: str) -> str:
     """How an endpoint at `url` is named in messages, logs and metric labels: host, port and path,
-    never the credentials or the query (either may carry secrets)."""
-    parts = urllib.parse.urlsplit(url)
+    never the credentials or the query (either may carry secrets). "" for a URL that does not parse
+    (`url_problem` says why)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+    except ValueError:
+        return ""
     return parts.netloc.rpartition("@")[2] + parts.path.rstrip("/")
+
+
+def url_problem(url: str) -> str | None:
+    """Why `url` cannot be used as an endpoint's URL (it passed the schema's `^https?://`); None when it can."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018 -- raises for a port that is not a number from 0 to 65535
+    except ValueError as exc:
+        return f"is not a URL that can be used: {exc}"
+    return None if parts.hostname else "names no host"
 
 
 def command_name(argv: tuple[str, ...]) -> str:

@@ -51,7 +51,9 @@ class HttpPoolSpec:
 DEFAULT = HttpPoolSpec(name="default")  # the pool of http tools and upstreams that name none
 
 
-def make_session(spec: HttpPoolSpec) -> Any:
+def make_session(spec: HttpPoolSpec, resolver: Any = None, label: str | None = None) -> Any:
+    """The pool's session; with `resolver` (an aiohttp resolver: an SSRF guard's), one of its own, reported
+    as `label`."""
     import aiohttp
 
     from webmcp.upstreams.metrics import pool_trace, watch_connector
@@ -59,12 +61,13 @@ def make_session(spec: HttpPoolSpec) -> Any:
     connector = aiohttp.TCPConnector(
         limit=spec.max_connections, limit_per_host=spec.max_per_host, keepalive_timeout=spec.keepalive,
         ttl_dns_cache=math.ceil(spec.dns_cache), use_dns_cache=spec.dns_cache > 0,  # aiohttp takes whole seconds
+        resolver=resolver,
     )
     # total=None: each tool's own timeout applies; connect/read limits fail one attempt (retried when safe).
     timeout = aiohttp.ClientTimeout(total=None, connect=spec.connect_timeout, sock_read=spec.read_timeout)
-    watch_connector(spec.name, connector)
+    watch_connector(label or spec.name, connector)
     return aiohttp.ClientSession(connector=connector, timeout=timeout, raise_for_status=False,
-                                 trace_configs=[pool_trace(spec.name)])
+                                 trace_configs=[pool_trace(label or spec.name)])
 
 
 async def build(spec: HttpPoolSpec, ctx: BuildContext) -> Any:

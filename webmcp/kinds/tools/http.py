@@ -6,6 +6,7 @@ aiohttp is imported only when a config has http tools (it costs ~200 ms and ~20 
 from __future__ import annotations
 
 import base64
+import ipaddress
 import re
 import time
 import urllib.parse
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     from webmcp.call.context import Context
     from webmcp.kinds.contract import BuildContext
     from webmcp.kinds.upstreams.http import HttpUpstream
+    from webmcp.upstreams.destinations import Destinations
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +46,13 @@ class HttpToolSpec(ToolSpec):
     upstream: str | None
     pool: str | None
     idempotent: bool
+    allow_hosts: tuple[str, ...]
+    allow_private: bool
+
+    @property
+    def host_from_arguments(self) -> bool:
+        """Does the URL take its scheme, host or port from an argument (so the SSRF guard applies)?"""
+        return self.upstream is None and takes_host(self.url)
 
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> HttpToolSpec:
@@ -64,7 +73,13 @@ class HttpToolSpec(ToolSpec):
         templates = [target, query, headers, req.get("body")]
         common["input_schema"] = template_input(templates, common["input_schema"], (*path, "request"), ctx)
         method = req.get("method", "GET")
+        for key in ("allow_hosts", "allow_private"):
+            if key in node and (upstream is not None or not takes_host(target)):
+                ctx.problem((*path, key), f"{key} applies only to a tool whose request.url takes its host or port "
+                            "from an argument; this URL's host is fixed (and trusted)", hint=f"remove {key}")
         return cls(
+            allow_hosts=tuple(node.get("allow_hosts", ())),
+            allow_private=node.get("allow_private", False),
             **common,
             method=method,
             url=target,
@@ -76,6 +91,22 @@ class HttpToolSpec(ToolSpec):
             body=req.get("body"),
             max_response=parse_size(node.get("max_response", "4MiB")),
         )
+
+
+def takes_host(url: str) -> bool:
+    """Is a placeholder of the URL template in its scheme or authority (before the path)? Placeholder values
+    are encoded as one segment, so where the authority ends is fixed by the literal text."""
+    try:
+        parts = Template.parse(url).parts
+    except ValueError:
+        return False  # reported by the template check
+    before = ""
+    for part in parts:
+        if isinstance(part, tuple):
+            _, sep, rest = before.partition("://")
+            return not sep or not any(c in rest for c in "/?#")
+        before += part
+    return False
 
 
 MAX_REDIRECTS = 10
@@ -110,7 +141,10 @@ def _quote_segment(value: str) -> str:
 
 
 class HttpBackend:
-    def __init__(self, spec: HttpToolSpec, session: Any, error_details: bool, upstream: HttpUpstream | None) -> None:
+    def __init__(self, spec: HttpToolSpec, session: Any, error_details: bool, upstream: HttpUpstream | None,
+                 destinations: Destinations | None = None) -> None:
+        """`destinations`: the SSRF guard of a tool whose host comes from the arguments (`session` resolves
+        names through it; addresses written in a URL are checked here)."""
         import aiohttp
         import yarl
 
@@ -127,6 +161,12 @@ class HttpBackend:
         self._guarded = spec.breaker is not None or spec.fallback is not None  # failures go to the guard
         self._client_error = aiohttp.ClientError
         self._make_url = yarl.URL
+        self._destinations = destinations
+        self._refused: type[Exception] | None = None
+        if destinations is not None:
+            from webmcp.upstreams.destinations import DestinationRefused
+
+            self._refused = DestinationRefused
 
     def _present(self, template: Template, args: Mapping[str, Any]) -> bool:
         """A template that is exactly one placeholder is left out when that argument is absent."""
@@ -161,6 +201,9 @@ class HttpBackend:
         params: dict[str, str] | None = query
         try:
             for _ in range(MAX_REDIRECTS + 1):
+                refused = self._refusal(target)
+                if refused is not None:
+                    return error_result(f"HTTP {spec.method} {_origin(str(target))} refused: {refused}")
                 async with self._session.request(method, target, params=params, headers=headers, data=data,
                                                  allow_redirects=False) as resp:
                     location = resp.headers.get("Location") if resp.status in _REDIRECTS else None
@@ -191,6 +234,9 @@ class HttpBackend:
             else:
                 return error_result(f"HTTP {spec.method} {_origin(url)} failed: more than {MAX_REDIRECTS} redirects")
         except (self._client_error, ValueError) as exc:
+            cause = getattr(exc, "os_error", None)
+            if self._refused is not None and isinstance(cause, self._refused):
+                return error_result(f"HTTP {spec.method} {_origin(str(target))} refused: {cause}")
             text = f"HTTP {spec.method} {_origin(url)} failed: {type(exc).__name__}: {_scrub(str(exc))}"
             if balanced:
                 raise AttemptFailed(text, safe=isinstance(exc, self._connect_error)) from None
@@ -207,6 +253,18 @@ class HttpBackend:
                 raise UpstreamFailure(text)
             return error_result(text)
         return _result(raw, ctype)
+
+
+    def _refusal(self, target: Any) -> str | None:
+        """Why the SSRF guard refuses a URL whose host is an address (names are checked as they resolve)."""
+        if self._destinations is None:
+            return None
+        host = target.raw_host or ""
+        try:
+            address = ipaddress.ip_address(host.strip("[]"))
+        except ValueError:
+            return None
+        return self._destinations.refusal(host, address)
 
 
 def _origin(url: str) -> str:
@@ -249,6 +307,12 @@ async def build(spec: HttpToolSpec, ctx: BuildContext) -> Tool:
 
         upstream = await ctx.upstream(spec.upstream, HttpUpstream)
         backend = HttpBackend(spec, upstream.session, ctx.error_details, upstream)
+    elif spec.host_from_arguments:
+        from webmcp.upstreams.destinations import Destinations
+
+        destinations = Destinations(spec.allow_hosts, spec.allow_private)
+        session = await ctx.guarded_http_session(spec.pool, destinations)
+        backend = HttpBackend(spec, session, ctx.error_details, None, destinations)
     else:
         backend = HttpBackend(spec, await ctx.http_session(spec.pool), ctx.error_details, None)
     return Tool(spec, backend, spec.input_schema, None, ctx.error_details)

@@ -13,8 +13,9 @@ from webmcp.config.marked_yaml import Path
 from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.upstreams import Balancing, EndpointSpec, HealthCheckSpec
+from webmcp.config.validate import show
 from webmcp.kinds.upstreams import balancer_of
-from webmcp.upstreams.endpoint import url_name
+from webmcp.upstreams.endpoint import url_name, url_problem
 from webmcp.upstreams.upstream import Upstream
 
 if TYPE_CHECKING:
@@ -31,6 +32,16 @@ def endpoint_specs(nodes: list[Any], key: str) -> tuple[EndpointSpec, ...]:
         out.append(EndpointSpec(name=name, address=address.rstrip("/") if key == "url" else address,
                                 weight=entry.get("weight", 1)))
     return tuple(out)
+
+
+def check_urls(nodes: list[Any], path: Path, ctx: SpecContext) -> None:
+    """A located problem for each endpoint URL that does not parse (a bad IPv6 literal, a port out of range)."""
+    for i, node in enumerate(nodes):
+        url = node if isinstance(node, str) else node.get("url") if isinstance(node, dict) else None
+        problem = url_problem(url) if isinstance(url, str) else None
+        if problem is not None:
+            where = (*path, "endpoints", i) if isinstance(node, str) else (*path, "endpoints", i, "url")
+            ctx.problem(where, problem, show(url))
 
 
 def check_endpoints(endpoints: tuple[EndpointSpec, ...], path: Path, ctx: SpecContext) -> None:
@@ -53,6 +64,7 @@ class HttpUpstreamSpec:
     @classmethod
     def from_config(cls, name: str, node: Mapping[str, Any], path: Path, ctx: SpecContext) -> HttpUpstreamSpec:
         endpoints = endpoint_specs(node["endpoints"], "url")
+        check_urls(node["endpoints"], path, ctx)
         check_endpoints(endpoints, path, ctx)
         balancing = Balancing.from_config(node)
         if balancing.balance == "consistent_hash" and not balancing.hash_on:

@@ -16,10 +16,11 @@ from webmcp.config.registry import Kind, register
 from webmcp.config.spec import SpecContext, Where
 from webmcp.config.units import parse_duration
 from webmcp.config.upstreams import Balancing, EndpointSpec
+from webmcp.config.validate import show
 from webmcp.config.value_templates import string_map
 from webmcp.kinds.upstreams import balancer_of
 from webmcp.kinds.upstreams.http import check_endpoints
-from webmcp.upstreams.endpoint import command_name, url_name
+from webmcp.upstreams.endpoint import command_name, url_name, url_problem
 from webmcp.upstreams.mcp_connection import McpConnection
 from webmcp.upstreams.upstream import Upstream
 
@@ -67,6 +68,10 @@ class McpUpstreamSpec:
                 endpoints.append(McpEndpointSpec(entry.get("name") or default, "command", argv,
                                                  entry.get("weight", 1)))
             else:
+                problem = url_problem(entry["url"])
+                if problem is not None:
+                    where = (*path, "url") if "url" in node else (*path, "endpoints", i, "url")
+                    ctx.problem(where, problem, show(entry["url"]))
                 endpoints.append(McpEndpointSpec(entry.get("name") or url_name(entry["url"]), "url", (entry["url"],),
                                                  entry.get("weight", 1)))
         check_endpoints(tuple(EndpointSpec(e.name, e.argv[0], e.weight) for e in endpoints), path, ctx)
