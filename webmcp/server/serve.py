@@ -21,9 +21,10 @@ from webmcp.server.cache_requests import serve_requests
 from webmcp.server.diff import summarize
 from webmcp.server.reload import Reloader, ReloadReport
 from webmcp.server.runfiles import RunFile
-from webmcp.status.components import serve_state_of
+from webmcp.status.components import components, serve_state_of
 from webmcp.status.snapshot import INTERVAL as STATUS_INTERVAL
 from webmcp.status.snapshot import snapshot
+from webmcp.telemetry.alerts import Alerts
 
 if TYPE_CHECKING:
     from webmcp.server.worker import WorkerLink
@@ -148,12 +149,17 @@ async def _running(
         status["requested"] = requested  # at once: `webmcp reload` waits for a report covering its request
         write_status()
 
+    # A single process sends its own alerts (a supervisor sends them for its workers).
+    alerts = Alerts(lambda: holder.current.spec.telemetry.alerts, lambda: holder.current.spec.server.name,
+                    lambda: holder.current.spec.scaling.window)
+
     async def keep_status_live() -> None:
-        """The figures `webmcp status` prints, refreshed every second."""
+        """The figures `webmcp status` prints, refreshed every second; alerts on the targets' changes."""
         while True:
             await asyncio.sleep(STATUS_INTERVAL)
             status["live"] = snapshot(holder)
             write_status()
+            alerts.observe(components(holder.current).targets())
 
     reloader = Reloader(load, holder, on_report, on_request)
     lifecycle.reload = reloader.request
@@ -166,6 +172,7 @@ async def _running(
 
     lifecycle.cache_clear = cache_clear
     telemetry = None
+    alerts.start()
     live = asyncio.get_running_loop().create_task(keep_status_live())
     try:
         run_file.create(status)
@@ -180,6 +187,7 @@ async def _running(
         yield holder, lifecycle, reloader
     finally:
         live.cancel()
+        await alerts.close()
         if telemetry is not None:
             await telemetry.cleanup()
         run_file.remove()
@@ -220,7 +228,8 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         # handler_cancellation: a client that closes its POST cancels the handler, which cancels a
         # sessionless call (nobody can receive its reply; on 2026-07-28 closing the stream is how to cancel).
         app = transport.app()
-        endpoints.add_routes(app)  # /metrics beside /healthz and /readyz
+        # /metrics beside /healthz and /readyz; a worker's is the whole server's, merged by the supervisor
+        endpoints.add_routes(app, worker.metrics if worker is not None else None)
         http = spec.server.http
         # keepalive_timeout: aiohttp closes a connection that has not sent a complete request this long after
         # it opened or after its last response: the header deadline. lingering_time: how long a body left
@@ -242,18 +251,42 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
             raise TransportUnavailable(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from None
         reaper = asyncio.create_task(transport.reap())
         port = runner.addresses[0][1] if runner.addresses else http.port
+        retiring: list[asyncio.Task[None]] = []
         if worker is None:
             log.info("serving on http://%s:%d%s", http.host, port, http.path)
         else:
+            def retire() -> None:
+                retiring.append(asyncio.get_running_loop().create_task(_retire(site, runner, worker.index,
+                                                                               spec.server.graceful_timeout,
+                                                                               lifecycle.stop)))
+
+            worker.retire = retire
             worker.ready()
         try:
             await lifecycle.stop.wait()
             # Drain first, still listening: /readyz says 503 (a load balancer stops sending), new
             # sessions get 503, and calls under way finish. Then stop listening.
             await transport.shutdown(spec.server.graceful_timeout, lifecycle.force)
-            await site.stop()
+            if not retiring:
+                await site.stop()
         finally:
             reaper.cancel()
             await runner.cleanup()
             if worker is not None:
                 await worker.close()
+
+
+async def _retire(site: Any, runner: Any, index: int, timeout: float, stop: asyncio.Event) -> None:
+    """A worker scaled down by its supervisor: stop accepting (the shared socket stays open in the other
+    workers, which take every queued connection), let each open connection finish the request it is
+    serving and close after it (idle keep-alive connections close now), then stop as on SIGTERM. No request
+    is refused: none arrives here any more."""
+    await site.stop()
+    server = runner.server
+    for connection in list(server.connections):
+        connection.close()
+    deadline = asyncio.get_running_loop().time() + timeout
+    while server.connections and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
+    log.info("worker %d: scaled down; %d connection(s) left after the drain", index, len(server.connections))
+    stop.set()

@@ -43,6 +43,7 @@ class Worker:
     pinging: bool = False  # a health ping is waiting for its answer (one at a time)
     generation: int = 0
     live: dict[str, Any] | None = None  # its last status snapshot (from the health ping)
+    recent: list[Any] | None = None  # its targets window's slots (telemetry/targets.Window.recent), same ping
 
     @property
     def name(self) -> str:
