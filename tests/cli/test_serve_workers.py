@@ -56,7 +56,8 @@ def test_workers_from_the_environment_with_stdio_names_the_variable(tmp_path: Pa
         pytest.param("{min: 3, max: 3, in_flight: 8}", "webmcp.yaml:4:29: scaling.workers.in_flight: in_flight is an "
                      "autoscaling setting, and autoscaling is off when min equals max (3) (got 8); remove in_flight, "
                      "or set max above min", id="in-flight-without-autoscaling"),
-        pytest.param("{min: 1, max: 4, in_flight: 0}", "webmcp.yaml:4:29: scaling.workers.in_flight: must be at least 1 (got 0)",
+        pytest.param("{min: 1, max: 4, in_flight: 0}",
+                     "webmcp.yaml:4:29: scaling.workers.in_flight: must be at least 1 (got 0)",
                      id="in-flight-0"),
         pytest.param("0", "webmcp.yaml:4:3: scaling.workers:", id="zero"),
     ],

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import anyio
 import pytest
 from aiohttp import web
@@ -66,6 +65,11 @@ def serving(workdir: Path, runtime_dir: Path, text: str, *flags: str) -> Iterato
                 raise AssertionError(f"worker {pid} outlived its supervisor")
 
 
+async def calls(http: Any, url: str, count: int, seconds: float) -> list[str]:
+    """`count` calls at once, each `seconds` long; the pids that served them (raises if one failed)."""
+    return list(await asyncio.gather(*(call(http, url, "pid_after", {"seconds": seconds}) for _ in range(count))))
+
+
 def autoscaling(sup: Supervised) -> dict[str, Any]:
     return dict((sup.status().get("live") or {}).get("autoscaling") or {})
 
@@ -85,8 +89,7 @@ scaling:
     with serving(workdir, runtime_dir, text) as sup:
         assert len(sup.workers()) == 1
         async with fresh_connections() as http:
-            burst = asyncio.ensure_future(asyncio.gather(*(call(http, sup.url, "pid_after", {"seconds": 4.0})
-                                                           for _ in range(12))))
+            burst = asyncio.ensure_future(calls(http, sup.url, 12, 4.0))
             workers = await anyio.to_thread.run_sync(lambda: sup.wait(all_ready(3), "no scale-up to 3", 15))
             up = autoscaling(sup)["decisions"][0]
             assert (up["before"], up["after"]) == (1, 3)
@@ -95,8 +98,7 @@ scaling:
             assert len(burst_pids) == 12
 
             # While scaling down: long calls spread over the 3 workers, and a trickle of short ones.
-            long_calls = asyncio.ensure_future(asyncio.gather(*(call(http, sup.url, "pid_after", {"seconds": 3.0})
-                                                                for _ in range(2))))
+            long_calls = asyncio.ensure_future(calls(http, sup.url, 2, 3.0))
             served: list[str] = []
             deadline = time.monotonic() + 25
             while len(sup.workers()) > 1 or sup.status()["live"].get("stopping"):
