@@ -97,6 +97,11 @@ def load(url: str, a: argparse.Namespace, duration: float) -> dict[str, float]:
             "p99": percentile(latencies, 0.99), "errors": errors}
 
 
+def cpu(processes: list[psutil.Process]) -> float:
+    """User + system CPU seconds of these processes so far."""
+    return sum(sum(p.cpu_times()[:2]) for p in processes)
+
+
 def run(workers: int, a: argparse.Namespace) -> dict[str, float]:
     """One server (`workers` 0: a single process, no supervisor), loaded; its figures and memory."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -120,9 +125,11 @@ def run(workers: int, a: argparse.Namespace) -> dict[str, float]:
                 time.sleep(0.05)
             time.sleep(0.5 if workers < 2 else 0.5 * workers)  # every worker up
             load(url, a, 1.0)  # warm-up: connections, imports
-            out = load(url, a, a.duration)
             server = psutil.Process(proc.pid)
             children = server.children()
+            before = cpu([server, *children])
+            out = load(url, a, a.duration)
+            out["cpu"] = (cpu([server, *children]) - before) / (out["calls/s"] * a.duration)
             out["supervisor MB"] = server.memory_info().rss / 1e6 if workers else 0.0
             rss = [c.memory_info().rss / 1e6 for c in children] if workers else [server.memory_info().rss / 1e6]
             out["worker MB"] = sum(rss) / len(rss)
@@ -150,12 +157,12 @@ def main() -> None:
     print(f"echo over HTTP (stateless JSON), {a.clients} load process(es) x {a.concurrency} connections, "
           f"{a.duration:g}s, best of {a.rounds} rounds; {os.cpu_count()} cores shared by the server and the load")
     print(f"{'workers':<10}{'calls/s':>9}{'efficiency':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-          f"{'RSS/worker MB':>15}{'supervisor MB':>15}")
+          f"{'server CPU µs/call':>20}{'RSS/worker MB':>15}{'supervisor MB':>15}")
     one = rows[counts[1]]["calls/s"] if len(counts) > 1 else rows[0]["calls/s"]
     for n, r in rows.items():
         eff = f"{r['calls/s'] / (n * one):.2f}" if n else "-"
         print(f"{n or 'single':<10}{r['calls/s']:9.0f}{eff:>12}{r['p50'] * 1e3:9.2f}{r['p99'] * 1e3:9.2f}"
-              f"{r['errors']:8.0f}{r['worker MB']:15.0f}{(r['supervisor MB'] or float('nan')):15.0f}")
+              f"{r['errors']:8.0f}{r['cpu'] * 1e6:20.0f}{r['worker MB']:15.0f}{(r['supervisor MB'] or float('nan')):15.0f}")
     print(f"errors: {errors}")
     if errors:
         sys.exit(1)
