@@ -162,7 +162,8 @@ def main() -> None:
     for n, r in rows.items():
         eff = f"{r['calls/s'] / (n * one):.2f}" if n else "-"
         print(f"{n or 'single':<10}{r['calls/s']:9.0f}{eff:>12}{r['p50'] * 1e3:9.2f}{r['p99'] * 1e3:9.2f}"
-              f"{r['errors']:8.0f}{r['cpu'] * 1e6:20.0f}{r['worker MB']:15.0f}{(r['supervisor MB'] or float('nan')):15.0f}")
+              f"{r['errors']:8.0f}{r['cpu'] * 1e6:20.0f}{r['worker MB']:15.0f}"
+              f"{(r['supervisor MB'] or float('nan')):15.0f}")
     print(f"errors: {errors}")
     if errors:
         sys.exit(1)

@@ -349,6 +349,8 @@ class Supervisor:
             await asyncio.sleep(AUTOSCALE_INTERVAL)
             if self._stop.is_set():
                 return
+            if self.reloads.running:  # a worker retired mid-reload would fail it; the next tick decides
+                continue
             try:
                 self._scale(scaler)
             except Exception:  # a bug here must not end autoscaling, nor the supervisor

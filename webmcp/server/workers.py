@@ -89,6 +89,10 @@ class Reloads:
             problem = Problem(self._source, None, None, "", f"cannot read the config file: {exc}")
             raise ConfigError([problem]) from None
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     def request(self) -> int:
         """Ask for a reload of every worker; returns at once with the request's number."""
         self.requested += 1
