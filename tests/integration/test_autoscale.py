@@ -171,13 +171,18 @@ class Receiver:
         self.bodies.append(await request.json())
         return web.Response(text="ok")
 
+    async def hang(self, request: web.Request) -> web.Response:
+        await asyncio.sleep(60)
+        return web.Response(text="too late")
+
 
 @contextlib.asynccontextmanager
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     got = Receiver()
     app = web.Application()
     app.router.add_post("/hook", got.hook)
-    runner = web.AppRunner(app)
+    app.router.add_post("/hang", got.hang)
+    runner = web.AppRunner(app, shutdown_timeout=1, handler_cancellation=True)
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -193,9 +198,10 @@ async def test_alerts_reach_a_webhook_violated_then_recovered(workdir: Path, run
     """p95_latency 200ms over a 2s window: calls of 0.6s violate it, an idle window recovers it. The
     receiver gets exactly one `violated` then one `recovered` alert for the server (with workers: from
     the supervisor, not one per worker), with the Slack `text`; a second webhook refuses every attempt
-    and no call is failed or slowed by it."""
+    and a third never answers: each is retried, then dropped, and no call is failed or slowed by them."""
     refused = f"http://127.0.0.1:{free_port()}/nothing-listens"
     async with receiver() as (got, url):
+        hanging = url.replace("/hook", "/hang")
         text = f"""
 version: 1
 server: {{name: alerting, http: {{stateless: true}}}}
@@ -203,7 +209,7 @@ scaling:
   targets: {{p95_latency: 200ms}}
   window: 2s
 telemetry:
-  alerts: [{{url: "{url}"}}, {{url: "{refused}", attempts: 3, timeout: 1s}}]
+  alerts: [{{url: "{url}"}}, {{url: "{refused}", attempts: 3}}, {{url: "{hanging}", attempts: 2, timeout: 500ms}}]
 """
         with serving(workdir, runtime_dir, text, *flags) as sup:
             async with fresh_connections() as http:
@@ -225,6 +231,7 @@ telemetry:
             await asyncio.sleep(3.5)  # 3 attempts of the refused hook: 0.5s and 1s apart
             log = sup.log.read_text()
             assert "alert to http://127.0.0.1:" in log and "dropped after 3 attempts" in log, log
+            assert "dropped after 2 attempts (last: TimeoutError)" in log, log
             assert "nothing-listens" not in log  # a webhook's path is not logged
             assert len(got.bodies) == 2
 

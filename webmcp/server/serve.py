@@ -172,7 +172,6 @@ async def _running(
 
     lifecycle.cache_clear = cache_clear
     telemetry = None
-    alerts.start()
     live = asyncio.get_running_loop().create_task(keep_status_live())
     try:
         run_file.create(status)

@@ -169,7 +169,7 @@ class Supervisor:
             if self.autoscaler is not None:
                 self._spawn_task(self._autoscale())
             self.alerts = Alerts(lambda: self.spec.telemetry.alerts, lambda: self.spec.server.name,
-                                 lambda: self.spec.scaling.window).start()
+                                 lambda: self.spec.scaling.window)
             await self._stop.wait()
         finally:
             await self._stop_all()

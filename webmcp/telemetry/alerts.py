@@ -3,14 +3,15 @@
 Contract:
 - `Alerts.observe(targets)` is called once a second with every target's current state; a target whose
   state changed since the last call (a first call counts from "not violated") queues one alert.
-- Alerts never slow or fail a call: nothing on the call path calls this module. `observe` puts on a
-  bounded queue (when it is full the alert is dropped and logged) and returns; one background task
-  delivers the alerts in order, each to every webhook at once. An attempt that fails (refused, no answer
-  within the webhook's `timeout`, a status other than 2xx) is retried after 0.5s, 1s, 2s, ... (at most
-  MAX_BACKOFF) until its `attempts` are spent, then dropped and logged.
+- Alerts never slow or fail a call: nothing on the call path calls this module. `observe` puts the
+  alert on each webhook's bounded queue (when one is full the alert is dropped for it and logged) and
+  returns; each webhook has one background task that delivers its alerts in order, so a slow webhook
+  delays no other. An attempt that fails (refused, no answer within the webhook's `timeout`, a status
+  other than 2xx) is retried after 0.5s, 1s, 2s, ... (at most MAX_BACKOFF) until its `attempts` are
+  spent, then dropped and logged.
 - One alert per server: a single process sends its own; a supervisor sends them for all its workers,
   which send none (server/supervisor.py).
-- The webhooks are read from `webhooks()` at each delivery, so a reload that changes them applies to the
+- The webhooks are read from `webhooks()` at each change, so a reload that changes them applies to the
   next alert.
 - Counts (sent, failed attempts, dropped) are in telemetry/stats.ALERTS, for /metrics.
 """
@@ -60,36 +61,41 @@ class Alerts:
         self._server = server
         self._window = window
         self._states: dict[str, bool] = {}
-        self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(QUEUE)
-        self._task: asyncio.Task[None] | None = None
-
-    def start(self) -> Alerts:
-        self._task = asyncio.get_running_loop().create_task(self._deliver())
-        return self
+        self._queues: dict[str, asyncio.Queue[tuple[AlertSpec, dict[str, Any]]]] = {}  # by webhook URL
+        self._tasks: list[asyncio.Task[None]] = []
+        self._http: Any = None  # one aiohttp.ClientSession, made at the first alert
 
     def observe(self, targets: Sequence[Target]) -> None:
         for target in targets:
             if target.violated == self._states.get(target.name, False):
                 continue
             self._states[target.name] = target.violated
-            if not self._webhooks():
-                continue
-            alert = body(self._server(), target, self._window())
-            try:
-                self._queue.put_nowait(alert)
-            except asyncio.QueueFull:
-                stats.ALERTS["dropped"] += 1
-                log.error("alert dropped, %d waiting already (the webhooks are slow or down): %s", QUEUE,
-                          alert["text"])
+            hooks = self._webhooks()
+            if hooks:
+                alert = body(self._server(), target, self._window())
+                for hook in hooks:
+                    self._enqueue(hook, alert)
 
-    async def _deliver(self) -> None:
-        alert = await self._queue.get()
-        import aiohttp  # at the first alert: a server that never sends one never loads it
+    def _enqueue(self, hook: AlertSpec, alert: dict[str, Any]) -> None:
+        queue = self._queues.get(hook.url)
+        if queue is None:  # one sender per webhook: a slow one delays no other
+            queue = self._queues[hook.url] = asyncio.Queue(QUEUE)
+            self._tasks.append(asyncio.get_running_loop().create_task(self._deliver(queue)))
+        try:
+            queue.put_nowait((hook, alert))
+        except asyncio.QueueFull:
+            stats.ALERTS["dropped"] += 1
+            log.error("alert to %s dropped, %d waiting already (the webhook is slow or down): %s", _where(hook.url),
+                      QUEUE, alert["text"])
 
-        async with aiohttp.ClientSession() as http:
-            while True:
-                await asyncio.gather(*(self._post(http, hook, alert) for hook in self._webhooks()))
-                alert = await self._queue.get()
+    async def _deliver(self, queue: asyncio.Queue[tuple[AlertSpec, dict[str, Any]]]) -> None:
+        while True:
+            hook, alert = await queue.get()
+            if self._http is None:
+                import aiohttp  # at the first alert: a server that never sends one never loads it
+
+                self._http = aiohttp.ClientSession()
+            await self._post(self._http, hook, alert)
 
     async def _post(self, http: Any, hook: AlertSpec, alert: dict[str, Any]) -> None:
         import aiohttp
@@ -116,10 +122,13 @@ class Alerts:
                   alert["text"])
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        if self._http is not None:
+            await self._http.close()
 
 
 def _where(url: str) -> str:
