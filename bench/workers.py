@@ -72,11 +72,11 @@ async def client(url: str, duration: float, concurrency: int) -> dict[str, objec
 
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=60)) as http:
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), time.process_time()
         await asyncio.gather(*(worker(http, w) for w in range(concurrency)))
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_before
     return {"calls": len(latencies), "seconds": elapsed, "latencies": latencies, "errors": errors[:5],
-            "error_count": len(errors)}
+            "error_count": len(errors), "cpu": cpu}
 
 
 def load(url: str, a: argparse.Namespace, duration: float) -> dict[str, float]:
@@ -93,8 +93,9 @@ def load(url: str, a: argparse.Namespace, duration: float) -> dict[str, float]:
     if errors:
         print(f"  first error: {next(e for r in results for e in r['errors'])}")
     seconds = max(r["seconds"] for r in results)
-    return {"calls/s": sum(r["calls"] for r in results) / seconds, "p50": percentile(latencies, 0.5),
-            "p99": percentile(latencies, 0.99), "errors": errors}
+    calls = sum(r["calls"] for r in results)
+    return {"calls/s": calls / seconds, "p50": percentile(latencies, 0.5), "p99": percentile(latencies, 0.99),
+            "errors": errors, "client cpu": sum(r["cpu"] for r in results) / max(1, calls)}
 
 
 def cpu(processes: list[psutil.Process]) -> float:
@@ -157,13 +158,17 @@ def main() -> None:
     print(f"echo over HTTP (stateless JSON), {a.clients} load process(es) x {a.concurrency} connections, "
           f"{a.duration:g}s, best of {a.rounds} rounds; {os.cpu_count()} cores shared by the server and the load")
     print(f"{'workers':<10}{'calls/s':>9}{'efficiency':>12}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"
-          f"{'server CPU µs/call':>20}{'RSS/worker MB':>15}{'supervisor MB':>15}")
+          f"{'server CPU µs/call':>20}{'client CPU µs/call':>20}{'RSS/worker MB':>15}{'supervisor MB':>15}")
     one = rows[counts[1]]["calls/s"] if len(counts) > 1 else rows[0]["calls/s"]
     for n, r in rows.items():
         eff = f"{r['calls/s'] / (n * one):.2f}" if n else "-"
         print(f"{n or 'single':<10}{r['calls/s']:9.0f}{eff:>12}{r['p50'] * 1e3:9.2f}{r['p99'] * 1e3:9.2f}"
-              f"{r['errors']:8.0f}{r['cpu'] * 1e6:20.0f}{r['worker MB']:15.0f}"
+              f"{r['errors']:8.0f}{r['cpu'] * 1e6:20.0f}{r['client cpu'] * 1e6:20.0f}{r['worker MB']:15.0f}"
               f"{(r['supervisor MB'] or float('nan')):15.0f}")
+    r = rows[counts[-1]]
+    bound = (os.cpu_count() or 1) / (r["cpu"] + r["client cpu"])
+    print(f"with {counts[-1]} worker(s): server + client CPU {(r['cpu'] + r['client cpu']) * 1e6:.0f} µs per call, so "
+          f"{os.cpu_count()} cores cap the run at about {bound:.0f} calls/s, whatever the workers")
     print(f"errors: {errors}")
     if errors:
         sys.exit(1)
