@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 from aiohttp import web
@@ -97,13 +98,15 @@ scaling:
             burst_pids = await burst
             assert len(burst_pids) == 12
 
-            # While scaling down: long calls spread over the 3 workers, and a trickle of short ones.
-            long_calls = asyncio.ensure_future(calls(http, sup.url, 2, 3.0))
+        # While scaling down: long calls spread over the 3 workers, and a trickle of short ones, on keep-alive
+        # connections: a retired worker answers the calls under way with `Connection: close`.
+        async with aiohttp.ClientSession() as keep_alive:
+            long_calls = asyncio.ensure_future(calls(keep_alive, sup.url, 2, 3.0))
             served: list[str] = []
             deadline = time.monotonic() + 25
             while len(sup.workers()) > 1 or sup.status()["live"].get("stopping"):
                 assert time.monotonic() < deadline, (sup.status(), sup.log.read_text())
-                served.append(await call(http, sup.url, "pid_after", {"seconds": 0.2}))
+                served.append(await call(keep_alive, sup.url, "pid_after", {"seconds": 0.2}))
             await long_calls  # raises if the call failed
         downs = autoscaling(sup)["decisions"][1:]  # 3 -> 1, or 3 -> 2 -> 1 while the long calls run
         assert downs and downs[0]["before"] == 3 and downs[-1]["after"] == 1, autoscaling(sup)

@@ -98,3 +98,11 @@ def test_the_accept_queue_of_a_listening_socket() -> None:
         for c in clients:
             c.close()
         listener.close()
+
+
+def test_cpu_per_worker_over_its_target_scales_up() -> None:
+    """Two workers at 100% of a core each, for a target of 80%: ceil(2 * 1.25) = 3, even with few calls
+    in flight (a loop busy with HTTP parsing shows in CPU, not in the executor)."""
+    s = scaler()
+    assert s.decide(0.0, 2, 0, 1, 0, None, cpu=1.0) == 3
+    assert s.decisions[-1].reason.startswith("cpu wants 3: cpu 100% of a core per worker (target 80%)")

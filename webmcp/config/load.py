@@ -215,7 +215,7 @@ def check_workers(scaling: ScalingSpec, scaling_node: Mapping[str, Any], server:
         return
     node = scaling_node.get("workers")
     if not workers.autoscaled and isinstance(node, Mapping):
-        for key in ("cooldown", "in_flight"):
+        for key in ("cooldown", "in_flight", "cpu"):
             if key in node:
                 ctx.problem((*path, key), f"{key} is an autoscaling setting, and autoscaling is off when min equals "
                             f"max ({workers.max})", show(node[key]),

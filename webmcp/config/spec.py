@@ -224,12 +224,14 @@ class WorkersSpec:
     max: int
     cooldown: float = 60.0  # the scale-down stabilization window (server/autoscale.py)
     in_flight: int = 32  # the calls in flight per worker the autoscaler aims at
+    cpu: float = 0.8  # the share of one core per worker the autoscaler aims at
 
     @classmethod
     def from_config(cls, node: Any) -> WorkersSpec:
         if isinstance(node, int):
             return cls(node, node)
-        return cls(node["min"], node["max"], parse_duration(node.get("cooldown", "60s")), node.get("in_flight", 32))
+        return cls(node["min"], node["max"], parse_duration(node.get("cooldown", "60s")), node.get("in_flight", 32),
+                   parse_percent(node.get("cpu", "80%")))
 
     @property
     def autoscaled(self) -> bool:

@@ -4,8 +4,11 @@ Contract:
 - `Autoscaler.decide` is pure arithmetic over what it is given: the supervisor calls it on a timer of its
   own (INTERVAL), with the figures the health pings already brought back (each worker's status) and the
   listener's accept queue. It asks no worker anything, and nothing on the call path waits for it.
-- Two metrics, each giving a desired count by the HPA formula ceil(current * value / target), unchanged
-  while value / target is within TOLERANCE of 1; the desired count is the largest, clamped to [min, max]:
+- Three metrics, each giving a desired count by the HPA formula ceil(current * value / target),
+  unchanged while value / target is within TOLERANCE of 1; the desired count is the largest, clamped to
+  [min, max]:
+  - `cpu`: the CPU time the ready workers used since the last decision, per worker and second (a share
+    of one core: a worker runs one event loop), against `scaling.workers.cpu`;
   - `in_flight`: (calls running + calls queued in every worker + connections waiting in the accept
     queue) / workers, against `scaling.workers.in_flight`;
   - `p95_latency`, when `scaling.targets.p95_latency` is declared: the p95 of the calls that ended in
@@ -42,8 +45,8 @@ KEPT = 20  # decisions listed in the status
 
 @dataclass(frozen=True, slots=True)
 class Reading:
-    metric: str  # in_flight | p95_latency
-    value: float  # in_flight: per worker; p95_latency: seconds
+    metric: str  # cpu | in_flight | p95_latency
+    value: float  # cpu: share of a core per worker; in_flight: per worker; p95_latency: seconds
     target: float
     desired: int
 
@@ -94,16 +97,20 @@ class Autoscaler:
         self._since: float | None = None
 
     def decide(self, now: float, current: int, starting: int, load: int, backlog: int | None,
-               p95: float | None) -> int:
+               p95: float | None, cpu: float | None = None) -> int:
         """The worker count to run from now on. `current`: workers running or starting (not those being
         stopped); `starting`: of them, not ready yet; `load`: calls running and queued in all the workers;
-        `backlog`: the accept queue (None: unknown); `p95`: of the last `recent` seconds (None: no calls)."""
+        `backlog`: the accept queue (None: unknown); `p95`: of the last `recent` seconds (None: no calls);
+        `cpu`: the ready workers' mean share of a core since the last decision (None: not known yet)."""
         spec = self.spec
         if self._since is None:
             self._since = now
         waiting = backlog or 0
-        self.readings = [Reading("in_flight", (load + waiting) / current, spec.in_flight,
-                                 desired_by(current, (load + waiting) / current, spec.in_flight))]
+        self.readings = []
+        if cpu is not None:
+            self.readings.append(Reading("cpu", cpu, spec.cpu, desired_by(current, cpu, spec.cpu)))
+        self.readings.append(Reading("in_flight", (load + waiting) / current, spec.in_flight,
+                                     desired_by(current, (load + waiting) / current, spec.in_flight)))
         if self.p95_goal is not None:
             value = p95 or 0.0
             wants = desired_by(current, value, self.p95_goal)
@@ -135,7 +142,9 @@ class Autoscaler:
     def _why(self, top: Reading, backlog: int | None) -> str:
         parts = []
         for r in self.readings:
-            if r.metric == "in_flight":
+            if r.metric == "cpu":
+                parts.append(f"cpu {r.value * 100:.0f}% of a core per worker (target {r.target * 100:.0f}%)")
+            elif r.metric == "in_flight":
                 queue = "" if backlog is None else f", {backlog} in the accept queue"
                 parts.append(f"in_flight {r.value:.1f} per worker{queue} (target {r.target:g})")
             else:

@@ -31,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+RETIRE_GRACE = 2.0  # a worker scaled down closes the connections that sent nothing this long (_Retirement)
+
 
 class Lifecycle:
     """What the process does on each signal. Handlers run on the event loop (asyncio's signal
@@ -229,6 +231,10 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         app = transport.app()
         # /metrics beside /healthz and /readyz; a worker's is the whole server's, merged by the supervisor
         endpoints.add_routes(app, worker.metrics if worker is not None else None)
+        retirement = None
+        if worker is not None and spec.scaling.workers is not None and spec.scaling.workers.autoscaled:
+            retirement = _Retirement(worker.index, spec.server.graceful_timeout, lifecycle.stop)
+            app.on_response_prepare.append(retirement.on_response_prepare)
         http = spec.server.http
         # keepalive_timeout: aiohttp closes a connection that has not sent a complete request this long after
         # it opened or after its last response: the header deadline. lingering_time: how long a body left
@@ -250,23 +256,18 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
             raise TransportUnavailable(f"cannot listen on {http.host}:{http.port}: {exc.strerror or exc}") from None
         reaper = asyncio.create_task(transport.reap())
         port = runner.addresses[0][1] if runner.addresses else http.port
-        retiring: list[asyncio.Task[None]] = []
         if worker is None:
             log.info("serving on http://%s:%d%s", http.host, port, http.path)
         else:
-            def retire() -> None:
-                retiring.append(asyncio.get_running_loop().create_task(_retire(site, runner, worker.index,
-                                                                               spec.server.graceful_timeout,
-                                                                               lifecycle.stop)))
-
-            worker.retire = retire
+            if retirement is not None:
+                worker.retire = lambda: retirement.start(site, runner)
             worker.ready()
         try:
             await lifecycle.stop.wait()
             # Drain first, still listening: /readyz says 503 (a load balancer stops sending), new
             # sessions get 503, and calls under way finish. Then stop listening.
             await transport.shutdown(spec.server.graceful_timeout, lifecycle.force)
-            if not retiring:
+            if retirement is None or not retirement.started:
                 await site.stop()
         finally:
             reaper.cancel()
@@ -275,17 +276,43 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
                 await worker.close()
 
 
-async def _retire(site: Any, runner: Any, index: int, timeout: float, stop: asyncio.Event) -> None:
-    """A worker scaled down by its supervisor: stop accepting (the shared socket stays open in the other
-    workers, which take every queued connection), let each open connection finish the request it is
-    serving and close after it (idle keep-alive connections close now), then stop as on SIGTERM. No request
-    is refused: none arrives here any more."""
-    await site.stop()
-    server = runner.server
-    for connection in list(server.connections):
-        connection.close()
-    deadline = asyncio.get_running_loop().time() + timeout
-    while server.connections and asyncio.get_running_loop().time() < deadline:
-        await asyncio.sleep(0.05)
-    log.info("worker %d: scaled down; %d connection(s) left after the drain", index, len(server.connections))
-    stop.set()
+class _Retirement:
+    """A worker scaled down by its supervisor: it stops accepting (the shared socket stays open in the
+    other workers, which take every queued connection), still serves the requests that come on its open
+    connections but answers each with `Connection: close` (the client's next request opens a connection
+    that another worker accepts), closes the connections still open after RETIRE_GRACE once their
+    request under way is answered (idle keep-alive connections: a client that has not sent anything for
+    that long), then stops as on SIGTERM. No request is refused."""
+
+    def __init__(self, index: int, timeout: float, stop: asyncio.Event) -> None:
+        self.index = index
+        self.timeout = timeout
+        self.stop = stop
+        self.started = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def on_response_prepare(self, request: Any, response: Any) -> None:
+        if self.started:
+            response.headers["Connection"] = "close"
+            response.force_close()
+
+    def start(self, site: Any, runner: Any) -> None:
+        if not self.started:
+            self.started = True
+            self._task = asyncio.get_running_loop().create_task(self._drain(site, runner))
+
+    async def _drain(self, site: Any, runner: Any) -> None:
+        await site.stop()
+        server = runner.server
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        grace = loop.time() + min(RETIRE_GRACE, self.timeout)
+        while server.connections and loop.time() < grace:  # busy clients leave on their next answer
+            await asyncio.sleep(0.05)
+        for connection in list(server.connections):
+            connection.close()  # after the request under way, if any
+        while server.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        log.info("worker %d: scaled down; %d connection(s) left after the drain", self.index,
+                 len(server.connections))
+        self.stop.set()

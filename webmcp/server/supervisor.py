@@ -43,6 +43,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psutil
+
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable, WebmcpError
@@ -364,7 +366,7 @@ class Supervisor:
                    for w in ready)
         recent = merge((w.recent or [] for w in ready), scaler.recent)
         wanted = scaler.decide(time.monotonic(), self.count, self.count - len(ready), load,
-                               accept_backlog(self._listener), recent.p95 if recent.calls else None)
+                               accept_backlog(self._listener), recent.p95 if recent.calls else None, _cpu(ready))
         if wanted > self.count:
             self.count = wanted
             for index in range(1, wanted + 1):
@@ -458,6 +460,23 @@ class Supervisor:
                 worker.proc.wait()
         for worker in workers:
             await worker.channel.close()
+
+
+def _cpu(workers: list[Worker]) -> float | None:
+    """The workers' mean share of a core since the last look (each one's user + system CPU time, psutil);
+    None until a worker has been looked at twice."""
+    now = time.monotonic()
+    shares = []
+    for worker in workers:
+        try:
+            times = psutil.Process(worker.proc.pid).cpu_times()
+        except psutil.Error:
+            continue
+        seconds = times.user + times.system
+        if worker.cpu is not None and now > worker.cpu[0]:
+            shares.append((seconds - worker.cpu[1]) / (now - worker.cpu[0]))
+        worker.cpu = (now, seconds)
+    return sum(shares) / len(shares) if shares else None
 
 
 def supervise(spec: ConfigSpec, load: Callable[[str], ConfigSpec], argv: Sequence[str],

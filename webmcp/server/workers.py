@@ -44,6 +44,7 @@ class Worker:
     generation: int = 0
     live: dict[str, Any] | None = None  # its last status snapshot (from the health ping)
     recent: list[Any] | None = None  # its targets window's slots (telemetry/targets.Window.recent), same ping
+    cpu: tuple[float, float] | None = None  # (monotonic, CPU seconds) when the autoscaler last looked
 
     @property
     def name(self) -> str:
