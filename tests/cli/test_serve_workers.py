@@ -97,10 +97,10 @@ def test_telemetry_listen_is_refused_with_workers(tmp_path: Path) -> None:
 
 
 def test_autoscaled_workers_validate(tmp_path: Path) -> None:
-    """{min, max, cooldown, in_flight} with min below max is a valid file (autoscaling)."""
+    """{min, max, cooldown, in_flight, cpu} with min below max is a valid file (autoscaling)."""
     config = tmp_path / "webmcp.yaml"
-    config.write_text(HTTP.replace("tools:", "scaling:\n  workers: {min: 1, max: 4, cooldown: 30s, in_flight: 8}\n"
-                                   "tools:"))
+    workers = "{min: 1, max: 4, cooldown: 30s, in_flight: 8, cpu: 50%}"
+    config.write_text(HTTP.replace("tools:", f"scaling:\n  workers: {workers}\ntools:"))
     result = CliRunner().invoke(main, ["validate", "-c", str(config)])
     assert result.exit_code == 0, result.output
 
