@@ -73,6 +73,7 @@ class Alerts:
             hooks = self._webhooks()
             if hooks:
                 alert = body(self._server(), target, self._window())
+                log.info("alert to %d webhook(s): %s", len(hooks), alert["text"])
                 for hook in hooks:
                     self._enqueue(hook, alert)
 
