@@ -96,3 +96,12 @@ def test_search_latency_benchmark_runs() -> None:
                           capture_output=True, text=True, timeout=300, cwd=REPO)
     assert done.returncode == 0, done.stderr
     assert "   2000 chunks: p50 " in done.stdout and "restart reusing it: " in done.stdout, done.stdout
+
+
+def test_workers_benchmark_runs_without_errors() -> None:
+    """bench/workers.py, one short round of a single process and 1 worker, prints its table and no error."""
+    args = ["--workers", "1", "--duration", "1", "--rounds", "1", "--clients", "1", "--concurrency", "4"]
+    done = subprocess.run([sys.executable, str(REPO / "bench" / "workers.py"), *args], capture_output=True,
+                          text=True, timeout=180, cwd=REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "errors: 0" in done.stdout and "efficiency" in done.stdout

@@ -50,17 +50,20 @@ def test_workers_from_the_environment_with_stdio_names_the_variable(tmp_path: Pa
     [
         pytest.param("{min: 3, max: 2}", "webmcp.yaml:4:13: scaling.workers.min: min must not be more than max (2) "
                      "(got 3)", id="min-over-max"),
-        pytest.param("{min: 2, max: 4}", "webmcp.yaml:4:3: scaling.workers: autoscaling between min and max is not "
-                     "built yet (issue #13, phase 2) (got {min: 2, max: 4}); give a number of workers, e.g. "
-                     "`workers: 4`, or min equal to max", id="autoscaling"),
-        pytest.param("{min: 2, max: 2, cooldown: 5m}", "webmcp.yaml:4:29: scaling.workers.cooldown: cooldown is the "
-                     "autoscaling window, and autoscaling is not built yet (issue #13, phase 2) (got \"5m\"); "
-                     "remove cooldown", id="cooldown"),
+        pytest.param("{min: 2, max: 2, cooldown: 5m}", "webmcp.yaml:4:29: scaling.workers.cooldown: cooldown is an "
+                     "autoscaling setting, and autoscaling is off when min equals max (2) (got \"5m\"); remove "
+                     "cooldown, or set max above min", id="cooldown-without-autoscaling"),
+        pytest.param("{min: 3, max: 3, in_flight: 8}", "webmcp.yaml:4:29: scaling.workers.in_flight: in_flight is an "
+                     "autoscaling setting, and autoscaling is off when min equals max (3) (got 8); remove in_flight, "
+                     "or set max above min", id="in-flight-without-autoscaling"),
+        pytest.param("{min: 1, max: 4, in_flight: 0}",
+                     "webmcp.yaml:4:29: scaling.workers.in_flight: must be at least 1 (got 0)",
+                     id="in-flight-0"),
         pytest.param("0", "webmcp.yaml:4:3: scaling.workers:", id="zero"),
     ],
 )
 def test_bad_scaling_workers_are_located_config_errors(tmp_path: Path, scaling: str, expected: str) -> None:
-    """scaling.workers: min over max, min below max (no autoscaling yet), zero: exit 3 at the line."""
+    """scaling.workers: min over max, autoscaling settings without autoscaling, zero: exit 3 at the line."""
     text = HTTP.replace("tools:", f"scaling:\n  workers: {scaling}\ntools:")
     code, out = serve(tmp_path, text)
     assert code == 3
@@ -114,3 +117,29 @@ def test_telemetry_listen_is_refused_with_workers(tmp_path: Path) -> None:
     code, out = serve(tmp_path, HTTP + "telemetry: {listen: '127.0.0.1:9464'}\n", "--workers", "2")
     assert code == 3
     assert "telemetry.listen would be bound by every worker" in out
+
+
+def test_autoscaled_workers_validate(tmp_path: Path) -> None:
+    """{min, max, cooldown, in_flight, cpu} with min below max is a valid file (autoscaling)."""
+    config = tmp_path / "webmcp.yaml"
+    workers = "{min: 1, max: 4, cooldown: 30s, in_flight: 8, cpu: 50%}"
+    config.write_text(HTTP.replace("tools:", f"scaling:\n  workers: {workers}\ntools:"))
+    result = CliRunner().invoke(main, ["validate", "-c", str(config)])
+    assert result.exit_code == 0, result.output
+
+
+def test_alerts_without_a_target_are_a_located_error(tmp_path: Path) -> None:
+    """telemetry.alerts with no scaling.targets would never fire: exit 3, naming the section and the fix."""
+    code, out = serve(tmp_path, HTTP + "telemetry:\n  alerts: [{url: 'http://127.0.0.1:9/hook'}]\n")
+    assert code == 3
+    assert out.splitlines()[0].replace(str(tmp_path) + "/", "") == (
+        "webmcp.yaml:6:3: telemetry.alerts: alerts are sent when a scaling target is violated or recovers, and no "
+        "target is declared (got 1 webhook(s)); declare scaling.targets (p95_latency, error_rate or max_memory), or "
+        "remove telemetry.alerts")
+
+
+def test_an_alert_url_must_be_http(tmp_path: Path) -> None:
+    """A webhook that is not an http(s) URL: a located error from the schema."""
+    code, out = serve(tmp_path, HTTP + "scaling: {targets: {p95_latency: 1s}}\ntelemetry:\n  alerts: [{url: 'ftp://x'}]\n")
+    assert code == 3
+    assert "webmcp.yaml:7:13: telemetry.alerts[0].url: must be an http:// or https:// URL (got \"ftp://x\")" in out

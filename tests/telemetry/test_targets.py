@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import logging
 
+import orjson
 import pytest
 
-from webmcp.telemetry.targets import Window
+from webmcp.telemetry.targets import Window, merge
 
 
 def test_quantiles_and_error_rate_over_the_window() -> None:
@@ -58,3 +59,20 @@ def window_p95(seconds: float) -> int:
     p95 = w.summary(0.0).p95
     assert p95 is not None
     return round(p95 * 1000)
+
+
+def test_windows_of_several_processes_merge_into_one_summary() -> None:
+    """Two workers' windows (as their health pings carry them, through JSON): one summary of all their
+    calls, as if one window had seen them; slots older than the asked span are left out."""
+    fast, slow = Window(60, None, None), Window(60, None, None)
+    for i in range(90):
+        fast.record(1000.2, 0.010, failed=i < 3)
+    for _ in range(10):
+        slow.record(1000.5, 1.0, failed=False)
+    slow.record(980.0, 5.0, failed=True)  # 20s old
+    recents = [orjson.loads(orjson.dumps(w.recent(1000.9))) for w in (fast, slow)]
+    last10 = merge(recents, 10)
+    assert (last10.calls, last10.failures) == (100, 3)
+    assert last10.p95 is not None and 0.9 < last10.p95 <= 1.1
+    assert last10.p50 is not None and last10.p50 < 0.012
+    assert merge(recents, 60).calls == 101

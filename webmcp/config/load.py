@@ -190,7 +190,8 @@ def _build_spec(merged: dict[str, Any], ctx: SpecContext, source: str, base_dir:
     toolsets = toolset_specs(merged.get("toolsets") or {}, models, ctx)
     server = ServerSpec.from_config(merged.get("server") or {}, base_dir)
     check_session_pool(server.http.sessions, sections["pools"], ctx)
-    check_workers(scaling, server, merged.get("telemetry") or {}, ctx)
+    check_workers(scaling, scaling_node, server, merged.get("telemetry") or {}, ctx)
+    check_alerts(scaling, merged.get("telemetry") or {}, ctx)
     if scaling.replicas is not None and scaling.replicas.min > scaling.replicas.max:
         ctx.problem(("scaling", "replicas", "min"), f"min must not be more than max ({scaling.replicas.max})",
                     show(scaling.replicas.min))
@@ -236,6 +237,8 @@ def check_replacements(tools: Mapping[str, Any], masters: Mapping[str, Any], ctx
 
 def _path_of(dotted_path: str) -> tuple[str, ...]:
     return tuple(dotted_path.split("."))
+
+
 def check_auth(server: ServerSpec, ctx: SpecContext) -> None:
     """Keys fetched over plain HTTP could be anyone's: jwks_url is https, or http on loopback only."""
     auth = server.http.auth
@@ -253,7 +256,8 @@ def check_auth(server: ServerSpec, ctx: SpecContext) -> None:
                     "only from loopback)", show(auth.jwks_url), "use the https:// URL, or pin the keys with jwks_file")
 
 
-def check_workers(scaling: ScalingSpec, server: ServerSpec, telemetry: Mapping[str, Any], ctx: SpecContext) -> None:
+def check_workers(scaling: ScalingSpec, scaling_node: Mapping[str, Any], server: ServerSpec,
+                  telemetry: Mapping[str, Any], ctx: SpecContext) -> None:
     """What worker processes (`scaling.workers`, `serve --workers`) need from the rest of the file."""
     workers = scaling.workers
     if workers is None:
@@ -262,19 +266,24 @@ def check_workers(scaling: ScalingSpec, server: ServerSpec, telemetry: Mapping[s
     if workers.min > workers.max:
         ctx.problem((*path, "min"), f"min must not be more than max ({workers.max})", show(workers.min))
         return
-    if workers.cooldown is not None:
-        ctx.problem((*path, "cooldown"), "cooldown is the autoscaling window, and autoscaling is not built yet "
-                    "(issue #13, phase 2)", show(ctx.source_text((*path, "cooldown")) or workers.cooldown),
-                    "remove cooldown")
-        return
-    if workers.min != workers.max:
-        ctx.problem(path, "autoscaling between min and max is not built yet (issue #13, phase 2)",
-                    f"{{min: {workers.min}, max: {workers.max}}}",
-                    f"give a number of workers, e.g. `workers: {workers.max}`, or min equal to max")
-        return
+    node = scaling_node.get("workers")
+    if not workers.autoscaled and isinstance(node, Mapping):
+        for key in ("cooldown", "in_flight", "cpu"):
+            if key in node:
+                ctx.problem((*path, key), f"{key} is an autoscaling setting, and autoscaling is off when min equals "
+                            f"max ({workers.max})", show(node[key]),
+                            f"remove {key}, or set max above min")
     if server.transport != "http":
         ctx.problem(path, "worker processes serve the http transport only (stdio has one client)", show(workers.max),
                     "set server.transport: http, or serve with --transport http")
     if telemetry.get("listen"):
         ctx.problem(path, "telemetry.listen would be bound by every worker; with workers, /metrics, /healthz and "
                     "/readyz are served on the HTTP listener", show(workers.max), "remove telemetry.listen")
+
+
+def check_alerts(scaling: ScalingSpec, telemetry: Mapping[str, Any], ctx: SpecContext) -> None:
+    """`telemetry.alerts` fire when a target turns violated or recovers: without targets they never would."""
+    if telemetry.get("alerts") and not (scaling.has_call_targets or scaling.max_memory is not None):
+        ctx.problem(("telemetry", "alerts"), "alerts are sent when a scaling target is violated or recovers, and "
+                    "no target is declared", f"{len(telemetry['alerts'])} webhook(s)",
+                    "declare scaling.targets (p95_latency, error_rate or max_memory), or remove telemetry.alerts")

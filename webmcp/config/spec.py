@@ -289,13 +289,20 @@ class WorkersSpec:
 
     min: int
     max: int
-    cooldown: float | None = None  # the autoscaling window; None: not written (refused until autoscaling exists)
+    cooldown: float = 60.0  # the scale-down stabilization window (server/autoscale.py)
+    in_flight: int = 32  # the calls in flight per worker the autoscaler aims at
+    cpu: float = 0.8  # the share of one core per worker the autoscaler aims at
 
     @classmethod
     def from_config(cls, node: Any) -> WorkersSpec:
         if isinstance(node, int):
             return cls(node, node)
-        return cls(node["min"], node["max"], parse_duration(node["cooldown"]) if "cooldown" in node else None)
+        return cls(node["min"], node["max"], parse_duration(node.get("cooldown", "60s")), node.get("in_flight", 32),
+                   parse_percent(node.get("cpu", "80%")))
+
+    @property
+    def autoscaled(self) -> bool:
+        return self.min < self.max
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,10 +355,20 @@ class SpansSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class AlertSpec:
+    """One webhook of `telemetry.alerts` (telemetry/alerts.py)."""
+
+    url: str
+    timeout: float = 5.0  # per attempt
+    attempts: int = 5
+
+
+@dataclass(frozen=True, slots=True)
 class TelemetrySpec:
     metrics: bool = False
     listen: tuple[str, int] | None = None
     spans: SpansSpec | None = None
+    alerts: tuple[AlertSpec, ...] = ()
 
     @classmethod
     def from_config(cls, node: Mapping[str, Any], base_dir: FsPath) -> TelemetrySpec:
@@ -369,6 +386,8 @@ class TelemetrySpec:
                 flush_interval=parse_duration(spans.get("flush_interval", "1s")),
                 max_buffer=spans.get("max_buffer", 10000),
             ) if spans else None,
+            alerts=tuple(AlertSpec(a["url"], parse_duration(a.get("timeout", "5s")), a.get("attempts", 5))
+                         for a in node.get("alerts") or ()),
         )
 
 

@@ -22,9 +22,10 @@ from webmcp.server.cache_requests import serve_requests
 from webmcp.server.diff import summarize
 from webmcp.server.reload import Reloader, ReloadReport
 from webmcp.server.runfiles import RunFile
-from webmcp.status.components import serve_state_of
+from webmcp.status.components import components, serve_state_of
 from webmcp.status.snapshot import INTERVAL as STATUS_INTERVAL
 from webmcp.status.snapshot import snapshot
+from webmcp.telemetry.alerts import Alerts
 
 if TYPE_CHECKING:
     from webmcp.server.worker import WorkerLink
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TELEMETRY_CONNECTIONS = 64  # open connections at most on telemetry.listen (16 from one address)
+RETIRE_GRACE = 2.0  # a worker scaled down closes the connections that sent nothing this long (_Retirement)
 
 
 class Lifecycle:
@@ -154,12 +156,17 @@ async def _running(
         status["requested"] = requested  # at once: `webmcp reload` waits for a report covering its request
         write_status()
 
+    # A single process sends its own alerts (a supervisor sends them for its workers).
+    alerts = Alerts(lambda: holder.current.spec.telemetry.alerts, lambda: holder.current.spec.server.name,
+                    lambda: holder.current.spec.scaling.window)
+
     async def keep_status_live() -> None:
-        """The figures `webmcp status` prints, refreshed every second."""
+        """The figures `webmcp status` prints, refreshed every second; alerts on the targets' changes."""
         while True:
             await asyncio.sleep(STATUS_INTERVAL)
             status["live"] = snapshot(holder)
             write_status()
+            alerts.observe(components(holder.current).targets())
 
     reloader = Reloader(load, holder, on_report, on_request)
     lifecycle.reload = reloader.request
@@ -200,6 +207,7 @@ async def _running(
     finally:
         live.cancel()
         await watch.cancel(watcher)
+        await alerts.close()
         if telemetry is not None:
             await telemetry.cleanup()
         run_file.remove()
@@ -262,7 +270,12 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         # handler_cancellation: a client that closes its POST cancels the handler, which cancels a
         # sessionless call (nobody can receive its reply; on 2026-07-28 closing the stream is how to cancel).
         app = transport.app()
-        endpoints.add_routes(app)  # /metrics beside /healthz and /readyz
+        # /metrics beside /healthz and /readyz; a worker's is the whole server's, merged by the supervisor
+        endpoints.add_routes(app, worker.metrics if worker is not None else None)
+        retirement = None
+        if worker is not None and spec.scaling.workers is not None and spec.scaling.workers.autoscaled:
+            retirement = _Retirement(worker.index, spec.server.graceful_timeout, lifecycle.stop)
+            app.on_response_prepare.append(retirement.on_response_prepare)
         http = spec.server.http
         tls = None
         if http.tls is not None:
@@ -295,15 +308,60 @@ async def _serve_http(spec: ConfigSpec, load: Callable[[], ConfigSpec], override
         if worker is None:
             log.info("serving on %s://%s:%d%s", "https" if tls else "http", http.host, port, http.path)
         else:
+            if retirement is not None:
+                worker.retire = lambda: retirement.start(site, runner)
             worker.ready()
         try:
             await lifecycle.stop.wait()
             # Drain first, still listening: /readyz says 503 (a load balancer stops sending), new
             # sessions get 503, and calls under way finish. Then stop listening.
             await transport.shutdown(spec.server.graceful_timeout, lifecycle.force)
-            await site.stop()
+            if retirement is None or not retirement.started:
+                await site.stop()
         finally:
             reaper.cancel()
             await runner.cleanup()
             if worker is not None:
                 await worker.close()
+
+
+class _Retirement:
+    """A worker scaled down by its supervisor: it stops accepting (the shared socket stays open in the
+    other workers, which take every queued connection), still serves the requests that come on its open
+    connections but answers each with `Connection: close` (the client's next request opens a connection
+    that another worker accepts), closes the connections still open after RETIRE_GRACE once their
+    request under way is answered (idle keep-alive connections: a client that has not sent anything for
+    that long), then stops as on SIGTERM. No request is refused."""
+
+    def __init__(self, index: int, timeout: float, stop: asyncio.Event) -> None:
+        self.index = index
+        self.timeout = timeout
+        self.stop = stop
+        self.started = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def on_response_prepare(self, request: Any, response: Any) -> None:
+        if self.started:
+            response.headers["Connection"] = "close"
+            response.force_close()
+
+    def start(self, site: Any, runner: Any) -> None:
+        if not self.started:
+            self.started = True
+            self._task = asyncio.get_running_loop().create_task(self._drain(site, runner))
+
+    async def _drain(self, site: Any, runner: Any) -> None:
+        await site.stop()
+        server = runner.server
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
+        grace = loop.time() + min(RETIRE_GRACE, self.timeout)
+        while server.connections and loop.time() < grace:  # busy clients leave on their next answer
+            await asyncio.sleep(0.05)
+        for connection in list(server.connections):
+            connection.close()  # after the request under way, if any
+        while server.connections and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+        log.info("worker %d: scaled down; %d connection(s) left after the drain", self.index,
+                 len(server.connections))
+        self.stop.set()

@@ -19,6 +19,12 @@ Contract:
   graceful_timeout + STRAGGLER_GRACE is killed. A second SIGTERM/SIGINT is passed on (the workers
   cancel their calls at once).
 - The supervisor alone has a run file; its status lists the workers (`webmcp reload`, `webmcp status`).
+- Autoscaling (min < max, server/autoscale.py) runs on its own timer and only reads what the health
+  pings brought back. Scaling up starts workers in the free slots; scaling down retires the highest slots:
+  a retired worker stops taking connections (the others take the queue), finishes its requests within
+  graceful_timeout and exits; it is not replaced.
+- /metrics is the merge of every worker's (server/aggregate.py); alerts (`telemetry.alerts`) are sent by
+  the supervisor from the targets over all the workers' calls, never by the workers.
 """
 
 from __future__ import annotations
@@ -37,16 +43,23 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psutil
+
 from webmcp.config.layers import Override
 from webmcp.config.spec import ConfigSpec
 from webmcp.errors import TransportUnavailable, WebmcpError
-from webmcp.server import watch
+from webmcp.server import aggregate, watch
+from webmcp.server.autoscale import INTERVAL as AUTOSCALE_INTERVAL
+from webmcp.server.autoscale import Autoscaler, accept_backlog
 from webmcp.server.cache_requests import serve_requests_with
 from webmcp.server.runfiles import RunFile
 from webmcp.server.session_host import SessionHost
 from webmcp.server.worker_channel import Channel
 from webmcp.server.workers import Reloads, Worker, ask
 from webmcp.status.snapshot import INTERVAL as STATUS_INTERVAL
+from webmcp.telemetry import stats
+from webmcp.telemetry.alerts import Alerts
+from webmcp.telemetry.targets import merge
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +97,21 @@ class Supervisor:
                  overrides: Sequence[Override] = ()) -> None:
         """`load(text)`: the config from that text of the file (same overrides); `argv`: how to start a worker
         (`webmcp serve -c FILE` and the flags given), without `--worker`."""
-        assert spec.scaling.workers is not None
+        wanted = spec.scaling.workers
+        assert wanted is not None
         self.spec = spec
+        self.bounds = wanted
         self._argv = list(argv)
-        self.count = spec.scaling.workers.max
+        self.count = wanted.min  # the slots 1..count have a worker (or one is on its way)
         self.workers: dict[int, Worker] = {}
+        self.retiring: dict[int, Worker] = {}  # by pid; scaled down: draining, then gone; never replaced
+        self.autoscaler = (Autoscaler(wanted, spec.scaling.p95_latency, spec.scaling.window) if wanted.autoscaled
+                           else None)
+        self.metrics = aggregate.MetricsView()
+        self.alerts: Alerts | None = None
         self._state_key = secrets.token_hex(32)
         self._stop = asyncio.Event()
-        self._failures = dict.fromkeys(range(1, self.count + 1), 0)  # failed starts in a row, per slot
+        self._failures = dict.fromkeys(range(1, wanted.max + 1), 0)  # failed starts in a row, per slot
         self._tasks: set[asyncio.Task[Any]] = set()
         self.reloads = Reloads(spec.source, load, self._ready_workers, self._on_request, self._on_report)
         self._started = time.time()
@@ -156,9 +176,15 @@ class Supervisor:
             self._spawn_task(self._sweep_sessions())
             if self.spec.server.watch:  # server.watch: a change of the file is a SIGHUP (server/watch.py)
                 self._spawn_task(watch.watch(self.spec.source, self.handle_hup, self._stop, baseline))
+            if self.autoscaler is not None:
+                self._spawn_task(self._autoscale())
+            self.alerts = Alerts(lambda: self.spec.telemetry.alerts, lambda: self.spec.server.name,
+                                 lambda: self.spec.scaling.window)
             await self._stop.wait()
         finally:
             await self._stop_all()
+            if self.alerts is not None:
+                await self.alerts.close()
             for task in list(self._tasks):
                 task.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -213,6 +239,7 @@ class Supervisor:
 
     def _replace(self, worker: Worker, code: int) -> None:
         del self.workers[worker.index]
+        self.metrics.gone(worker.proc.pid)
         self._spawn_task(worker.channel.close())
         up = time.monotonic() - worker.started
         if up >= STABLE_AFTER and worker.ready:
@@ -233,8 +260,8 @@ class Supervisor:
     async def _respawn(self, index: int, delay: float) -> None:
         while True:
             await asyncio.sleep(delay)
-            if self._stop.is_set():
-                return
+            if self._stop.is_set() or index > self.count or index in self.workers:
+                return  # stopping, or the slot was scaled away (or filled by a scale-up) meanwhile
             try:
                 self._spawn(index)
                 return
@@ -256,6 +283,7 @@ class Supervisor:
         worker.pinging = False
         worker.generation = answer.get("generation", worker.generation)
         worker.live = answer.get("live")
+        worker.recent = answer.get("recent")
 
     async def _handle(self, worker: Worker, message: dict[str, Any]) -> dict[str, Any] | None:
         op = message.get("op")
@@ -276,6 +304,12 @@ class Supervisor:
             return {"report": await self.reloads.now()}
         if op == "cache_clear_all":
             return await self._clear_everywhere(message["request"], but=message.get("but"))
+        if op == "metrics_all":
+            body, content_type = await self._metrics()
+            return {"ok": True, "body": body.decode(), "content_type": content_type}
+        if op == "last_metrics":  # a worker stopping: its counts are kept in the merged /metrics
+            self.metrics.gone(worker.proc.pid, message.get("families"))
+            return None
         return {"ok": False, "message": f"unknown request {op!r}"}
 
     async def _sweep_sessions(self) -> None:
@@ -295,8 +329,10 @@ class Supervisor:
         if spec is not None:  # graceful_timeout may have changed
             self.spec = spec
             wanted = spec.scaling.workers
-            if wanted is not None and wanted.max != self.count:
-                note = f"ignored until restart: scaling.workers ({self.count} running, {wanted.max} asked)"
+            if wanted is not None and wanted != self.bounds:
+                asked = wanted.max if not wanted.autoscaled else f"{wanted.min}..{wanted.max}"
+                running = self.count if self.autoscaler is None else f"{self.bounds.min}..{self.bounds.max}"
+                note = f"ignored until restart: scaling.workers ({running} running, {asked} asked)"
                 head, _, rest = report["message"].partition("\n")
                 report["message"] = f"{head}; {note}" + (f"\n{rest}" if rest else "")
         if summary is not None:
@@ -322,13 +358,91 @@ class Supervisor:
             out["error"] = "; ".join(failed)
         return out
 
+    # -- autoscaling, metrics, alerts -------------------------------------------------------
+    async def _autoscale(self) -> None:
+        """The policy loop: a decision every AUTOSCALE_INTERVAL from what the health pings brought back."""
+        scaler = self.autoscaler
+        assert scaler is not None and self._listener is not None
+        while not self._stop.is_set():
+            await asyncio.sleep(AUTOSCALE_INTERVAL)
+            if self._stop.is_set():
+                return
+            if self.reloads.running:  # a worker retired mid-reload would fail it; the next tick decides
+                continue
+            try:
+                self._scale(scaler)
+            except Exception:  # a bug here must not end autoscaling, nor the supervisor
+                log.exception("autoscaling failed; trying again in %gs", AUTOSCALE_INTERVAL)
+
+    def _scale(self, scaler: Autoscaler) -> None:
+        """One decision, acted on: workers started in the free slots, or the highest slots retired."""
+        assert self._listener is not None
+        ready = [w for w in self.workers.values() if w.ready]
+        load = sum((w.live or {}).get("in_flight", 0) + sum(((w.live or {}).get("queue") or {}).values())
+                   for w in ready)
+        recent = merge((w.recent or [] for w in ready), scaler.recent)
+        wanted = scaler.decide(time.monotonic(), self.count, self.count - len(ready), load,
+                               accept_backlog(self._listener), recent.p95 if recent.calls else None, _cpu(ready))
+        if wanted > self.count:
+            self.count = wanted
+            for index in range(1, wanted + 1):
+                if index not in self.workers:
+                    try:
+                        self._spawn(index)
+                    except WorkerStartFailed as exc:
+                        log.error("%s; next try in 0.5s", exc)
+                        self._spawn_task(self._respawn(index, 0.5))
+        elif wanted < self.count:
+            self.count = wanted
+            for worker in [w for w in self.workers.values() if w.index > wanted]:
+                self._retire(worker)
+        self._write_status()
+
+    def _retire(self, worker: Worker) -> None:
+        """Scaled down: the worker stops taking connections, finishes its requests and exits."""
+        del self.workers[worker.index]
+        self.retiring[worker.proc.pid] = worker
+        worker.channel.notify("retire")
+        self._spawn_task(self._reap(worker))
+
+    async def _reap(self, worker: Worker) -> None:
+        deadline = time.monotonic() + self.spec.server.graceful_timeout + STRAGGLER_GRACE
+        while worker.proc.poll() is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if worker.proc.poll() is None:
+            log.error("%s did not stop in time after it was scaled down: killing it", worker.name)
+            worker.proc.kill()
+            await asyncio.get_running_loop().run_in_executor(None, worker.proc.wait)
+        else:
+            log.info("%s stopped (scaled down), exit code %s", worker.name, worker.proc.returncode)
+        await worker.channel.close()
+        self.metrics.gone(worker.proc.pid)
+        self.retiring.pop(worker.proc.pid, None)
+
+    async def _metrics(self) -> tuple[bytes, str]:
+        """/metrics of the whole server: every ready worker's, merged, and the supervisor's own."""
+        ready = sorted((w for w in self.workers.values() if w.ready), key=lambda w: w.index)
+        answers = await asyncio.gather(*(ask(w, "metrics", 10.0) for w in ready))
+        got = [(w.index, w.proc.pid, a["families"]) for w, a in zip(ready, answers, strict=True) if a.get("ok")]
+        own = aggregate.own_families(len(self.workers), len(self.retiring), self.autoscaler,
+                                     aggregate.targets(self.spec.scaling, ready), stats.ALERTS)
+        return self.metrics.exposition(got, own)
+
     # -- status and stopping -----------------------------------------------------------------
     def _write_status(self) -> None:
+        ready = [w for w in self.workers.values() if w.ready]
+        found = aggregate.targets(self.spec.scaling, ready)
+        if self.alerts is not None:
+            self.alerts.observe(found)
         self.status["live"] = {
             "pid": os.getpid(), "time": time.time(), "uptime": round(time.time() - self._started, 3),
             "generation": self.reloads.generation,
             "workers": [{"index": w.index, "pid": w.proc.pid, "ready": w.ready, "generation": w.generation,
-                         "live": w.live} for w in sorted(self.workers.values(), key=lambda w: w.index)]}
+                         "live": w.live} for w in sorted(self.workers.values(), key=lambda w: w.index)],
+            "stopping": [{"index": w.index, "pid": w.proc.pid}
+                         for w in sorted(self.retiring.values(), key=lambda w: w.index)],
+            "targets": [{"name": t.name, "goal": t.goal, "value": t.value, "violated": t.violated} for t in found],
+            "autoscaling": self.autoscaler.status() if self.autoscaler is not None else None}
         try:
             self._run_file.write_status(self.status)
         except OSError as exc:  # a full disk must not stop the supervisor
@@ -347,7 +461,7 @@ class Supervisor:
     async def _stop_all(self) -> None:
         """SIGTERM every worker; SIGKILL what is left after graceful_timeout + STRAGGLER_GRACE."""
         self._stop.set()
-        workers = list(self.workers.values())
+        workers = [*self.workers.values(), *self.retiring.values()]  # the retiring ones drain already: not signalled
         if not workers:
             return
         log.info("stopping %d worker(s); calls under way get %gs", len(workers), self.spec.server.graceful_timeout)
@@ -362,6 +476,23 @@ class Supervisor:
                 worker.proc.wait()
         for worker in workers:
             await worker.channel.close()
+
+
+def _cpu(workers: list[Worker]) -> float | None:
+    """The workers' mean share of a core since the last look (each one's user + system CPU time, psutil);
+    None until a worker has been looked at twice."""
+    now = time.monotonic()
+    shares = []
+    for worker in workers:
+        try:
+            times = psutil.Process(worker.proc.pid).cpu_times()
+        except psutil.Error:
+            continue
+        seconds = times.user + times.system
+        if worker.cpu is not None and now > worker.cpu[0]:
+            shares.append((seconds - worker.cpu[1]) / (now - worker.cpu[0]))
+        worker.cpu = (now, seconds)
+    return sum(shares) / len(shares) if shares else None
 
 
 def supervise(spec: ConfigSpec, load: Callable[[str], ConfigSpec], argv: Sequence[str],

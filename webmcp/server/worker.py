@@ -22,6 +22,7 @@ import asyncio
 import logging
 import os
 import socket
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -32,6 +33,7 @@ from webmcp.server.diff import summarize
 from webmcp.server.reload import Prepared, ReloadReport
 from webmcp.server.session_link import SupervisorStore
 from webmcp.server.worker_channel import Channel
+from webmcp.status.components import components
 from webmcp.status.snapshot import snapshot
 from webmcp.telemetry import stats
 
@@ -66,6 +68,7 @@ class WorkerLink:
         self._watch: asyncio.Task[None] | None = None
         self._asking: set[asyncio.Task[None]] = set()
         self.sessions: SupervisorStore | None = None  # server.http.sessions backend memory: the supervisor's
+        self.retire: Callable[[], None] | None = None  # scaled down: stop taking connections, drain, stop
 
     @classmethod
     def from_option(cls, value: str) -> WorkerLink:
@@ -131,7 +134,16 @@ class WorkerLink:
         except (ConnectionError, TimeoutError) as exc:
             log.error("worker %d: cannot ask the supervisor for a reload: %s", self.index, exc or type(exc).__name__)
 
+    async def metrics(self) -> tuple[bytes, str]:
+        """/metrics of the whole server, merged by the supervisor from every worker's."""
+        answer = await self.channel.ask("metrics_all", 30.0)
+        return str(answer["body"]).encode(), str(answer["content_type"])
+
     async def close(self) -> None:
+        """Leave the supervisor this worker's last counts (kept in the merged /metrics), then close."""
+        from webmcp.status.metrics import families
+
+        self.channel.notify("last_metrics", families=families())
         await self.channel.close()
 
     async def _handle(self, message: dict[str, Any]) -> dict[str, Any] | None:
@@ -144,7 +156,17 @@ class WorkerLink:
             return {"ok": False, "message": "not serving yet"}
         op = message.get("op")
         if op == "ping":
-            return {"ok": True, "generation": holder.current.generation, "live": snapshot(holder)}
+            window = components(holder.current).window
+            return {"ok": True, "generation": holder.current.generation, "live": snapshot(holder),
+                    "recent": window.recent() if window is not None else None}
+        if op == "metrics":
+            from webmcp.status.metrics import families  # prometheus_client loads at the first scrape
+
+            return {"ok": True, "families": families()}
+        if op == "retire":
+            if self.retire is not None:
+                self.retire()
+            return None
         if op == "prepare":
             self.text = message["text"]
             prepared = await reloader.prepare(int(message["generation"]))

@@ -43,6 +43,8 @@ class Worker:
     pinging: bool = False  # a health ping is waiting for its answer (one at a time)
     generation: int = 0
     live: dict[str, Any] | None = None  # its last status snapshot (from the health ping)
+    recent: list[Any] | None = None  # its targets window's slots (telemetry/targets.Window.recent), same ping
+    cpu: tuple[float, float] | None = None  # (monotonic, CPU seconds) when the autoscaler last looked
 
     @property
     def name(self) -> str:
@@ -87,6 +89,10 @@ class Reloads:
         except (OSError, UnicodeDecodeError) as exc:
             problem = Problem(self._source, None, None, "", f"cannot read the config file: {exc}")
             raise ConfigError([problem]) from None
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def request(self) -> int:
         """Ask for a reload of every worker; returns at once with the request's number."""

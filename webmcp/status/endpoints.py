@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -24,9 +24,24 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def add_routes(app: web.Application) -> None:
-    """Add GET /metrics to an app (the HTTP transport's)."""
-    app.router.add_get("/metrics", metrics)
+def add_routes(app: web.Application, exposition: Callable[[], Awaitable[tuple[bytes, str]]] | None = None) -> None:
+    """Add GET /metrics to an app (the HTTP transport's): this process's metrics, or what `exposition()`
+    answers (a worker's: the whole server's, from its supervisor)."""
+    if exposition is None:
+        app.router.add_get("/metrics", metrics)
+        return
+    merged = exposition
+
+    async def merged_metrics(request: web.Request) -> web.StreamResponse:
+        try:
+            body, content_type = await merged()
+        except (ConnectionError, TimeoutError) as exc:
+            return web.Response(status=503, text=f"metrics unavailable: {exc or type(exc).__name__}\n")
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+    app.router.add_get("/metrics", merged_metrics)
 
 
 def add_health_routes(app: web.Application, holder: GraphHolder, closing: Callable[[], bool],

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psutil
 from prometheus_client import REGISTRY
@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 
 from webmcp.status.components import State
 from webmcp.telemetry.stats import (
+    ALERTS,
     DEPRECATED_CALLS,
     QUEUE_WAIT,
     REJECTIONS,
@@ -82,6 +83,13 @@ class _Collector(Collector):
         yield deprecated
         yield CounterMetricFamily("webmcp_spans_dropped", "Span records dropped because the buffer was full.",
                                   value=SPANS_DROPPED[0])
+        if any(ALERTS.values()):
+            alerts = CounterMetricFamily("webmcp_alerts", "Webhook alerts (telemetry.alerts): delivered (sent), "
+                                         "attempts that failed (failed), alerts given up (dropped).",
+                                         labels=["outcome"])
+            for outcome, count in ALERTS.items():
+                alerts.add_metric([outcome], count)
+            yield alerts
         yield GaugeMetricFamily("webmcp_memory_rss_bytes", "Resident memory of the server process.",
                                 value=psutil.Process().memory_info().rss)
         yield GaugeMetricFamily("webmcp_uptime_seconds", "Seconds since the server started.",
@@ -148,3 +156,10 @@ def exposition() -> tuple[bytes, str]:
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+def families() -> list[list[Any]]:
+    """This process's metrics as plain lists, `[name, type, help, [[sample, labels, value], ...]]`, for a
+    supervisor to merge with its other workers' (server/aggregate.py)."""
+    return [[m.name, m.type, m.documentation, [[s.name, s.labels, s.value] for s in m.samples]]
+            for m in REGISTRY.collect()]

@@ -71,10 +71,17 @@ def render(status: dict[str, Any], pid: int, label: str | None = None) -> list[s
         workers = live["workers"]
         lines = [f"{label}: supervisor of {len(workers)} worker(s), generation {live['generation']}, "
                  f"up {_duration(live['uptime'])}{stale}"]
+        for t in live.get("targets", []):  # over the calls of every worker
+            state = "VIOLATED" if t["violated"] else "ok"
+            lines.append(f"  target {t['name']}: {_show(t['name'], t['value'])} (target {_show(t['name'], t['goal'])}) "
+                         f"{state}")
+        lines += _autoscaling(live.get("autoscaling"))
         for w in workers:
             name = f"worker {w['index']} (pid {w['pid']})"
             found = render({"live": w.get("live")}, w["pid"], name) if w.get("ready") else [f"{name}: starting"]
             lines += ["  " + line for line in found]
+        lines += [f"  worker {w['index']} (pid {w['pid']}): stopping (scaled down), finishing its calls"
+                  for w in live.get("stopping", [])]
         return lines
     lines = [f"{label}: generation {live['generation']}, up {_duration(live['uptime'])}{stale}"]
     queue = ", ".join(f"{k} {v}" for k, v in live.get("queue", {}).items())
@@ -104,6 +111,22 @@ def render(status: dict[str, Any], pid: int, label: str | None = None) -> list[s
         state = "VIOLATED" if t["violated"] else "ok"
         lines.append(f"  target {t['name']}: {_show(t['name'], t['value'])} (target {_show(t['name'], t['goal'])}) "
                      f"{state}")
+    return lines
+
+
+def _autoscaling(scaling: dict[str, Any] | None) -> list[str]:
+    """The autoscaler's lines in a supervisor's status: bounds, what it wants and why, the last decisions."""
+    if not scaling:
+        return []
+    lines = [f"  autoscaling {scaling['min']}..{scaling['max']} (cooldown {scaling['cooldown']:g}s): "
+             f"{scaling['note'] or 'no decision yet'}"]
+    counts = scaling.get("counts", {})
+    decisions = scaling.get("decisions", [])
+    if decisions:
+        lines.append(f"  decisions: {counts.get('up', 0)} up, {counts.get('down', 0)} down; the last ones:")
+    for d in decisions[-5:]:
+        when = time.strftime("%H:%M:%S", time.localtime(d["time"]))
+        lines.append(f"    {when} {d['before']} -> {d['after']}: {d['reason']}")
     return lines
 
 

@@ -49,6 +49,7 @@ TOOLS: dict[str, ToolStats] = {}
 QUEUE_WAIT: dict[str, Histogram] = {}
 REJECTIONS: dict[str, int] = {}
 SPANS_DROPPED = [0]
+ALERTS = {"sent": 0, "failed": 0, "dropped": 0}  # webhook deliveries, failed attempts, alerts given up
 
 RELOADS = {"ok": 0, "failed": 0}
 DEPRECATED_CALLS: dict[str, int] = {}  # tool name -> calls of it while deprecated (refused ones included)

@@ -18,7 +18,9 @@ import contextlib
 import logging
 import math
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +105,13 @@ class Window:
         p50, p95, p99 = (_quantile(counts, timed, q) for q in (0.5, 0.95, 0.99))
         return Summary(self.seconds, calls, failures, p50, p95, p99)
 
+    def recent(self, now: float | None = None) -> list[list[Any]]:
+        """The slots of the window, for another process to merge (`merge`): `[age in seconds, calls, failures,
+        {bucket: count}]`, only the non-empty ones."""
+        second = int(time.perf_counter() if now is None else now)
+        return [[second - slot.second, slot.calls, slot.failures, {str(i): c for i, c in enumerate(slot.counts) if c}]
+                for slot in self._slots if 0 <= second - slot.second < self._n and slot.calls]
+
     def targets(self) -> list[Target]:
         out = []
         if self.p95_goal is not None:
@@ -144,6 +153,23 @@ class Window:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+def merge(recents: Iterable[Iterable[Sequence[Any]]], seconds: float) -> Summary:
+    """One summary of the last `seconds` of several processes' windows (each one's `Window.recent()`):
+    the calls of a whole server, for the targets and the autoscaler of a supervisor."""
+    calls = failures = 0
+    counts = [0] * (len(LATENCY_BOUNDS) + 1)
+    for recent in recents:
+        for age, slot_calls, slot_failures, buckets in recent:
+            if age < seconds:
+                calls += slot_calls
+                failures += slot_failures
+                for i, c in buckets.items():  # bucket indexes as strings (JSON keys)
+                    counts[int(i)] += c
+    timed = sum(counts)
+    p50, p95, p99 = (_quantile(counts, timed, q) for q in (0.5, 0.95, 0.99))
+    return Summary(seconds, calls, failures, p50, p95, p99)
 
 
 def _quantile(counts: list[int], total: int, q: float) -> float | None:
