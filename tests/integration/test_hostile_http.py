@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import anyio
 import orjson
 import pytest
 
@@ -169,7 +170,7 @@ async def test_connections_over_the_caps_get_503_at_once(workdir: Path) -> None:
 
 async def test_sessions_and_event_streams_are_capped(workdir: Path) -> None:
     """max_sessions: 2 sessions, both busy (each holds its GET stream), so a third initialize gets 503 with
-    Retry-After; a second GET stream on one session gets 409; 2026-07-28 listen streams stop at max_sessions
+    Retry-After; a second GET stream on one session replaces the first (one stream per session); 2026-07-28 listen streams stop at max_sessions
     too (503); once a stream ends, its session can be evicted and initialize succeeds again."""
     from tests.integration.test_sessionless import _headers, _request
 
@@ -187,7 +188,9 @@ async def test_sessions_and_event_streams_are_capped(workdir: Path) -> None:
             status, headers, body = await post(http, url, INIT)
             assert status == 503 and headers["Retry-After"] and "too many sessions" in body["error"]["message"]
             async with http.get(url, headers={**sse, "Mcp-Session-Id": sids[0]}) as second:
-                assert second.status == 409
+                assert second.status == 200  # one GET stream per session: the new one replaces the first
+                with anyio.fail_after(5):
+                    assert await streams[0].content.read() == b""
 
             listen = {**_headers("subscriptions/listen"), "Accept": "application/json, text/event-stream"}
             held = [await http.post(url, data=orjson.dumps(_request("subscriptions/listen", {"notifications": {}},

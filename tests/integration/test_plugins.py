@@ -90,7 +90,7 @@ def test_broken_plugins_are_located_errors_not_a_crash(workdir: Path, plugin_pat
         "webmcp-bad-schema, or remove it from the environment",
         f"{config}:6:23: tools.c.greting: unknown key; did you mean 'greeting'?; allowed: annotations, breaker, "
         "cache, concurrency, deprecated, description, expose, fallback, greeting, input, invalidates, kind, output, "
-        "priority, punctuation, rate_limit, split, tags, timeout, title, version",
+        "priority, punctuation, rate_limit, scopes, split, tags, timeout, title, version",
     ]
     served = webmcp("serve", "-c", str(config), env=env, cwd=workdir)
     assert served.returncode == 3
