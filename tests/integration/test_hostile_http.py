@@ -170,8 +170,9 @@ async def test_connections_over_the_caps_get_503_at_once(workdir: Path) -> None:
 
 async def test_sessions_and_event_streams_are_capped(workdir: Path) -> None:
     """max_sessions: 2 sessions, both busy (each holds its GET stream), so a third initialize gets 503 with
-    Retry-After; a second GET stream on one session replaces the first (one stream per session); 2026-07-28 listen streams stop at max_sessions
-    too (503); once a stream ends, its session can be evicted and initialize succeeds again."""
+    Retry-After; a second GET stream on one session replaces the first (one stream per session); 2026-07-28
+    listen streams stop at max_sessions too (503); once a stream ends, its session can be evicted and
+    initialize succeeds again."""
     from tests.integration.test_sessionless import _headers, _request
 
     with serve(workdir, "{max_sessions: 2}") as (port, _):
